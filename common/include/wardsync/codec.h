@@ -1,0 +1,49 @@
+/*
+ * codec.h - the wire codec: one ZeroMQ frame carries one protobuf message.
+ *
+ * Decoding is where untrusted bytes enter; these functions check the size
+ * limit before protobuf-c sees the bytes and turn every malformed or
+ * truncated frame into an error with a reason, never a crash.
+ *
+ * Ownership: a message returned by ws_*_unpack belongs to the caller, who
+ * frees it with the matching wardsync__v1__*__free_unpacked(msg, NULL) in the
+ * same function. Buffers returned by ws_pack belong to the caller (free()).
+ */
+#ifndef WARDSYNC_CODEC_H
+#define WARDSYNC_CODEC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "wardsync/v1/events.pb-c.h"
+#include "wardsync/v1/transport.pb-c.h"
+
+#define WS_PROTOCOL_VERSION 1u
+
+/* Default largest frame either side accepts (also set as ZMQ_MAXMSGSIZE). */
+#define WS_MAX_FRAME_DEFAULT (16u * 1024u * 1024u)
+
+/* Packs any protobuf-c message into a new malloc'd buffer. Returns 0 and
+ * sets *out and *len, or -ENOMEM. */
+int ws_pack(const ProtobufCMessage *msg, uint8_t **out, size_t *len);
+
+/* Decodes a Batch from len bytes at data. Refuses frames longer than
+ * max_frame, frames protobuf-c cannot parse, and batches whose protocol is
+ * not WS_PROTOCOL_VERSION. Returns 0 and sets *out, or -EMSGSIZE, -EBADMSG
+ * or -EPROTO with a reason in err (errlen bytes). */
+int ws_batch_unpack(const void *data, size_t len, size_t max_frame,
+                    Wardsync__V1__Batch **out, char *err, size_t errlen);
+
+/* Same contract for an Ack (no protocol field to check). */
+int ws_ack_unpack(const void *data, size_t len, size_t max_frame,
+                  Wardsync__V1__Ack **out, char *err, size_t errlen);
+
+/* Same contract for a single Event (as stored in an outbox). */
+int ws_event_unpack(const void *data, size_t len, size_t max_frame,
+                    Wardsync__V1__Event **out, char *err, size_t errlen);
+
+/* Short name of an event's body: "ballot", "petition", "reception",
+ * "remediation", or "none" when the oneof is not set. */
+const char *ws_event_kind(const Wardsync__V1__Event *event);
+
+#endif

@@ -1,0 +1,36 @@
+/*
+ * config.h - INI configuration files (parsed by inih).
+ *
+ * A config is a flat list of (section, key, value). Programs read values
+ * with defaults, so a missing file section simply means "use defaults".
+ * Environment overrides: WARDSYNC_<SECTION>_<KEY> (upper case) wins over
+ * the file, so tests and containers can set one value without a file.
+ */
+#ifndef WARDSYNC_CONFIG_H
+#define WARDSYNC_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct ws_config;
+
+/* Loads path (NULL: an empty config). Returns 0 and a new config in *out, or
+ * a negative errno with "file:line: reason" in err. */
+int ws_config_load(const char *path, struct ws_config **out, char *err,
+                   size_t errlen);
+
+void ws_config_destroy(struct ws_config **cfg);
+
+/* The value (environment override first), or def when absent. The returned
+ * string belongs to the config or the environment. */
+const char *ws_config_get(const struct ws_config *cfg, const char *section,
+                          const char *key, const char *def);
+
+/* Integer value in [min, max]; returns 0 and sets *out (def when absent), or
+ * -EINVAL with "section.key: reason" in err. */
+int ws_config_get_int(const struct ws_config *cfg, const char *section,
+                      const char *key, int64_t def, int64_t min, int64_t max,
+                      int64_t *out, char *err, size_t errlen);
+
+#endif
