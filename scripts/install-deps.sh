@@ -13,7 +13,6 @@ packages=(
   libinih-dev                               # INI configuration
   libcsv-dev                                # RFC 4180 CSV import
   libjansson-dev                            # JSON output
-  uuid-dev                                  # pkg-config file the build expects
   libcmocka-dev                             # tests
   docker-compose                            # checks docker-compose.yml (config only)
   util-linux procps                         # runuser, pkill in scripts

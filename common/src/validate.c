@@ -1,1 +1,289 @@
-/* placeholder: being written */
+/*
+ * validate.c - the shared rules for every event type.
+ *
+ * Every string is checked to be UTF-8 before anything else looks at it,
+ * because protobuf-c hands proto3 strings over unchecked. Reasons quote a
+ * bad value only in a cleaned, shortened form (describe()), since the value
+ * came from outside and the reason ends up in logs and reports.
+ */
+#include "wardsync/validate.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "wardsync/names.h"
+#include "wardsync/util.h"
+
+static int invalid(char *reason, size_t reasonlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int invalid(char *reason, size_t reasonlen, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (reason != NULL && reasonlen > 0) {
+        va_start(ap, fmt);
+        vsnprintf(reason, reasonlen, fmt, ap);
+        va_end(ap);
+    }
+    return -EINVAL;
+}
+
+/* A short, printable-ASCII rendering of an untrusted value, in quotes. */
+static const char *describe(const char *value, char *buf, size_t cap)
+{
+    size_t pos = 0;
+    const size_t keep = 32;
+
+    buf[pos++] = '"';
+    for (size_t i = 0; value[i] != '\0'; i++) {
+        unsigned char c = (unsigned char)value[i];
+
+        if (i == keep || pos + 5 >= cap) {
+            memcpy(buf + pos, "...", 3);
+            pos += 3;
+            break;
+        }
+        buf[pos++] = c >= 0x20 && c < 0x7f ? (char)c : '?';
+    }
+    buf[pos++] = '"';
+    buf[pos] = '\0';
+    return buf;
+}
+
+static const char *text_or_empty(const char *s)
+{
+    return s != NULL ? s : "";
+}
+
+static bool utf8_ok(const char *s)
+{
+    return ws_utf8_valid(s, strlen(s));
+}
+
+int ws_validate_code(const char *field, const char *value, char *reason,
+                     size_t reasonlen)
+{
+    size_t len;
+
+    value = text_or_empty(value);
+    len = strnlen(value, WS_FIELD_MAX + 1);
+    if (len == 0)
+        return invalid(reason, reasonlen, "%s: empty", field);
+    if (len > WS_FIELD_MAX)
+        return invalid(reason, reasonlen, "%s: longer than %d bytes", field,
+                       WS_FIELD_MAX);
+    for (size_t i = 0; i < len; i++) {
+        char c = value[i];
+
+        if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+            (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '/' ||
+            c == '-')
+            continue;
+        return invalid(reason, reasonlen,
+                       "%s: character %zu is not one of A-Z a-z 0-9 . _ / -",
+                       field, i + 1);
+    }
+    return 0;
+}
+
+/* A required date; *days_out receives its day number. */
+static int check_date(const char *field, const char *value, int32_t *days_out,
+                      char *reason, size_t reasonlen)
+{
+    char shown[48];
+
+    value = text_or_empty(value);
+    if (value[0] == '\0')
+        return invalid(reason, reasonlen, "%s: empty, want YYYY-MM-DD", field);
+    if (!utf8_ok(value))
+        return invalid(reason, reasonlen, "%s: not valid UTF-8", field);
+    if (ws_date_parse(value, days_out) != 0)
+        return invalid(reason, reasonlen,
+                       "%s: %s is not a date YYYY-MM-DD (1900..2999)", field,
+                       describe(value, shown, sizeof(shown)));
+    return 0;
+}
+
+int ws_validate_ballot(const Wardsync__V1__Ballot *ballot,
+                       const struct ws_catalogue *cat, char *reason,
+                       size_t reasonlen)
+{
+    const struct ws_catalogue_form *form;
+    size_t n_levels;
+    int rc;
+
+    if (ballot == NULL)
+        return invalid(reason, reasonlen, "ballot: missing");
+    if (cat == NULL)
+        return invalid(reason, reasonlen, "form: no catalogue loaded");
+    rc = ws_validate_code("survey", ballot->survey, reason, reasonlen);
+    if (rc < 0)
+        return rc;
+    rc = ws_validate_code("form", ballot->form, reason, reasonlen);
+    if (rc < 0)
+        return rc;
+    rc = ws_validate_code("subject", ballot->subject, reason, reasonlen);
+    if (rc < 0)
+        return rc;
+    form = ws_catalogue_form(cat, ballot->form);
+    if (form == NULL)
+        return invalid(reason, reasonlen,
+                       "form: unknown form \"%s\" (not in the catalogue)",
+                       ballot->form);
+    if (ballot->respondent_group < 1 ||
+        ballot->respondent_group > cat->n_respondent_groups)
+        return invalid(reason, reasonlen,
+                       "respondent_group: %u is not one of 1..%zu",
+                       ballot->respondent_group, cat->n_respondent_groups);
+    n_levels = ballot->levels != NULL ? ballot->n_levels : 0;
+    if (n_levels != form->n_items)
+        return invalid(reason, reasonlen,
+                       "levels: %zu answers, form %s has %zu items", n_levels,
+                       form->code, form->n_items);
+    for (size_t i = 0; i < n_levels; i++) {
+        uint32_t level = ballot->levels[i];
+
+        if (level < 1 || level > cat->n_levels)
+            return invalid(reason, reasonlen,
+                           "levels: item %zu has level %u, want 1..%zu", i + 1,
+                           level, cat->n_levels);
+    }
+    return 0;
+}
+
+int ws_validate_petition(const Wardsync__V1__PetitionEvent *petition,
+                         char *reason, size_t reasonlen)
+{
+    int32_t received, due;
+    const char *note;
+    size_t note_len;
+    int rc;
+
+    if (petition == NULL)
+        return invalid(reason, reasonlen, "petition: missing");
+    rc = ws_validate_code("petition", petition->petition, reason, reasonlen);
+    if (rc < 0)
+        return rc;
+    if (ws_petition_kind_name((int)petition->kind) == NULL)
+        return invalid(reason, reasonlen,
+                       "kind: %d is not a known petition kind",
+                       (int)petition->kind);
+    if (ws_petition_channel_name((int)petition->channel) == NULL)
+        return invalid(reason, reasonlen,
+                       "channel: %d is not a known petition channel",
+                       (int)petition->channel);
+    if (ws_petition_status_name((int)petition->status) == NULL)
+        return invalid(reason, reasonlen,
+                       "status: %d is not a known petition status",
+                       (int)petition->status);
+    rc = check_date("received_on", petition->received_on, &received, reason,
+                    reasonlen);
+    if (rc < 0)
+        return rc;
+    if (text_or_empty(petition->due_on)[0] != '\0') {
+        rc = check_date("due_on", petition->due_on, &due, reason, reasonlen);
+        if (rc < 0)
+            return rc;
+        if (due < received)
+            return invalid(reason, reasonlen,
+                           "due_on: %s is before received_on %s",
+                           petition->due_on, petition->received_on);
+    }
+    note = text_or_empty(petition->note);
+    note_len = strnlen(note, WS_NOTE_MAX + 1);
+    if (note_len > WS_NOTE_MAX)
+        return invalid(reason, reasonlen, "note: longer than %d bytes",
+                       WS_NOTE_MAX);
+    if (!ws_utf8_valid(note, note_len))
+        return invalid(reason, reasonlen, "note: not valid UTF-8");
+    return 0;
+}
+
+int ws_validate_reception(const Wardsync__V1__ReceptionSession *session,
+                          char *reason, size_t reasonlen)
+{
+    int rc;
+
+    if (session == NULL)
+        return invalid(reason, reasonlen, "reception: missing");
+    rc = ws_validate_code("session", session->session, reason, reasonlen);
+    if (rc < 0)
+        return rc;
+    rc = check_date("held_on", session->held_on, NULL, reason, reasonlen);
+    if (rc < 0)
+        return rc;
+    if (ws_host_role_name((int)session->host_role) == NULL)
+        return invalid(reason, reasonlen, "host_role: %d is not a known role",
+                       (int)session->host_role);
+    if (ws_reception_mode_name((int)session->mode) == NULL)
+        return invalid(reason, reasonlen, "mode: %d is not a known mode",
+                       (int)session->mode);
+    if (session->citizens > WS_COUNT_MAX)
+        return invalid(reason, reasonlen, "citizens: %u is more than %d",
+                       session->citizens, WS_COUNT_MAX);
+    if (session->petitions > WS_COUNT_MAX)
+        return invalid(reason, reasonlen, "petitions: %u is more than %d",
+                       session->petitions, WS_COUNT_MAX);
+    return 0;
+}
+
+int ws_validate_remediation(const Wardsync__V1__RemediationUpdate *update,
+                            char *reason, size_t reasonlen)
+{
+    int rc;
+
+    if (update == NULL)
+        return invalid(reason, reasonlen, "remediation: missing");
+    rc = ws_validate_code("survey", update->survey, reason, reasonlen);
+    if (rc < 0)
+        return rc;
+    rc = ws_validate_code("subject", update->subject, reason, reasonlen);
+    if (rc < 0)
+        return rc;
+    if (ws_remediation_status_name((int)update->status) == NULL)
+        return invalid(reason, reasonlen,
+                       "status: %d is not a known remediation status",
+                       (int)update->status);
+    return check_date("due_on", update->due_on, NULL, reason, reasonlen);
+}
+
+int ws_validate_event(const Wardsync__V1__Event *event,
+                      const struct ws_catalogue *cat, char *reason,
+                      size_t reasonlen)
+{
+    const char *event_id;
+
+    if (event == NULL)
+        return invalid(reason, reasonlen, "event: missing");
+    event_id = text_or_empty(event->event_id);
+    if (!ws_uuid_valid(event_id)) {
+        char shown[48];
+
+        if (!utf8_ok(event_id))
+            return invalid(reason, reasonlen, "event_id: not valid UTF-8");
+        return invalid(reason, reasonlen, "event_id: %s is not a UUID",
+                       describe(event_id, shown, sizeof(shown)));
+    }
+    if (event->seq < 1)
+        return invalid(reason, reasonlen, "seq: 0, want 1 or more");
+    if (event->occurred_at_ms < 0)
+        return invalid(reason, reasonlen, "occurred_at_ms: negative");
+    if (event->queued_at_ms < 0)
+        return invalid(reason, reasonlen, "queued_at_ms: negative");
+
+    switch (event->body_case) {
+    case WARDSYNC__V1__EVENT__BODY_BALLOT:
+        return ws_validate_ballot(event->ballot, cat, reason, reasonlen);
+    case WARDSYNC__V1__EVENT__BODY_PETITION:
+        return ws_validate_petition(event->petition, reason, reasonlen);
+    case WARDSYNC__V1__EVENT__BODY_RECEPTION:
+        return ws_validate_reception(event->reception, reason, reasonlen);
+    case WARDSYNC__V1__EVENT__BODY_REMEDIATION:
+        return ws_validate_remediation(event->remediation, reason, reasonlen);
+    default:
+        return invalid(reason, reasonlen, "body: not set");
+    }
+}

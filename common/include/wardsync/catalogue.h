@@ -17,23 +17,23 @@
 #define WS_CODE_MAX 64
 
 struct ws_catalogue_item {
-    int number;                        /* 1-based position in its form */
-    char code[WS_CODE_MAX];            /* e.g. "L07" */
-    char manifestation[WS_CODE_MAX];   /* manifestation code, e.g. "M03" */
-    char group[WS_CODE_MAX];           /* content group code, e.g. "G1" */
-    char *label;                       /* owned by the catalogue */
+    int number;                      /* 1-based position in its form */
+    char code[WS_CODE_MAX];          /* e.g. "L07" */
+    char manifestation[WS_CODE_MAX]; /* manifestation code, e.g. "M03" */
+    char group[WS_CODE_MAX];         /* content group code, e.g. "G1" */
+    char *label;                     /* owned by the catalogue */
 };
 
 struct ws_catalogue_form {
-    char code[WS_CODE_MAX];            /* "leadership" or "staff" */
+    char code[WS_CODE_MAX]; /* "leadership" or "staff" */
     char *label;
     size_t n_items;
-    struct ws_catalogue_item *items;   /* items[i] answers levels[i] */
+    struct ws_catalogue_item *items; /* items[i] answers levels[i] */
 };
 
 struct ws_catalogue_entry {
     char code[WS_CODE_MAX];
-    char parent[WS_CODE_MAX];          /* group of a manifestation, else "" */
+    char parent[WS_CODE_MAX]; /* group of a manifestation, else "" */
     char *label;
 };
 
@@ -44,9 +44,9 @@ struct ws_catalogue {
     struct ws_catalogue_entry *groups;
     size_t n_manifestations;
     struct ws_catalogue_entry *manifestations;
-    size_t n_levels;                   /* 3: codes "1", "2", "3" */
+    size_t n_levels; /* 3: codes "1", "2", "3" */
     struct ws_catalogue_entry *levels;
-    size_t n_respondent_groups;        /* 4: codes "1".."4" */
+    size_t n_respondent_groups; /* 4: codes "1".."4" */
     struct ws_catalogue_entry *respondent_groups;
 };
 

@@ -15,10 +15,10 @@ struct ws_csv_reader;
 
 struct ws_csv_record {
     size_t n_fields;
-    char **fields;      /* NUL-terminated; owned by the reader, valid until
-                           the next ws_csv_next or ws_csv_close */
-    size_t *lengths;    /* byte length of each field (fields may hold NUL) */
-    long line;          /* 1-based line on which the record starts */
+    char **fields;   /* NUL-terminated; owned by the reader, valid until
+                        the next ws_csv_next or ws_csv_close */
+    size_t *lengths; /* byte length of each field (fields may hold NUL) */
+    long line;       /* 1-based line on which the record starts */
 };
 
 /* Opens path for reading. Returns a reader, or NULL with the reason

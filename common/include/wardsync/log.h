@@ -40,8 +40,7 @@ struct ws_log_limit {
  * the next printed line ends with "suppressed=N" when lines were dropped. */
 void ws_log_limited(struct ws_log_limit *limit, int64_t interval_ms,
                     enum ws_log_level level, const char *module,
-                    const char *fmt, ...)
-    __attribute__((format(printf, 5, 6)));
+                    const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 
 #define ws_debug(module, ...) ws_log(WS_LOG_DEBUG, module, __VA_ARGS__)
 #define ws_info(module, ...) ws_log(WS_LOG_INFO, module, __VA_ARGS__)

@@ -1,0 +1,498 @@
+/*
+ * ingest.c - the hub's ingest loop: one ROUTER, one database connection.
+ *
+ * The loop reads top to bottom: wait for a frame, decode it, check the
+ * sender, commit the batch, acknowledge. A malformed frame is answered with
+ * an Ack carrying an error and the loop goes on; a database failure leaves
+ * the batch unacknowledged (the agent resends after its ack timeout) and
+ * the loop stops reading the socket until the connection is back, so
+ * batches wait in ZeroMQ's queue instead of being dropped.
+ *
+ * Group commit of batches from several agents in one transaction and the
+ * retry_after_ms answer of a full hub are later issues.
+ */
+#include "ingest.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <zmq.h>
+
+#include "migrate.h"
+#include "store.h"
+#include "wardsync/catalogue.h"
+#include "wardsync/codec.h"
+#include "wardsync/log.h"
+#include "wardsync/util.h"
+#include "wardsync/validate.h"
+
+#define MODULE "ingest"
+
+/* Send queue per peer: far above any agent's window of unacked batches, so
+ * that ROUTER never drops an ack silently (DESIGN §4). */
+#define INGEST_SNDHWM 10000
+#define INGEST_HEARTBEAT_IVL_MS 5000
+#define INGEST_HEARTBEAT_TIMEOUT_MS 15000
+/* Long enough to flush acks of committed batches on a clean stop; an ack
+ * lost here only makes the agent resend and get duplicates. */
+#define INGEST_LINGER_MS 500
+#define INGEST_POLL_MS 500
+#define RECONNECT_MIN_MS 100
+#define RECONNECT_MAX_MS 5000
+#define LOG_LIMIT_MS 10000
+/* Bad frames are logged each, unless a peer floods us with them. */
+#define FRAME_LOG_LIMIT_MS 1000
+/* Routing id, optional empty delimiter (REQ peers), one message frame. */
+#define ENVELOPE_MAX_PARTS 3
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_stop_signal(int sig)
+{
+    (void)sig;
+    stop_requested = 1;
+}
+
+struct ingest {
+    const struct hub_settings *settings;
+    const struct ws_catalogue *cat;
+    void *socket;
+    struct store *st; /* NULL while the database is unreachable */
+    int64_t reconnect_at_ms;
+    int64_t down_since_ms;
+    int64_t backoff_ms;
+    struct ws_log_limit db_limit;
+    struct ws_log_limit frame_limit;
+    struct ws_log_limit send_limit;
+};
+
+/* One received message: its envelope and the payload frame. */
+struct envelope {
+    zmq_msg_t parts[ENVELOPE_MAX_PARTS];
+    int n_parts;
+    bool too_many;
+    char peer[96]; /* for logs: address and routing id */
+};
+
+static void envelope_close(struct envelope *env)
+{
+    for (int i = 0; i < env->n_parts; i++)
+        zmq_msg_close(&env->parts[i]);
+    env->n_parts = 0;
+}
+
+/* Whether the reply needs the empty delimiter a REQ peer sent. */
+static bool envelope_has_delimiter(const struct envelope *env)
+{
+    return env->n_parts == 3 && zmq_msg_size((zmq_msg_t *)&env->parts[1]) == 0;
+}
+
+static zmq_msg_t *envelope_payload(struct envelope *env)
+{
+    if (env->too_many)
+        return NULL;
+    if (env->n_parts == 2)
+        return &env->parts[1];
+    if (envelope_has_delimiter(env))
+        return &env->parts[2];
+    return NULL;
+}
+
+static void describe_peer(struct envelope *env)
+{
+    /* Metadata rides on the data frames, not on the routing id ROUTER
+     * prepends. */
+    const char *address =
+        zmq_msg_gets(&env->parts[env->n_parts - 1], "Peer-Address");
+    size_t id_len = zmq_msg_size(&env->parts[0]);
+    const unsigned char *id = zmq_msg_data(&env->parts[0]);
+    int o =
+        snprintf(env->peer, sizeof env->peer, "%s/", address ? address : "?");
+    for (size_t i = 0; i < id_len && o + 3 < (int)sizeof env->peer; i++)
+        o += snprintf(env->peer + o, sizeof env->peer - (size_t)o, "%02x",
+                      id[i]);
+}
+
+/* Receives every part of the next message. Returns 0, or -1 (errno set)
+ * when nothing could be received. */
+static int envelope_recv(void *socket, struct envelope *env)
+{
+    memset(env, 0, sizeof *env);
+    int more;
+    do {
+        zmq_msg_t msg;
+        zmq_msg_init(&msg);
+        if (zmq_msg_recv(&msg, socket, ZMQ_DONTWAIT) < 0) {
+            int saved = errno;
+            zmq_msg_close(&msg);
+            envelope_close(env);
+            errno = saved;
+            return -1;
+        }
+        more = zmq_msg_more(&msg);
+        if (env->n_parts < ENVELOPE_MAX_PARTS) {
+            env->parts[env->n_parts++] = msg;
+        } else {
+            env->too_many = true;
+            zmq_msg_close(&msg);
+        }
+    } while (more);
+    describe_peer(env);
+    return 0;
+}
+
+/* Sends the ack to the peer of env. Failing to send is not fatal: the batch
+ * is committed and the agent will resend it and get a duplicate's ack. */
+static void send_ack(struct ingest *in, struct envelope *env,
+                     const Wardsync__V1__Ack *ack)
+{
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    if (ws_pack(&ack->base, &buf, &len) < 0) {
+        ws_error(MODULE, "could not encode ack peer=%s: out of memory",
+                 env->peer);
+        return;
+    }
+    int rc = zmq_send(in->socket, zmq_msg_data(&env->parts[0]),
+                      zmq_msg_size(&env->parts[0]), ZMQ_SNDMORE | ZMQ_DONTWAIT);
+    if (rc >= 0 && envelope_has_delimiter(env))
+        rc = zmq_send(in->socket, "", 0, ZMQ_SNDMORE | ZMQ_DONTWAIT);
+    if (rc >= 0)
+        rc = zmq_send(in->socket, buf, len, ZMQ_DONTWAIT);
+    if (rc < 0)
+        ws_log_limited(&in->send_limit, LOG_LIMIT_MS, WS_LOG_WARN, MODULE,
+                       "could not send ack peer=%s: %s", env->peer,
+                       zmq_strerror(errno));
+    free(buf);
+}
+
+static void send_error_ack(struct ingest *in, struct envelope *env,
+                           const char *agent_instance, const char *error)
+{
+    Wardsync__V1__Ack ack = WARDSYNC__V1__ACK__INIT;
+    ack.agent_instance = (char *)(agent_instance ? agent_instance : "");
+    ack.error = (char *)error;
+    send_ack(in, env, &ack);
+}
+
+static void drop_store(struct ingest *in)
+{
+    store_close(&in->st);
+    in->backoff_ms = RECONNECT_MIN_MS;
+    in->reconnect_at_ms = ws_monotonic_ms();
+    in->down_since_ms = in->reconnect_at_ms;
+}
+
+static void try_reconnect(struct ingest *in)
+{
+    int64_t now = ws_monotonic_ms();
+    if (now < in->reconnect_at_ms)
+        return;
+    char err[1024];
+    if (store_open(in->settings->database, &in->st, err, sizeof err) == 0) {
+        ws_info(MODULE, "database connection restored after_ms=%" PRId64,
+                now - in->down_since_ms);
+        in->backoff_ms = RECONNECT_MIN_MS;
+        return;
+    }
+    ws_log_limited(&in->db_limit, LOG_LIMIT_MS, WS_LOG_ERROR, MODULE,
+                   "database unavailable, not acknowledging: %s "
+                   "retry_ms=%" PRId64,
+                   err, in->backoff_ms);
+    in->reconnect_at_ms = now + in->backoff_ms;
+    in->backoff_ms *= 2;
+    if (in->backoff_ms > RECONNECT_MAX_MS)
+        in->backoff_ms = RECONNECT_MAX_MS;
+}
+
+/* Commits a decoded batch and answers it. The ward is the one the batch
+ * names: trusted only because the hub runs --insecure. */
+static void handle_batch(struct ingest *in, struct envelope *env,
+                         const Wardsync__V1__Batch *batch)
+{
+    char reason[512], err[1024];
+    if (ws_validate_code("agent_instance", batch->agent_instance, reason,
+                         sizeof reason) != 0 ||
+        ws_validate_code("ward", batch->ward, reason, sizeof reason) != 0) {
+        ws_log_limited(&in->frame_limit, FRAME_LOG_LIMIT_MS, WS_LOG_WARN,
+                       MODULE, "batch refused peer=%s reason=%s", env->peer,
+                       reason);
+        send_error_ack(in, env, NULL, reason);
+        return;
+    }
+    const char *kind = NULL;
+    if (store_org_unit_kind(in->st, batch->ward, &kind, err, sizeof err) < 0) {
+        ws_log_limited(&in->db_limit, LOG_LIMIT_MS, WS_LOG_ERROR, MODULE,
+                       "database error, batch not acknowledged peer=%s: %s",
+                       env->peer, err);
+        drop_store(in);
+        return;
+    }
+    if (!kind || strcmp(kind, "city") == 0) {
+        snprintf(reason, sizeof reason, "unknown ward %s", batch->ward);
+        ws_warn(MODULE, "batch refused peer=%s agent_instance=%s reason=%s",
+                env->peer, batch->agent_instance, reason);
+        send_error_ack(in, env, batch->agent_instance, reason);
+        return;
+    }
+
+    struct store_batch_result result;
+    int rc = store_commit_batch(in->st, batch->ward, batch, in->cat, &result,
+                                err, sizeof err);
+    if (rc < 0) {
+        ws_log_limited(&in->db_limit, LOG_LIMIT_MS, WS_LOG_ERROR, MODULE,
+                       "could not commit batch, not acknowledged ward=%s "
+                       "agent_instance=%s: %s",
+                       batch->ward, batch->agent_instance, err);
+        store_batch_result_clear(&result);
+        if (rc == -EIO)
+            drop_store(in);
+        return;
+    }
+
+    Wardsync__V1__Ack ack = WARDSYNC__V1__ACK__INIT;
+    ack.agent_instance = batch->agent_instance;
+    ack.committed_through = result.committed_through;
+    ack.error = result.error;
+    Wardsync__V1__Outcome *outcomes =
+        calloc(result.n_outcomes ? result.n_outcomes : 1, sizeof *outcomes);
+    Wardsync__V1__Outcome **pointers =
+        calloc(result.n_outcomes ? result.n_outcomes : 1, sizeof *pointers);
+    if (!outcomes || !pointers) {
+        /* Committed but cannot answer: the agent's resend gets duplicates
+         * acknowledged, so nothing is lost. */
+        ws_error(MODULE, "out of memory building ack ward=%s", batch->ward);
+        goto out_result;
+    }
+    for (size_t i = 0; i < result.n_outcomes; i++) {
+        wardsync__v1__outcome__init(&outcomes[i]);
+        outcomes[i].seq = result.outcomes[i].seq;
+        outcomes[i].code = result.outcomes[i].code;
+        outcomes[i].reason = result.outcomes[i].reason;
+        pointers[i] = &outcomes[i];
+    }
+    ack.n_outcomes = result.n_outcomes;
+    ack.outcomes = pointers;
+
+    if (result.error[0])
+        ws_warn(MODULE,
+                "batch refused ward=%s agent_instance=%s events=%zu "
+                "committed_through=%" PRIu64 " reason=%s",
+                batch->ward, batch->agent_instance, batch->n_events,
+                result.committed_through, result.error);
+    else
+        ws_log(batch->n_events ? WS_LOG_INFO : WS_LOG_DEBUG, MODULE,
+               "batch committed ward=%s agent_instance=%s events=%zu "
+               "accepted=%zu duplicate=%zu conflict=%zu rejected=%zu "
+               "committed_through=%" PRIu64,
+               batch->ward, batch->agent_instance, batch->n_events,
+               result.accepted, result.duplicates, result.conflicts,
+               result.rejected, result.committed_through);
+    send_ack(in, env, &ack);
+
+out_result:
+    free(pointers);
+    free(outcomes);
+    store_batch_result_clear(&result);
+}
+
+static void handle_message(struct ingest *in)
+{
+    struct envelope env;
+    if (envelope_recv(in->socket, &env) < 0) {
+        if (errno != EAGAIN && errno != EINTR)
+            ws_warn(MODULE, "could not receive: %s", zmq_strerror(errno));
+        return;
+    }
+    zmq_msg_t *payload = envelope_payload(&env);
+    if (!payload) {
+        ws_log_limited(
+            &in->frame_limit, FRAME_LOG_LIMIT_MS, WS_LOG_WARN, MODULE,
+            "malformed message peer=%s reason=want one frame "
+            "per message, got %d%s",
+            env.peer, env.n_parts - 1, env.too_many ? " or more" : "");
+        send_error_ack(in, &env, NULL,
+                       "malformed message: want exactly one frame");
+        goto out_env;
+    }
+
+    Wardsync__V1__Batch *batch = NULL;
+    char reason[512];
+    if (ws_batch_unpack(zmq_msg_data(payload), zmq_msg_size(payload),
+                        (size_t)in->settings->max_frame, &batch, reason,
+                        sizeof reason) < 0) {
+        ws_log_limited(&in->frame_limit, FRAME_LOG_LIMIT_MS, WS_LOG_WARN,
+                       MODULE, "malformed frame peer=%s bytes=%zu reason=%s",
+                       env.peer, zmq_msg_size(payload), reason);
+        char error[600];
+        snprintf(error, sizeof error, "malformed frame: %s", reason);
+        send_error_ack(in, &env, NULL, error);
+        goto out_env;
+    }
+    handle_batch(in, &env, batch);
+    wardsync__v1__batch__free_unpacked(batch, NULL);
+
+out_env:
+    envelope_close(&env);
+}
+
+static int set_int_option(void *socket, int option, int value, const char *name)
+{
+    if (zmq_setsockopt(socket, option, &value, sizeof value) == 0)
+        return 0;
+    ws_error(MODULE, "could not set %s: %s", name, zmq_strerror(errno));
+    return -1;
+}
+
+/* Creates, configures and binds the ROUTER. Returns a hub_exit code. */
+static int open_socket(void *ctx, const char *endpoint, int64_t max_frame,
+                       void **out)
+{
+    void *socket = zmq_socket(ctx, ZMQ_ROUTER);
+    if (!socket) {
+        ws_error(MODULE, "could not create socket: %s", zmq_strerror(errno));
+        return HUB_EXIT_IO;
+    }
+    int rc = HUB_EXIT_IO;
+    if (set_int_option(socket, ZMQ_LINGER, INGEST_LINGER_MS, "ZMQ_LINGER") ||
+        set_int_option(socket, ZMQ_ROUTER_MANDATORY, 1,
+                       "ZMQ_ROUTER_MANDATORY") ||
+        set_int_option(socket, ZMQ_SNDHWM, INGEST_SNDHWM, "ZMQ_SNDHWM") ||
+        set_int_option(socket, ZMQ_HEARTBEAT_IVL, INGEST_HEARTBEAT_IVL_MS,
+                       "ZMQ_HEARTBEAT_IVL") ||
+        set_int_option(socket, ZMQ_HEARTBEAT_TIMEOUT,
+                       INGEST_HEARTBEAT_TIMEOUT_MS, "ZMQ_HEARTBEAT_TIMEOUT") ||
+        set_int_option(socket, ZMQ_HEARTBEAT_TTL, INGEST_HEARTBEAT_TIMEOUT_MS,
+                       "ZMQ_HEARTBEAT_TTL"))
+        goto fail_socket;
+    if (zmq_setsockopt(socket, ZMQ_MAXMSGSIZE, &max_frame, sizeof max_frame)) {
+        ws_error(MODULE, "could not set ZMQ_MAXMSGSIZE: %s",
+                 zmq_strerror(errno));
+        goto fail_socket;
+    }
+    if (zmq_bind(socket, endpoint) != 0) {
+        int saved = errno;
+        ws_error(MODULE, "could not bind \"%s\": %s", endpoint,
+                 zmq_strerror(saved));
+        if (saved == EINVAL || saved == EPROTONOSUPPORT)
+            rc = HUB_EXIT_USAGE;
+        goto fail_socket;
+    }
+    char bound[256];
+    size_t bound_len = sizeof bound;
+    if (zmq_getsockopt(socket, ZMQ_LAST_ENDPOINT, bound, &bound_len) != 0)
+        ws_strlcpy(bound, endpoint, sizeof bound);
+    ws_info(MODULE, "ingest endpoint=%s max_frame=%" PRId64, bound, max_frame);
+    *out = socket;
+    return HUB_EXIT_OK;
+
+fail_socket:
+    zmq_close(socket);
+    return rc;
+}
+
+static void install_signal_handlers(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop_signal;
+    sigemptyset(&sa.sa_mask);
+    /* No SA_RESTART: zmq_poll must return EINTR so the loop sees it. */
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+}
+
+static void sleep_ms(int64_t ms)
+{
+    struct timespec ts = {.tv_sec = ms / 1000,
+                          .tv_nsec = (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+int ingest_run(const struct hub_settings *settings, const char *endpoint,
+               bool insecure)
+{
+    if (!insecure) {
+        ws_error(MODULE, "CURVE authentication is not available yet; start "
+                         "the hub with --insecure to accept unauthenticated "
+                         "agents (development only)");
+        return HUB_EXIT_USAGE;
+    }
+    ws_warn(MODULE, "insecure mode: no encryption, no authentication; the "
+                    "ward is taken from each batch and any peer that can "
+                    "reach the endpoint can write as any ward");
+
+    struct ws_catalogue *cat = NULL;
+    struct ingest in = {.settings = settings, .backoff_ms = RECONNECT_MIN_MS};
+    void *ctx = NULL;
+    char err[1024];
+    int load = ws_catalogue_load(settings->catalogue, &cat, err, sizeof err);
+    if (load < 0) {
+        ws_error(MODULE, "could not load catalogue: %s", err);
+        return (load == -ENOENT || load == -EIO || load == -EACCES)
+                   ? HUB_EXIT_IO
+                   : HUB_EXIT_INPUT;
+    }
+
+    int rc = migrate_run(settings);
+    if (rc != HUB_EXIT_OK)
+        goto out_catalogue;
+
+    in.cat = cat;
+    if (store_open(settings->database, &in.st, err, sizeof err) < 0) {
+        ws_error(MODULE, "%s", err);
+        rc = HUB_EXIT_IO;
+        goto out_catalogue;
+    }
+
+    ctx = zmq_ctx_new();
+    if (!ctx) {
+        ws_error(MODULE, "could not create ZeroMQ context: %s",
+                 zmq_strerror(errno));
+        rc = HUB_EXIT_IO;
+        goto out_store;
+    }
+    rc = open_socket(ctx, endpoint ? endpoint : settings->ingest,
+                     settings->max_frame, &in.socket);
+    if (rc != HUB_EXIT_OK)
+        goto out_ctx;
+
+    install_signal_handlers();
+    while (!stop_requested) {
+        if (!in.st) {
+            try_reconnect(&in);
+            if (!in.st) {
+                sleep_ms(in.reconnect_at_ms - ws_monotonic_ms() > 200 ? 200
+                                                                      : 50);
+                continue;
+            }
+        }
+        zmq_pollitem_t item = {in.socket, 0, ZMQ_POLLIN, 0};
+        int n = zmq_poll(&item, 1, INGEST_POLL_MS);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            ws_error(MODULE, "poll failed: %s", zmq_strerror(errno));
+            rc = HUB_EXIT_IO;
+            break;
+        }
+        if (n > 0 && (item.revents & ZMQ_POLLIN))
+            handle_message(&in);
+    }
+    if (stop_requested)
+        ws_info(MODULE, "stopping on signal");
+
+    zmq_close(in.socket); /* ZMQ_LINGER was set at creation */
+out_ctx:
+    zmq_ctx_term(ctx);
+out_store:
+    store_close(&in.st);
+out_catalogue:
+    ws_catalogue_destroy(&cat);
+    return rc;
+}

@@ -1,0 +1,425 @@
+/*
+ * migrate.c - bring a database to the current schema and seed it.
+ *
+ * Everything that can be checked without the database (the migration file
+ * names, the org units file, the catalogue) is checked first, so bad input
+ * is reported as such (exit 1) before anything is written.
+ */
+#include "migrate.h"
+
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store.h"
+#include "wardsync/catalogue.h"
+#include "wardsync/csv.h"
+#include "wardsync/log.h"
+#include "wardsync/validate.h"
+#include "wardsync/util.h"
+
+#define MODULE "migrate"
+#define ORG_UNIT_NAME_MAX 200
+
+struct migration {
+    int version;
+    char name[128];
+    char path[4096];
+};
+
+struct migration_list {
+    size_t n, cap;
+    struct migration *items;
+};
+
+struct org_unit_list {
+    size_t n, cap;
+    struct store_org_unit *items; /* strings strdup'd */
+    long *lines;
+};
+
+static int compare_migrations(const void *a, const void *b)
+{
+    const struct migration *ma = a, *mb = b;
+    return (ma->version > mb->version) - (ma->version < mb->version);
+}
+
+/* "NNN_name.sql" with NNN decimal digits and name of [a-z0-9_]: sets
+ * version and name and returns true; other files are not migrations. */
+static bool parse_migration_name(const char *file, int *version, char *name,
+                                 size_t cap)
+{
+    const char *p = file;
+    long v = 0;
+    if (!isdigit((unsigned char)*p))
+        return false;
+    while (isdigit((unsigned char)*p)) {
+        v = v * 10 + (*p - '0');
+        if (v > 999999)
+            return false;
+        p++;
+    }
+    if (*p++ != '_')
+        return false;
+    size_t len = strlen(p);
+    if (len <= 4 || strcmp(p + len - 4, ".sql") != 0 || len - 4 >= cap)
+        return false;
+    for (size_t i = 0; i < len - 4; i++)
+        if (!isalnum((unsigned char)p[i]) && p[i] != '_')
+            return false;
+    memcpy(name, p, len - 4);
+    name[len - 4] = '\0';
+    *version = (int)v;
+    return true;
+}
+
+/* Lists the migrations of dir in version order. Returns a hub_exit code. */
+static int list_migrations(const char *dir, struct migration_list *list)
+{
+    DIR *d = opendir(dir);
+    if (!d) {
+        ws_error(MODULE, "could not open directory \"%s\": %s", dir,
+                 strerror(errno));
+        return HUB_EXIT_IO;
+    }
+    struct dirent *entry;
+    int rc = HUB_EXIT_OK;
+    while ((entry = readdir(d)) != NULL) {
+        struct migration m;
+        if (!parse_migration_name(entry->d_name, &m.version, m.name,
+                                  sizeof m.name))
+            continue;
+        snprintf(m.path, sizeof m.path, "%s/%s", dir, entry->d_name);
+        if (list->n == list->cap) {
+            size_t cap = list->cap ? list->cap * 2 : 16;
+            struct migration *items = realloc(list->items, cap * sizeof *items);
+            if (!items) {
+                ws_error(MODULE, "out of memory");
+                rc = HUB_EXIT_IO;
+                goto out_dir;
+            }
+            list->items = items;
+            list->cap = cap;
+        }
+        list->items[list->n++] = m;
+    }
+    if (list->n == 0) {
+        ws_error(MODULE, "no migrations (NNN_name.sql) in \"%s\"", dir);
+        rc = HUB_EXIT_IO;
+        goto out_dir;
+    }
+    qsort(list->items, list->n, sizeof *list->items, compare_migrations);
+    for (size_t i = 1; i < list->n; i++) {
+        if (list->items[i].version == list->items[i - 1].version) {
+            ws_error(MODULE, "two migrations with version %d: \"%s\", \"%s\"",
+                     list->items[i].version, list->items[i - 1].path,
+                     list->items[i].path);
+            rc = HUB_EXIT_INPUT;
+            goto out_dir;
+        }
+    }
+
+out_dir:
+    closedir(d);
+    return rc;
+}
+
+/* Reads a whole file into a NUL-terminated malloc'd buffer. */
+static char *read_file(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        ws_error(MODULE, "could not open file \"%s\": %s", path,
+                 strerror(errno));
+        return NULL;
+    }
+    size_t len = 0, cap = 8192;
+    char *buf = malloc(cap);
+    while (buf) {
+        if (len + 4096 + 1 > cap) {
+            char *bigger = realloc(buf, cap * 2);
+            if (!bigger) {
+                free(buf);
+                buf = NULL;
+                break;
+            }
+            buf = bigger;
+            cap *= 2;
+        }
+        size_t got = fread(buf + len, 1, 4096, f);
+        len += got;
+        if (got < 4096)
+            break;
+    }
+    if (buf && ferror(f)) {
+        ws_error(MODULE, "could not read file \"%s\": %s", path,
+                 strerror(errno));
+        free(buf);
+        buf = NULL;
+    } else if (buf) {
+        buf[len] = '\0';
+    } else {
+        ws_error(MODULE, "out of memory reading \"%s\"", path);
+    }
+    fclose(f);
+    return buf;
+}
+
+static void org_units_free(struct org_unit_list *list)
+{
+    for (size_t i = 0; i < list->n; i++) {
+        free((char *)list->items[i].code);
+        free((char *)list->items[i].name);
+        free((char *)list->items[i].kind);
+        free((char *)list->items[i].parent);
+    }
+    free(list->items);
+    free(list->lines);
+    memset(list, 0, sizeof *list);
+}
+
+static int org_units_append(struct org_unit_list *list, const char *code,
+                            const char *name, const char *kind,
+                            const char *parent, long line)
+{
+    if (list->n == list->cap) {
+        size_t cap = list->cap ? list->cap * 2 : 32;
+        struct store_org_unit *items =
+            realloc(list->items, cap * sizeof *items);
+        if (!items)
+            return -ENOMEM;
+        list->items = items;
+        long *lines = realloc(list->lines, cap * sizeof *lines);
+        if (!lines)
+            return -ENOMEM;
+        list->lines = lines;
+        list->cap = cap;
+    }
+    struct store_org_unit *u = &list->items[list->n];
+    u->code = strdup(code);
+    u->name = strdup(name);
+    u->kind = strdup(kind);
+    u->parent = strdup(parent);
+    list->lines[list->n] = line;
+    list->n++;
+    if (!u->code || !u->name || !u->kind || !u->parent)
+        return -ENOMEM;
+    return 0;
+}
+
+/* Checks one row; returns true or false with the reason in reason. */
+static bool org_unit_row_ok(const char *code, const char *name,
+                            const char *kind, const char *parent, char *reason,
+                            size_t cap)
+{
+    if (ws_validate_code("code", code, reason, cap) != 0)
+        return false;
+    size_t name_len = strlen(name);
+    if (name_len == 0 || name_len > ORG_UNIT_NAME_MAX ||
+        !ws_utf8_valid(name, name_len)) {
+        snprintf(reason, cap, "name: want 1..%d bytes of UTF-8",
+                 ORG_UNIT_NAME_MAX);
+        return false;
+    }
+    bool is_city = strcmp(kind, "city") == 0;
+    if (!is_city && strcmp(kind, "district") != 0 &&
+        strcmp(kind, "ward") != 0) {
+        snprintf(reason, cap, "kind: want city, district or ward");
+        return false;
+    }
+    if (is_city && parent[0] != '\0') {
+        snprintf(reason, cap, "parent: a city has no parent");
+        return false;
+    }
+    if (!is_city && ws_validate_code("parent", parent, reason, cap) != 0)
+        return false;
+    return true;
+}
+
+static int find_column(const struct ws_csv_record *header, const char *name)
+{
+    for (size_t i = 0; i < header->n_fields; i++)
+        if (strcmp(header->fields[i], name) == 0)
+            return (int)i;
+    return -1;
+}
+
+/* Reads code,name,kind,parent (any column order). Returns a hub_exit code;
+ * every problem is logged as "file:line: reason". */
+static int load_org_units(const char *path, struct org_unit_list *list)
+{
+    char err[512];
+    struct ws_csv_reader *reader = ws_csv_open(path, err, sizeof err);
+    if (!reader) {
+        ws_error(MODULE, "%s", err);
+        return HUB_EXIT_IO;
+    }
+    static const char *const columns[] = {"code", "name", "kind", "parent"};
+    int col[4];
+    struct ws_csv_record rec;
+    int rc = HUB_EXIT_OK;
+    int got = ws_csv_next(reader, &rec, err, sizeof err);
+    if (got <= 0) {
+        ws_error(MODULE, "%s: %s", path, got < 0 ? err : "empty file");
+        rc = HUB_EXIT_INPUT;
+        goto out_reader;
+    }
+    for (int i = 0; i < 4; i++) {
+        col[i] = find_column(&rec, columns[i]);
+        if (col[i] < 0) {
+            ws_error(MODULE, "%s:%ld: header: missing column \"%s\"", path,
+                     rec.line, columns[i]);
+            rc = HUB_EXIT_INPUT;
+            goto out_reader;
+        }
+    }
+    while ((got = ws_csv_next(reader, &rec, err, sizeof err)) > 0) {
+        const char *v[4];
+        for (int i = 0; i < 4; i++)
+            v[i] = (size_t)col[i] < rec.n_fields ? rec.fields[col[i]] : "";
+        char reason[256];
+        if (!org_unit_row_ok(v[0], v[1], v[2], v[3], reason, sizeof reason)) {
+            ws_error(MODULE, "%s:%ld: %s", path, rec.line, reason);
+            rc = HUB_EXIT_INPUT;
+            continue;
+        }
+        if (org_units_append(list, v[0], v[1], v[2], v[3], rec.line) < 0) {
+            ws_error(MODULE, "out of memory");
+            rc = HUB_EXIT_IO;
+            goto out_reader;
+        }
+    }
+    if (got < 0) {
+        ws_error(MODULE, "%s: %s", path, err);
+        rc = HUB_EXIT_INPUT;
+        goto out_reader;
+    }
+
+    /* The file is the whole hierarchy: codes unique, parents listed. */
+    for (size_t i = 0; i < list->n; i++) {
+        const struct store_org_unit *u = &list->items[i];
+        bool parent_found = u->parent[0] == '\0';
+        for (size_t j = 0; j < list->n; j++) {
+            if (j < i && strcmp(list->items[j].code, u->code) == 0) {
+                ws_error(MODULE, "%s:%ld: code: %s already on line %ld", path,
+                         list->lines[i], u->code, list->lines[j]);
+                rc = HUB_EXIT_INPUT;
+            }
+            if (j != i && strcmp(list->items[j].code, u->parent) == 0)
+                parent_found = true;
+        }
+        if (!parent_found) {
+            ws_error(MODULE, "%s:%ld: parent: unknown org unit %s", path,
+                     list->lines[i], u->parent);
+            rc = HUB_EXIT_INPUT;
+        }
+    }
+
+out_reader:
+    ws_csv_close(&reader);
+    return rc;
+}
+
+/* Applies the pending migrations and the seed data; the advisory lock is
+ * held by the caller. Returns a hub_exit code. */
+static int migrate_locked(struct store *st,
+                          const struct migration_list *migrations,
+                          const struct org_unit_list *units,
+                          const struct ws_catalogue *cat)
+{
+    char err[1024];
+    size_t applied_now = 0;
+    for (size_t i = 0; i < migrations->n; i++) {
+        const struct migration *m = &migrations->items[i];
+        bool applied;
+        if (store_migration_applied(st, m->version, &applied, err, sizeof err) <
+            0) {
+            ws_error(MODULE, "%s", err);
+            return HUB_EXIT_IO;
+        }
+        if (applied)
+            continue;
+        char *sql = read_file(m->path);
+        if (!sql)
+            return HUB_EXIT_IO;
+        int rc = store_migration_apply(st, m->version, m->name, sql, err,
+                                       sizeof err);
+        free(sql);
+        if (rc < 0) {
+            ws_error(MODULE, "migration %03d_%s failed: %s", m->version,
+                     m->name, err);
+            return HUB_EXIT_IO;
+        }
+        ws_info(MODULE, "applied migration version=%d name=%s", m->version,
+                m->name);
+        applied_now++;
+    }
+    if (store_org_units_upsert(st, units->items, units->n, err, sizeof err) <
+        0) {
+        ws_error(MODULE, "could not load org units: %s", err);
+        return HUB_EXIT_IO;
+    }
+    if (store_catalogue_upsert(st, cat, err, sizeof err) < 0) {
+        ws_error(MODULE, "could not load the catalogue: %s", err);
+        return HUB_EXIT_IO;
+    }
+    size_t items = 0;
+    for (size_t i = 0; i < cat->n_forms; i++)
+        items += cat->forms[i].n_items;
+    ws_info(MODULE,
+            "schema up to date version=%d applied=%zu org_units=%zu "
+            "forms=%zu items=%zu",
+            migrations->items[migrations->n - 1].version, applied_now, units->n,
+            cat->n_forms, items);
+    return HUB_EXIT_OK;
+}
+
+int migrate_run(const struct hub_settings *settings)
+{
+    struct migration_list migrations = {0};
+    struct org_unit_list units = {0};
+    struct ws_catalogue *cat = NULL;
+    struct store *st = NULL;
+    char err[1024];
+
+    int rc = list_migrations(settings->sql_dir, &migrations);
+    if (rc != HUB_EXIT_OK)
+        goto out;
+    rc = load_org_units(settings->org_units, &units);
+    if (rc != HUB_EXIT_OK)
+        goto out;
+    int load = ws_catalogue_load(settings->catalogue, &cat, err, sizeof err);
+    if (load < 0) {
+        ws_error(MODULE, "could not load catalogue: %s", err);
+        rc = (load == -ENOENT || load == -EIO || load == -EACCES)
+                 ? HUB_EXIT_IO
+                 : HUB_EXIT_INPUT;
+        goto out;
+    }
+
+    if (store_open(settings->database, &st, err, sizeof err) < 0) {
+        ws_error(MODULE, "%s", err);
+        rc = HUB_EXIT_IO;
+        goto out;
+    }
+    if (store_migrate_lock(st, err, sizeof err) < 0) {
+        ws_error(MODULE, "could not lock the schema: %s", err);
+        rc = HUB_EXIT_IO;
+        goto out;
+    }
+    rc = migrate_locked(st, &migrations, &units, cat);
+    /* Closing the connection would release the lock too; say so anyway. */
+    if (store_migrate_unlock(st, err, sizeof err) < 0)
+        ws_warn(MODULE, "could not unlock the schema: %s", err);
+
+out:
+    store_close(&st);
+    ws_catalogue_destroy(&cat);
+    org_units_free(&units);
+    free(migrations.items);
+    return rc;
+}

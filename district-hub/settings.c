@@ -1,0 +1,77 @@
+/*
+ * settings.c - resolve the hub's settings once, so every command sees the
+ * same values with the same precedence.
+ */
+#include "settings.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "wardsync/catalogue.h"
+#include "wardsync/codec.h"
+#include "wardsync/config.h"
+
+#ifndef WS_HUB_SOURCE_SQL_DIR
+#define WS_HUB_SOURCE_SQL_DIR "district-hub/sql"
+#endif
+#ifndef WS_HUB_INSTALL_SQL_DIR
+#define WS_HUB_INSTALL_SQL_DIR "/usr/local/share/wardsync/district-hub/sql"
+#endif
+#ifndef WS_HUB_SOURCE_ORG_UNITS
+#define WS_HUB_SOURCE_ORG_UNITS "district-hub/data/org_units.csv"
+#endif
+#ifndef WS_HUB_INSTALL_ORG_UNITS
+#define WS_HUB_INSTALL_ORG_UNITS                                               \
+    "/usr/local/share/wardsync/district-hub/data/org_units.csv"
+#endif
+
+static int path_exists(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0;
+}
+
+/* The source-tree copy while the tree the binary was built from is still
+ * there (development, tests), else the installed copy. */
+static const char *default_path(const char *source, const char *installed)
+{
+    return path_exists(source) ? source : installed;
+}
+
+int settings_load(const char *config_path, const char *database,
+                  struct hub_settings *out, char *err, size_t errlen)
+{
+    memset(out, 0, sizeof *out);
+    int rc = ws_config_load(config_path, &out->config, err, errlen);
+    if (rc < 0)
+        return rc == -EINVAL ? HUB_EXIT_INPUT : HUB_EXIT_IO;
+
+    out->database = database ? database
+                             : ws_config_get(out->config, "hub", "database",
+                                             HUB_DEFAULT_DATABASE);
+    out->ingest =
+        ws_config_get(out->config, "hub", "ingest", HUB_DEFAULT_INGEST);
+    rc =
+        ws_config_get_int(out->config, "hub", "max_frame", WS_MAX_FRAME_DEFAULT,
+                          1024, INT32_MAX, &out->max_frame, err, errlen);
+    if (rc < 0) {
+        settings_release(out);
+        return HUB_EXIT_INPUT;
+    }
+    out->sql_dir = ws_config_get(
+        out->config, "hub", "sql_dir",
+        default_path(WS_HUB_SOURCE_SQL_DIR, WS_HUB_INSTALL_SQL_DIR));
+    out->org_units = ws_config_get(
+        out->config, "hub", "org_units",
+        default_path(WS_HUB_SOURCE_ORG_UNITS, WS_HUB_INSTALL_ORG_UNITS));
+    out->catalogue = ws_config_get(out->config, "hub", "catalogue",
+                                   ws_catalogue_default_path());
+    return HUB_EXIT_OK;
+}
+
+void settings_release(struct hub_settings *settings)
+{
+    ws_config_destroy(&settings->config);
+    memset(settings, 0, sizeof *settings);
+}

@@ -1,0 +1,50 @@
+/*
+ * settings.h - the hub's configuration: file, environment, command line.
+ *
+ * Precedence, highest first: the command line (--database, --ingest), the
+ * environment (WARDSYNC_HUB_<KEY>), the [hub] section of the -c file, the
+ * compiled-in defaults. Paths of the migrations and seed data default to
+ * the source tree the binary was built from when it still exists, else to
+ * the installed copy.
+ */
+#ifndef DISTRICT_HUB_SETTINGS_H
+#define DISTRICT_HUB_SETTINGS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Exit codes of every district-hub command (docs/contracts.md). */
+enum hub_exit {
+    HUB_EXIT_OK = 0,
+    HUB_EXIT_INPUT = 1, /* bad input: a seed file, config value, catalogue */
+    HUB_EXIT_USAGE = 2, /* bad command line */
+    HUB_EXIT_IO = 3,    /* database or I/O error */
+};
+
+#define HUB_DEFAULT_DATABASE                                                   \
+    "host=127.0.0.1 port=54329 dbname=wardsync user=wardsync_owner"
+#define HUB_DEFAULT_INGEST "tcp://*:7401"
+
+/* Every string points into the loaded config, the environment, argv or a
+ * literal; all stay valid until settings_release. */
+struct hub_settings {
+    struct ws_config *config; /* owned */
+    const char *database;     /* libpq conninfo */
+    const char *ingest;       /* ZeroMQ endpoint to bind */
+    int64_t max_frame;        /* largest accepted frame, bytes */
+    const char *sql_dir;      /* folder of NNN_name.sql migrations */
+    const char *org_units;    /* org_units.csv */
+    const char *catalogue;    /* catalogue.csv */
+};
+
+/* Loads config_path (NULL: none) and resolves every setting; database may
+ * be NULL (not given on the command line). Returns HUB_EXIT_OK, or
+ * HUB_EXIT_IO / HUB_EXIT_INPUT with the reason in err. On success the
+ * caller releases *out with settings_release. */
+int settings_load(const char *config_path, const char *database,
+                  struct hub_settings *out, char *err, size_t errlen);
+
+/* Frees what settings_load allocated; safe on a zeroed struct. */
+void settings_release(struct hub_settings *settings);
+
+#endif

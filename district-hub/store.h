@@ -1,0 +1,129 @@
+/*
+ * store.h - the hub's PostgreSQL store: the only module that speaks libpq.
+ *
+ * Every statement is either a constant (BEGIN, COMMIT, SAVEPOINT, the
+ * trusted migration files of district-hub/sql/) or a prepared statement
+ * with parameters; no SQL text is ever built from input. Statements are
+ * prepared on first use, once per connection.
+ *
+ * Errors: functions return 0 or a negative errno, with the reason in the
+ * caller's err buffer. -EIO means the connection is unusable (lost, or a
+ * transaction failed outside a savepoint): the caller closes the store and
+ * reconnects; nothing of an uncommitted batch has been acknowledged.
+ */
+#ifndef DISTRICT_HUB_STORE_H
+#define DISTRICT_HUB_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "wardsync/catalogue.h"
+#include "wardsync/codec.h"
+
+struct store;
+
+/* Connects with a libpq conninfo string. Returns 0 and a new store in *out,
+ * or -EIO with libpq's reason in err (the failed connection is finished). */
+int store_open(const char *conninfo, struct store **out, char *err,
+               size_t errlen);
+
+/* Closes the connection and frees the store; sets *st to NULL; NULL-safe. */
+void store_close(struct store **st);
+
+/* ---- migrations (migrate.c) ---- */
+
+/* Takes the session-level advisory lock that serialises migrations across
+ * hubs (blocking), then creates schema_migrations if it is missing. */
+int store_migrate_lock(struct store *st, char *err, size_t errlen);
+
+/* Releases the advisory lock taken by store_migrate_lock. */
+int store_migrate_unlock(struct store *st, char *err, size_t errlen);
+
+/* Sets *applied when schema_migrations already holds version. */
+int store_migration_applied(struct store *st, int version, bool *applied,
+                            char *err, size_t errlen);
+
+/* Runs sql (a trusted migration file, possibly many statements) and records
+ * (version, name) in schema_migrations, in one transaction. */
+int store_migration_apply(struct store *st, int version, const char *name,
+                          const char *sql, char *err, size_t errlen);
+
+struct store_org_unit {
+    const char *code;
+    const char *name;
+    const char *kind;   /* city, district or ward */
+    const char *parent; /* NULL or "" for the city */
+};
+
+/* Inserts or updates the units, in one transaction (the parent constraint
+ * is checked at COMMIT, so order does not matter). */
+int store_org_units_upsert(struct store *st, const struct store_org_unit *units,
+                           size_t n, char *err, size_t errlen);
+
+/* Inserts or updates every form, item, group, manifestation, level and
+ * respondent group of cat, in one transaction. Never deletes. */
+int store_catalogue_upsert(struct store *st, const struct ws_catalogue *cat,
+                           char *err, size_t errlen);
+
+/* ---- ingest (ingest.c) ---- */
+
+/* Sets *kind to "ward", "district" or "city" (static strings) for a known
+ * org unit, or to NULL when code is unknown. */
+int store_org_unit_kind(struct store *st, const char *code, const char **kind,
+                        char *err, size_t errlen);
+
+/* What became of one event that was not simply accepted. */
+struct store_outcome {
+    uint64_t seq;
+    int code; /* WARDSYNC__V1__OUTCOME__CODE__CODE_* */
+    char reason[256];
+};
+
+struct store_batch_result {
+    bool gap;                   /* nothing stored: first seq > mark + 1 */
+    char error[256];            /* whole batch refused (gap, bad seqs) */
+    uint64_t committed_through; /* the agent's mark after the call */
+    size_t accepted, duplicates, conflicts, rejected;
+    size_t n_outcomes;
+    struct store_outcome *outcomes; /* malloc'd; store_batch_result_clear */
+};
+
+/* Commits one batch of ward's agent in one transaction (DESIGN §4):
+ * locks the agent row, answers a gap with the mark and stores nothing,
+ * skips events at or below the mark as duplicates, validates the rest with
+ * the shared rules and stores each in events and its typed table, or in
+ * rejected_events with the reason (validation failure, event_id conflict,
+ * or a row the database refused), then moves the mark to the batch's last
+ * seq and COMMITs. ward and batch->agent_instance must already be checked
+ * codes. Returns 0 once committed (or the gap / refusal is known) with
+ * *result filled, or -EIO (connection unusable, nothing committed) or
+ * -ENOMEM. The caller clears *result with store_batch_result_clear. */
+int store_commit_batch(struct store *st, const char *ward,
+                       const Wardsync__V1__Batch *batch,
+                       const struct ws_catalogue *cat,
+                       struct store_batch_result *result, char *err,
+                       size_t errlen);
+
+void store_batch_result_clear(struct store_batch_result *result);
+
+/* ---- indicators (indicators.c) ---- */
+
+/* One count of one indicator for one org unit row of the report. */
+struct store_indicator_row {
+    char code[64];     /* indicator code */
+    char org_unit[80]; /* ward code, "<district>-office" or "<district>" */
+    char name[256];    /* Vietnamese name of the unit (UTF-8) */
+    char kind[16];     /* ward, office or rollup */
+    int64_t count;
+};
+
+/* Counts every count indicator for every ward, every district's own office
+ * and every district rolled up over its office and wards, over the dates
+ * [from, to) ("YYYY-MM-DD"; NULL means unbounded). Sorted by indicator,
+ * then wards by code, the office, the rollup. *rows is malloc'd (free()). */
+int store_indicator_counts(struct store *st, const char *from, const char *to,
+                           struct store_indicator_row **rows, size_t *n,
+                           char *err, size_t errlen);
+
+#endif

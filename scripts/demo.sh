@@ -1,0 +1,377 @@
+#!/usr/bin/env bash
+# Runs the whole system on one machine with the Long Biên seed data:
+# a private PostgreSQL, one district hub and 15 ward agents (LB01..LB14 and
+# the district office LB), each fed its CSV files through its inbox, then
+# prints the district's indicators and checks the totals of DESIGN §1.
+#
+# Usage: scripts/demo.sh [BUILD_DIR]      (default: build; "make demo")
+#        scripts/demo.sh --help
+#
+# Environment:
+#   WARDSYNC_VAR           state folder (default: <repo>/var); the demo
+#                          writes var/demo/{seed,agents,logs,indicators.csv}
+#                          and PostgreSQL lives in var/pg (scripts/pg.sh)
+#   WARDSYNC_PG_PORT       PostgreSQL port (default 54329)
+#   WARDSYNC_DEMO_PORT     hub ingest port on 127.0.0.1 (default 7401)
+#   WARDSYNC_DEMO_TIMEOUT  seconds to wait for every agent to drain (300)
+#   WARDSYNC_DEMO_SEED     seedgen seed (default 2023)
+#
+# The database is "wardsync_demo", dropped and created again on every run,
+# so that the demo is repeatable. A PostgreSQL this script started is
+# stopped on exit, success or failure; one that was already running is left
+# running. The hub runs with --insecure (no CURVE keys yet).
+set -euo pipefail
+
+usage() { sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; }
+case "${1:-}" in
+  -h|--help) usage; exit 0 ;;
+  -*) echo "demo: unknown option \"$1\"" >&2; usage >&2; exit 2 ;;
+esac
+[ $# -le 1 ] || { usage >&2; exit 2; }
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+build=${1:-build}
+if [ -d "$build" ]; then
+  build=$(cd "$build" && pwd)
+else
+  build="$top/$build"
+fi
+export WARDSYNC_VAR="${WARDSYNC_VAR:-$top/var}"
+demo="$WARDSYNC_VAR/demo"
+ingest_port="${WARDSYNC_DEMO_PORT:-7401}"
+timeout="${WARDSYNC_DEMO_TIMEOUT:-300}"
+seed="${WARDSYNC_DEMO_SEED:-2023}"
+endpoint="tcp://127.0.0.1:$ingest_port"
+units=(LB01 LB02 LB03 LB04 LB05 LB06 LB07 LB08 LB09 LB10 LB11 LB12 LB13 LB14 LB)
+
+hub_bin="$build/district-hub/district-hub"
+agent_bin="$build/ward-agent/ward-agent"
+seedgen_bin="$build/tools/seedgen"
+for b in "$hub_bin" "$agent_bin" "$seedgen_bin"; do
+  [ -x "$b" ] || { echo "demo: $b not built (run: make build)" >&2; exit 1; }
+done
+psql_bin=$(command -v psql || echo /usr/lib/postgresql/15/bin/psql)
+
+# The hub finds its migrations and org units in the source tree when run
+# from the top of it (district-hub/settings.c), else where they install.
+cd "$top"
+started=$(date +%s)
+elapsed() { echo $(( $(date +%s) - started )); }
+say() { printf '[%4ss] %s\n' "$(elapsed)" "$*"; }
+
+# ------------------------------------------------------------ cleanup
+hub_pid=
+declare -A agent_pid=()
+pg_started=0
+
+# Sends SIGTERM to the given pids, waits up to 15 s, then SIGKILLs the rest.
+stop_pids() {
+  local pids=("$@") p deadline
+  [ ${#pids[@]} -gt 0 ] || return 0
+  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+  deadline=$(( $(date +%s) + 15 ))
+  for p in "${pids[@]}"; do
+    while kill -0 "$p" 2>/dev/null && [ "$(date +%s)" -lt "$deadline" ]; do
+      sleep 0.2
+    done
+    if kill -0 "$p" 2>/dev/null; then
+      echo "demo: pid $p did not stop after SIGTERM; sending SIGKILL" >&2
+      kill -KILL "$p" 2>/dev/null || true
+    fi
+    wait "$p" 2>/dev/null || true
+  done
+}
+
+stop_all() {
+  local pids=()
+  for c in "${!agent_pid[@]}"; do pids+=("${agent_pid[$c]}"); done
+  agent_pid=()
+  stop_pids "${pids[@]}"
+  if [ -n "$hub_pid" ]; then
+    stop_pids "$hub_pid"
+    hub_pid=
+  fi
+}
+
+on_exit() {
+  local rc=$?
+  trap - EXIT INT TERM
+  stop_all
+  if [ "$pg_started" -eq 1 ]; then
+    "$top/scripts/pg.sh" stop || true
+    rm -f "$demo/pg-started"
+  fi
+  if [ "$rc" -ne 0 ]; then
+    echo "demo: FAILED after $(elapsed)s (logs in $demo/logs)" >&2
+  fi
+  exit "$rc"
+}
+trap on_exit EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+show_log_tails() {
+  local f
+  for f in "$demo"/logs/*.log; do
+    [ -s "$f" ] || continue
+    echo "---- tail $f" >&2
+    tail -n 15 "$f" >&2
+  done
+}
+
+fail() {
+  echo "demo: $*" >&2
+  show_log_tails
+  exit 1
+}
+
+# ------------------------------------------------------------ leftovers
+# An earlier run killed with SIGKILL cannot have stopped its programs; stop
+# those still running (checked by pid and command line) before clearing
+# the folders they use.
+if [ -f "$demo/pids" ]; then
+  stale=()
+  while read -r p; do
+    cmd=$(tr '\0' ' ' 2>/dev/null <"/proc/$p/cmdline" || true)
+    case "$cmd" in
+      "$hub_bin run "*|"$agent_bin --home $demo/agents/"*) stale+=("$p") ;;
+    esac
+  done <"$demo/pids"
+  if [ ${#stale[@]} -gt 0 ]; then
+    say "stopping ${#stale[@]} programs left over by an earlier run: ${stale[*]}"
+    stop_pids "${stale[@]}"
+  fi
+fi
+
+# ------------------------------------------------------------ PostgreSQL
+# var/demo/pg-started marks a cluster this script started: a run killed
+# before its trap ran leaves that mark, and the next run adopts the cluster.
+if "$top/scripts/pg.sh" status >/dev/null 2>&1; then
+  if [ -f "$demo/pg-started" ]; then
+    pg_started=1
+    say "adopting the PostgreSQL an earlier demo run left running"
+  else
+    say "PostgreSQL already running (WARDSYNC_PG_PORT=${WARDSYNC_PG_PORT:-54329}); left running at the end"
+  fi
+else
+  pg_started=1
+  "$top/scripts/pg.sh" start
+fi
+owner_conninfo=$("$top/scripts/pg.sh" conninfo)
+admin_conninfo=$(sed 's/dbname=[^ ]*/dbname=postgres/' <<<"$owner_conninfo")
+demo_conninfo=$(sed 's/dbname=[^ ]*/dbname=wardsync_demo/' <<<"$owner_conninfo")
+"$psql_bin" "$admin_conninfo" -X -q -v ON_ERROR_STOP=1 \
+  -c 'SET client_min_messages = warning' \
+  -c 'DROP DATABASE IF EXISTS wardsync_demo WITH (FORCE)' \
+  -c 'CREATE DATABASE wardsync_demo' ||
+  fail "could not create database wardsync_demo"
+say "database wardsync_demo created afresh"
+# Through the environment, not the command line: the conninfo holds a
+# password that ps(1) would show to every user.
+export WARDSYNC_HUB_DATABASE="$demo_conninfo"
+
+# ------------------------------------------------------------ fresh state
+case "$demo" in
+  */demo) rm -rf "$demo" ;;
+  *) fail "refusing to clear \"$demo\"" ;;
+esac
+mkdir -p "$demo/logs" "$demo/agents"
+[ "$pg_started" -eq 0 ] || : >"$demo/pg-started"
+
+"$seedgen_bin" --seed "$seed" --out "$demo/seed" >"$demo/logs/seedgen.log" 2>&1 ||
+  fail "seedgen failed"
+sed -n '/^unit /,/^total /p;/^district /p' "$demo/logs/seedgen.log"
+
+# ------------------------------------------------------------ hub
+"$hub_bin" migrate >"$demo/logs/migrate.log" 2>&1 ||
+  fail "district-hub migrate failed"
+say "district-hub migrate: ok"
+
+"$hub_bin" run --insecure --ingest "$endpoint" >"$demo/logs/hub.log" 2>&1 &
+hub_pid=$!
+echo "$hub_pid" >>"$demo/pids"
+for _ in $(seq 1 150); do
+  grep -q 'ingest endpoint=' "$demo/logs/hub.log" 2>/dev/null && break
+  kill -0 "$hub_pid" 2>/dev/null || { wait "$hub_pid" || true; hub_pid=; fail "district-hub run exited at start"; }
+  sleep 0.2
+done
+grep -q 'ingest endpoint=' "$demo/logs/hub.log" ||
+  fail "district-hub did not report its ingest endpoint within 30 s"
+say "hub running (pid $hub_pid): $(grep -o 'ingest endpoint=[^ ]*' "$demo/logs/hub.log" | head -1)"
+
+# ------------------------------------------------------------ agents
+agent() { # CODE ARGS...: ward-agent for one unit
+  local code=$1; shift
+  "$agent_bin" --home "$demo/agents/$code" --ward "$code" --hub "$endpoint" "$@"
+}
+
+for code in "${units[@]}"; do
+  mkdir -p "$demo/agents/$code/inbox"
+  # The binary itself, not the agent() function: a backgrounded function
+  # is a subshell, and SIGTERM to it would orphan the ward-agent.
+  "$agent_bin" --home "$demo/agents/$code" --ward "$code" --hub "$endpoint" \
+    run >"$demo/logs/$code.log" 2>&1 &
+  agent_pid[$code]=$!
+  echo "$!" >>"$demo/pids"
+done
+sleep 0.5
+for code in "${units[@]}"; do
+  kill -0 "${agent_pid[$code]}" 2>/dev/null ||
+    fail "ward-agent $code exited at start (log: $demo/logs/$code.log)"
+done
+say "15 agents running"
+
+# Files the agent of CODE should have taken in by now, one per line.
+declare -A expected=()
+
+# Drops one seed file into an agent's inbox: copy under a hidden temporary
+# name first, then rename, so that the agent never sees half a file.
+feed() { # CODE KIND
+  local code=$1 kind=$2 src="$demo/seed/$1/$2.csv" inbox="$demo/agents/$1/inbox"
+  [ -f "$src" ] || return 0
+  cp "$src" "$inbox/.$kind.csv.part"
+  mv "$inbox/.$kind.csv.part" "$inbox/$kind.csv"
+  expected[$code]+="$kind.csv"$'\n'
+}
+
+json_number() { # KEY JSON
+  sed -n "s/.*\"$1\"[[:space:]]*:[[:space:]]*\([0-9][0-9]*\).*/\1/p" <<<"$2"
+}
+
+# Waits until every agent has an empty inbox, its expected files in done/,
+# nothing in rejected/ and nothing queued; prints progress meanwhile.
+wait_drained() { # PHASE
+  local phase=$1 deadline=$(( $(date +%s) + timeout )) last_print=0
+  while :; do
+    local all_done=1 queued_total=0 delivered_total=0 rejected_total=0
+    local files_done=0 files_expected=0 code
+    for code in "${units[@]}"; do
+      local home="$demo/agents/$code" f
+      kill -0 "${agent_pid[$code]}" 2>/dev/null ||
+        fail "ward-agent $code is no longer running (log: $demo/logs/$code.log)"
+      if [ -n "$(ls -A "$home/rejected" 2>/dev/null)" ]; then
+        echo "demo: ward-agent $code rejected a file:" >&2
+        ls -l "$home/rejected" >&2
+        for f in "$home"/rejected/*.report.txt; do
+          [ -f "$f" ] && { echo "---- $f" >&2; head -n 20 "$f" >&2; }
+        done
+        fail "a seed file was rejected"
+      fi
+      while IFS= read -r f; do
+        [ -n "$f" ] || continue
+        files_expected=$((files_expected + 1))
+        if compgen -G "$home/done/${f%.csv}*" >/dev/null; then
+          files_done=$((files_done + 1))
+        else
+          all_done=0
+        fi
+      done <<<"${expected[$code]:-}"
+      [ -z "$(ls -A "$home/inbox" 2>/dev/null)" ] || all_done=0
+      local status queued delivered rejected
+      status=$(agent "$code" status --format json 2>/dev/null) || { all_done=0; continue; }
+      queued=$(json_number queued "$status")
+      delivered=$(json_number delivered "$status")
+      rejected=$(json_number rejected "$status")
+      [ -n "$queued" ] || { all_done=0; continue; }
+      queued_total=$((queued_total + queued))
+      delivered_total=$((delivered_total + ${delivered:-0}))
+      rejected_total=$((rejected_total + ${rejected:-0}))
+      [ "$queued" -eq 0 ] || all_done=0
+    done
+    local now; now=$(date +%s)
+    if [ "$all_done" -eq 1 ] || [ $((now - last_print)) -ge 3 ]; then
+      say "$phase: files done $files_done/$files_expected, events queued $queued_total, delivered $delivered_total, rejected by hub $rejected_total"
+      last_print=$now
+    fi
+    if [ "$all_done" -eq 1 ]; then
+      [ "$rejected_total" -eq 0 ] || {
+        for code in "${units[@]}"; do agent "$code" status --format table >&2 || true; done
+        fail "the hub rejected $rejected_total events"
+      }
+      return 0
+    fi
+    [ "$now" -lt "$deadline" ] || fail "$phase: agents not drained after ${timeout}s"
+    sleep 1
+  done
+}
+
+# Ballots, petitions and reception first; remediation plans once the
+# ballots that flag their subjects are at the hub.
+for code in "${units[@]}"; do
+  for kind in ballots petitions reception; do feed "$code" "$kind"; done
+done
+wait_drained "phase 1 (ballots, petitions, reception)"
+for code in "${units[@]}"; do feed "$code" remediation; done
+wait_drained "phase 2 (remediation)"
+
+# ------------------------------------------------------------ indicators
+echo
+"$hub_bin" indicators --format table || fail "district-hub indicators --format table failed"
+echo
+"$hub_bin" indicators --format csv >"$demo/indicators.csv" ||
+  fail "district-hub indicators --format csv failed"
+say "wrote $demo/indicators.csv"
+
+# The district's own rollup rows: org_unit LB.
+check_failed=0
+check() { # CODE EXPECTED [optional]
+  local code=$1 want=$2 optional=${3:-} got
+  got=$(awk -F, -v c="$code" 'NR > 1 && $1 == c && $2 == "LB" { print $6 }' "$demo/indicators.csv")
+  if [ -z "$got" ] && [ -n "$optional" ]; then
+    printf '  %-28s expected %6s  not published by this hub: skipped\n' "$code" "$want"
+  elif [ -z "$got" ]; then
+    printf '  %-28s expected %6s  got (no row)    FAIL\n' "$code" "$want"
+    check_failed=1
+  elif [ "$(wc -l <<<"$got")" -ne 1 ]; then
+    printf '  %-28s expected %6s  got several rows: %s  FAIL\n' "$code" "$want" "$(tr '\n' ' ' <<<"$got")"
+    check_failed=1
+  elif awk -v g="$got" -v w="$want" 'BEGIN { exit !(g + 0 == w + 0 && g ~ /^[0-9.]+$/) }'; then
+    printf '  %-28s expected %6s  got %6s  OK\n' "$code" "$want" "$got"
+  else
+    printf '  %-28s expected %6s  got %6s  FAIL\n' "$code" "$want" "$got"
+    check_failed=1
+  fi
+}
+echo "district LB rollup:"
+head -n 1 "$demo/indicators.csv"
+awk -F, 'NR > 1 && $2 == "LB"' "$demo/indicators.csv"
+echo
+echo "checks:"
+check ballots_received 1022
+check petitions_in_jurisdiction 204
+check petitions_resolved 152
+check petitions_in_progress 52
+check reception_sessions 167
+check reception_citizens 537
+check petitions_received 235 optional
+check subjects_flagged 22 optional
+
+# The flag rule of DESIGN §6 (defaults) recounted in SQL over the stored
+# ballots, independently of the hub's own indicator code.
+flag_sql="
+WITH per_item AS (
+  SELECT b.survey, b.ward, b.subject, l.item, count(*) AS n,
+         count(*) FILTER (WHERE l.level = 3) AS c3,
+         count(*) FILTER (WHERE l.level >= 2) AS c23
+    FROM ballots b JOIN ballot_levels l USING (event_id)
+   GROUP BY b.survey, b.ward, b.subject, l.item)
+SELECT count(DISTINCT (survey, ward, subject)) FROM per_item
+ WHERE n >= 10 AND (10 * c3 >= 3 * n OR 2 * c23 >= n)"
+if flagged=$("$psql_bin" "$demo_conninfo" -X -qAt -v ON_ERROR_STOP=1 -c "$flag_sql" 2>&1); then
+  if [ "$flagged" = 22 ]; then
+    printf '  %-28s expected %6s  got %6s  OK (SQL recount over ballot_levels)\n' subjects_flagged 22 "$flagged"
+  else
+    printf '  %-28s expected %6s  got %6s  FAIL (SQL recount over ballot_levels)\n' subjects_flagged 22 "$flagged"
+    check_failed=1
+  fi
+else
+  printf '  %-28s SQL recount not possible: %s\n' subjects_flagged "$(head -n 1 <<<"$flagged")"
+fi
+
+say "stopping agents and hub"
+stop_all
+if [ "$check_failed" -ne 0 ]; then
+  echo "demo: FAIL: the district totals are not those of the seed data" >&2
+  exit 1
+fi
+say "demo OK: all district totals exact; finished in $(elapsed)s"

@@ -1,0 +1,81 @@
+/*
+ * harness.h - what integration tests need to drive the real programs:
+ * a scratch database in the private cluster, the hub and agents as child
+ * processes, and a raw DEALER client for hand-made batches.
+ *
+ * The owner's connection string comes from WARDSYNC_TEST_DATABASE (set by
+ * scripts/run-tests.sh). Every wait is bounded.
+ */
+#ifndef WARDSYNC_IT_HARNESS_H
+#define WARDSYNC_IT_HARNESS_H
+
+#include <libpq-fe.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "wardsync/codec.h"
+
+struct it_env {
+    char dbname[64];
+    char conninfo[1024]; /* owner's, pointing at dbname */
+    char workdir[256];   /* scratch folder for homes, logs, files */
+    PGconn *db;
+};
+
+/* Creates a fresh database named prefix_<pid>, migrates it with
+ * "district-hub migrate" and a scratch folder. Returns 0 or -1 (with the
+ * reason printed). */
+int it_env_setup(struct it_env *env, const char *prefix);
+void it_env_teardown(struct it_env *env);
+
+/* Runs argv to completion (at most timeout_s seconds; killed after that),
+ * with extra environment entries "K=V" (NULL-terminated list or NULL).
+ * Captures stdout+stderr into *output (malloc'd, may be NULL). Returns the
+ * exit status, or -1 when it could not run or was killed. */
+int it_run(const char *const argv[], const char *const extra_env[],
+           int timeout_s, char **output);
+
+/* Starts argv in the background, stdout and stderr appended to log_path. */
+pid_t it_spawn(const char *const argv[], const char *const extra_env[],
+               const char *log_path);
+
+/* SIGTERM, up to 10 s, then SIGKILL. Returns the exit status or -1. */
+int it_stop(pid_t pid);
+
+/* Waits until the file holds needle; copies the rest of that line (after
+ * needle) into rest. Returns 0, or -1 after timeout_ms. */
+int it_wait_for_log(const char *path, const char *needle, int timeout_ms,
+                    char *rest, size_t restlen);
+
+/* Starts "district-hub run --insecure" on a free loopback port (or on
+ * endpoint when not NULL) and waits until it listens. Writes the endpoint
+ * to endpoint_out. Returns the pid or -1. */
+pid_t it_start_hub(struct it_env *env, const char *endpoint, char *endpoint_out,
+                   size_t outlen);
+
+/* A free TCP port on 127.0.0.1 (bound and released). */
+int it_free_port(void);
+
+/* First column of the first row of a parameterless query as a long, or
+ * -1 on error (printed). */
+long it_query_long(PGconn *db, const char *sql);
+
+/* Sends one Batch over a fresh DEALER socket and waits up to timeout_ms
+ * for the Ack. Returns 0 and *ack (caller frees with
+ * wardsync__v1__ack__free_unpacked), or -1. */
+int it_send_batch(const char *endpoint, const Wardsync__V1__Batch *batch,
+                  int timeout_ms, Wardsync__V1__Ack **ack);
+
+/* Sends raw bytes as one frame and waits for an Ack like it_send_batch. */
+int it_send_raw(const char *endpoint, const void *data, size_t len,
+                int timeout_ms, Wardsync__V1__Ack **ack);
+
+/* Writes text to path. Returns 0 or -1. */
+int it_write_file(const char *path, const char *text);
+
+/* Path of a built program: WS_HUB_BIN, WS_AGENT_BIN. */
+extern const char *it_hub_bin;
+extern const char *it_agent_bin;
+
+#endif

@@ -1,0 +1,375 @@
+/*
+ * test_pipeline.c - ward agent -> ZeroMQ -> district hub -> PostgreSQL, for
+ * real: the programs as built, a real cluster, real sockets on loopback.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "harness.h"
+#include "wardsync/util.h"
+
+static struct it_env env;
+static char endpoint[128];
+static pid_t hub = -1;
+
+static int group_setup(void **state)
+{
+    (void)state;
+    if (it_env_setup(&env, "wardsync_it_pipeline") != 0)
+        return -1;
+    hub = it_start_hub(&env, NULL, endpoint, sizeof endpoint);
+    return hub > 0 ? 0 : -1;
+}
+
+static int group_teardown(void **state)
+{
+    (void)state;
+    it_stop(hub);
+    it_env_teardown(&env);
+    return 0;
+}
+
+/* Runs ward-agent with its home under the work dir and the given args. */
+static int agent(const char *home, const char *ward, const char *hub_ep,
+                 const char *const extra_env[], char **out, const char *a1,
+                 const char *a2, const char *a3, const char *a4)
+{
+    char home_path[512];
+    snprintf(home_path, sizeof home_path, "%s/%s", env.workdir, home);
+    const char *argv[] = {it_agent_bin, "--home", home_path, "--ward",
+                          ward,         "--hub",  hub_ep,    a1,
+                          a2,           a3,       a4,        NULL};
+    return it_run(argv, extra_env, 60, out);
+}
+
+/* Reads one integer key of "ward-agent status --format json". */
+static long agent_status(const char *home, const char *ward, const char *key)
+{
+    char *out = NULL;
+    long v = -1;
+    if (agent(home, ward, endpoint, NULL, &out, "status", "--format", "json",
+              NULL) == 0) {
+        json_error_t jerr;
+        json_t *root = json_loads(out, 0, &jerr);
+        json_t *val = root ? json_object_get(root, key) : NULL;
+        if (json_is_integer(val))
+            v = (long)json_integer_value(val);
+        else
+            fprintf(stderr, "status has no integer %s:\n%s\n", key, out);
+        json_decref(root);
+    }
+    free(out);
+    return v;
+}
+
+static void write_ballots(const char *path, const char *form, int n_items,
+                          int rows)
+{
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs("survey,form,subject,respondent_group,collected_on", f);
+    for (int i = 1; i <= 41; i++)
+        fprintf(f, ",i%02d", i);
+    fputc('\n', f);
+    for (int r = 0; r < rows; r++) {
+        fprintf(f, "2023-R1,%s,LB01-S0%d,%d,2023-10-0%d", form, 1 + r % 3,
+                1 + r % 4, 2 + r % 5);
+        for (int i = 1; i <= 41; i++)
+            fprintf(f, i <= n_items ? ",%d" : ",", 1 + (r + i) % 3);
+        fputc('\n', f);
+    }
+    assert_int_equal(fclose(f), 0);
+}
+
+static long count(const char *sql)
+{
+    return it_query_long(env.db, sql);
+}
+
+static void test_ballot_arrives_exactly_once(void **state)
+{
+    (void)state;
+    char csv[512];
+    snprintf(csv, sizeof csv, "%s/ballots.csv", env.workdir);
+    write_ballots(csv, "leadership", 41, 5);
+
+    assert_int_equal(agent("a1", "LB01", endpoint, NULL, NULL, "import",
+                           "ballots", csv, NULL),
+                     0);
+    assert_int_equal(agent_status("a1", "LB01", "queued"), 5);
+    assert_int_equal(agent("a1", "LB01", endpoint, NULL, NULL, "run",
+                           "--until-idle", "--max-seconds", "30"),
+                     0);
+    assert_int_equal(count("SELECT count(*) FROM ballots WHERE ward='LB01'"),
+                     5);
+    assert_int_equal(count("SELECT count(*) FROM events WHERE ward='LB01' "
+                           "AND kind='ballot'"),
+                     5);
+
+    /* Running again sends nothing new and stores nothing twice. */
+    assert_int_equal(agent("a1", "LB01", endpoint, NULL, NULL, "run",
+                           "--until-idle", "--max-seconds", "30"),
+                     0);
+    assert_int_equal(count("SELECT count(*) FROM ballots WHERE ward='LB01'"),
+                     5);
+    assert_int_equal(agent_status("a1", "LB01", "delivered"), 5);
+    assert_int_equal(agent_status("a1", "LB01", "queued"), 0);
+}
+
+/* A hand-made batch of reception sessions seq first..first+n-1. */
+struct raw_batch {
+    Wardsync__V1__Batch batch;
+    Wardsync__V1__Event events[8];
+    Wardsync__V1__Event *event_ptrs[8];
+    Wardsync__V1__ReceptionSession sessions[8];
+    char ids[8][WS_UUID_LEN + 1];
+    char names[8][32];
+};
+
+static void raw_batch_init(struct raw_batch *rb, const char *instance,
+                           const char *ward, uint64_t first, size_t n)
+{
+    wardsync__v1__batch__init(&rb->batch);
+    rb->batch.protocol = WS_PROTOCOL_VERSION;
+    rb->batch.agent_instance = (char *)instance;
+    rb->batch.ward = (char *)ward;
+    for (size_t i = 0; i < n; i++) {
+        Wardsync__V1__Event *e = &rb->events[i];
+        Wardsync__V1__ReceptionSession *s = &rb->sessions[i];
+        wardsync__v1__event__init(e);
+        wardsync__v1__reception_session__init(s);
+        assert_int_equal(ws_uuid4(rb->ids[i]), 0);
+        snprintf(rb->names[i], sizeof rb->names[i], "TCD-%llu",
+                 (unsigned long long)(first + i));
+        s->session = rb->names[i];
+        s->held_on = "2023-10-05";
+        s->host_role = WARDSYNC__V1__HOST_ROLE__HOST_ROLE_CHAIR;
+        s->mode = WARDSYNC__V1__RECEPTION_MODE__RECEPTION_MODE_REGULAR;
+        s->citizens = 3;
+        e->seq = first + i;
+        e->event_id = rb->ids[i];
+        e->occurred_at_ms = 1696464000000;
+        e->queued_at_ms = 1696464000000;
+        e->body_case = WARDSYNC__V1__EVENT__BODY_RECEPTION;
+        e->reception = s;
+        rb->event_ptrs[i] = e;
+    }
+    rb->batch.n_events = n;
+    rb->batch.events = rb->event_ptrs;
+}
+
+static void test_batch_sent_twice_is_stored_once(void **state)
+{
+    (void)state;
+    char instance[WS_UUID_LEN + 1];
+    struct raw_batch rb;
+    Wardsync__V1__Ack *ack = NULL;
+
+    assert_int_equal(ws_uuid4(instance), 0);
+    raw_batch_init(&rb, instance, "LB02", 1, 3);
+
+    assert_int_equal(it_send_batch(endpoint, &rb.batch, 10000, &ack), 0);
+    assert_int_equal(ack->committed_through, 3);
+    assert_int_equal(ack->n_outcomes, 0);
+    wardsync__v1__ack__free_unpacked(ack, NULL);
+
+    assert_int_equal(it_send_batch(endpoint, &rb.batch, 10000, &ack), 0);
+    assert_int_equal(ack->committed_through, 3);
+    assert_int_equal(ack->n_outcomes, 3);
+    for (size_t i = 0; i < ack->n_outcomes; i++)
+        assert_int_equal(ack->outcomes[i]->code,
+                         WARDSYNC__V1__OUTCOME__CODE__CODE_DUPLICATE);
+    wardsync__v1__ack__free_unpacked(ack, NULL);
+
+    assert_int_equal(
+        count("SELECT count(*) FROM reception_sessions WHERE ward='LB02'"), 3);
+    assert_int_equal(count("SELECT count(*) FROM events WHERE ward='LB02'"), 3);
+}
+
+static void test_gap_is_refused(void **state)
+{
+    (void)state;
+    char instance[WS_UUID_LEN + 1];
+    struct raw_batch first, gap;
+    Wardsync__V1__Ack *ack = NULL;
+
+    assert_int_equal(ws_uuid4(instance), 0);
+    raw_batch_init(&first, instance, "LB03", 1, 1);
+    raw_batch_init(&gap, instance, "LB03", 3, 2);
+
+    assert_int_equal(it_send_batch(endpoint, &first.batch, 10000, &ack), 0);
+    assert_int_equal(ack->committed_through, 1);
+    wardsync__v1__ack__free_unpacked(ack, NULL);
+
+    assert_int_equal(it_send_batch(endpoint, &gap.batch, 10000, &ack), 0);
+    assert_int_equal(ack->committed_through, 1);
+    assert_non_null(ack->error);
+    assert_true(strlen(ack->error) > 0);
+    wardsync__v1__ack__free_unpacked(ack, NULL);
+
+    assert_int_equal(count("SELECT count(*) FROM events WHERE ward='LB03'"), 1);
+    assert_int_equal(
+        count("SELECT committed_through FROM agents WHERE ward='LB03'"), 1);
+}
+
+static void test_malformed_frame_is_answered_and_hub_keeps_serving(void **s)
+{
+    (void)s;
+    static const uint8_t garbage[] = {0xff, 0xff, 0xff, 0xff, 0x0f, 0x12};
+    Wardsync__V1__Ack *ack = NULL;
+
+    assert_int_equal(
+        it_send_raw(endpoint, garbage, sizeof garbage, 10000, &ack), 0);
+    assert_non_null(ack->error);
+    assert_true(strlen(ack->error) > 0);
+    wardsync__v1__ack__free_unpacked(ack, NULL);
+
+    /* Still serving. */
+    char instance[WS_UUID_LEN + 1];
+    struct raw_batch rb;
+    assert_int_equal(ws_uuid4(instance), 0);
+    raw_batch_init(&rb, instance, "LB04", 1, 1);
+    assert_int_equal(it_send_batch(endpoint, &rb.batch, 10000, &ack), 0);
+    assert_int_equal(ack->committed_through, 1);
+    wardsync__v1__ack__free_unpacked(ack, NULL);
+}
+
+static void test_invalid_event_is_kept_with_reason(void **state)
+{
+    (void)state;
+    char instance[WS_UUID_LEN + 1];
+    struct raw_batch rb;
+    Wardsync__V1__Ack *ack = NULL;
+
+    assert_int_equal(ws_uuid4(instance), 0);
+    raw_batch_init(&rb, instance, "LB05", 1, 2);
+    rb.sessions[1].host_role = 0; /* not a host role */
+
+    assert_int_equal(it_send_batch(endpoint, &rb.batch, 10000, &ack), 0);
+    assert_int_equal(ack->committed_through, 2);
+    assert_int_equal(ack->n_outcomes, 1);
+    assert_int_equal(ack->outcomes[0]->seq, 2);
+    assert_int_equal(ack->outcomes[0]->code,
+                     WARDSYNC__V1__OUTCOME__CODE__CODE_REJECTED);
+    assert_non_null(strstr(ack->outcomes[0]->reason, "host_role"));
+    wardsync__v1__ack__free_unpacked(ack, NULL);
+
+    assert_int_equal(
+        count("SELECT count(*) FROM rejected_events WHERE ward='LB05' "
+              "AND seq=2 AND reason LIKE '%host_role%'"),
+        1);
+    assert_int_equal(
+        count("SELECT count(*) FROM reception_sessions WHERE ward='LB05'"), 1);
+}
+
+/* The agent's catalogue knows a form the hub's does not (an out-of-date
+ * catalogue at the district): the agent queues, the hub rejects, and the
+ * ward sees the rejection with its reason. */
+static void test_agent_shows_hub_rejection(void **state)
+{
+    (void)state;
+    char catalogue[512], csv[512], envvar[600], cmd[1200];
+    snprintf(catalogue, sizeof catalogue, "%s/catalogue-pilot.csv",
+             env.workdir);
+    snprintf(cmd, sizeof cmd,
+             "cp '%s' '%s' && printf 'form,,pilot,,Pilot form\\n"
+             "item,pilot,P01,M01,Pilot item 1\\nitem,pilot,P02,M02,"
+             "Pilot item 2\\n' >> '%s'",
+             WS_CATALOGUE_PATH, catalogue, catalogue);
+    assert_int_equal(system(cmd), 0);
+    snprintf(envvar, sizeof envvar, "WARDSYNC_AGENT_CATALOGUE=%s", catalogue);
+    const char *extra[] = {envvar, NULL};
+
+    snprintf(csv, sizeof csv, "%s/ballots-pilot.csv", env.workdir);
+    write_ballots(csv, "pilot", 2, 2);
+    assert_int_equal(agent("a6", "LB06", endpoint, extra, NULL, "import",
+                           "ballots", csv, NULL),
+                     0);
+    assert_int_equal(agent("a6", "LB06", endpoint, extra, NULL, "run",
+                           "--until-idle", "--max-seconds", "30"),
+                     0);
+
+    assert_int_equal(count("SELECT count(*) FROM ballots WHERE ward='LB06'"),
+                     0);
+    assert_int_equal(
+        count("SELECT count(*) FROM rejected_events WHERE ward='LB06' "
+              "AND reason LIKE '%form%'"),
+        2);
+    assert_int_equal(agent_status("a6", "LB06", "rejected"), 2);
+
+    char *out = NULL;
+    assert_int_equal(
+        agent("a6", "LB06", endpoint, extra, &out, "status", NULL, NULL, NULL),
+        0);
+    assert_non_null(strstr(out, "form"));
+    free(out);
+}
+
+static void test_agent_queues_while_hub_is_down(void **state)
+{
+    (void)state;
+    char ep[128], started_ep[128], csv[512], home[512], log[512];
+    snprintf(ep, sizeof ep, "tcp://127.0.0.1:%d", it_free_port());
+    snprintf(csv, sizeof csv, "%s/reception.csv", env.workdir);
+    assert_int_equal(
+        it_write_file(csv, "session,held_on,host_role,mode,citizens,petitions\n"
+                           "S1,2023-10-02,chair,regular,4,1\n"
+                           "S2,2023-10-09,vice_chair,regular,2,0\n"
+                           "\"S3\",2023-10-11,officer,ad_hoc,1,1\n"),
+        0);
+    assert_int_equal(
+        agent("a7", "LB07", ep, NULL, NULL, "import", "reception", csv, NULL),
+        0);
+
+    snprintf(home, sizeof home, "%s/a7", env.workdir);
+    snprintf(log, sizeof log, "%s/agent-a7.log", env.workdir);
+    const char *argv[] = {it_agent_bin, "--home", home,  "--ward", "LB07",
+                          "--hub",      ep,       "run", NULL};
+    pid_t a = it_spawn(argv, NULL, log);
+    assert_true(a > 0);
+    usleep(1500 * 1000);
+    assert_int_equal(agent_status("a7", "LB07", "queued"), 3);
+    assert_int_equal(
+        count("SELECT count(*) FROM reception_sessions WHERE ward='LB07'"), 0);
+
+    pid_t second = it_start_hub(&env, ep, started_ep, sizeof started_ep);
+    assert_true(second > 0);
+    long queued = -1;
+    for (int i = 0; i < 300 && queued != 0; i++) {
+        usleep(100 * 1000);
+        queued = agent_status("a7", "LB07", "queued");
+    }
+    it_stop(a);
+    it_stop(second);
+    assert_int_equal(queued, 0);
+    assert_int_equal(
+        count("SELECT count(*) FROM reception_sessions WHERE ward='LB07'"), 3);
+    assert_int_equal(count("SELECT sum(citizens) FROM reception_sessions WHERE "
+                           "ward='LB07'"),
+                     7);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_ballot_arrives_exactly_once),
+        cmocka_unit_test(test_batch_sent_twice_is_stored_once),
+        cmocka_unit_test(test_gap_is_refused),
+        cmocka_unit_test(
+            test_malformed_frame_is_answered_and_hub_keeps_serving),
+        cmocka_unit_test(test_invalid_event_is_kept_with_reason),
+        cmocka_unit_test(test_agent_shows_hub_rejection),
+        cmocka_unit_test(test_agent_queues_while_hub_is_down),
+    };
+    return cmocka_run_group_tests_name("integration_pipeline", tests,
+                                       group_setup, group_teardown);
+}

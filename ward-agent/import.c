@@ -1,0 +1,853 @@
+/*
+ * import.c - CSV rows into wardsync.v1.Event messages, then into the outbox.
+ *
+ * A file is read once. Every row is parsed and validated; while no row has
+ * failed, each good row is packed (seq left for the outbox to assign) and
+ * kept in memory, so a file is queued in one transaction after the last row
+ * has been checked. Once a row fails, the remaining rows are still checked
+ * and reported but no longer kept.
+ *
+ * Anonymity (DESIGN §6): a ballot's occurred_at_ms and queued_at_ms are
+ * midnight UTC of its day, and the ballots of a file are shuffled before
+ * they get their seqs, so neither time nor order ties a ballot to the
+ * person who handed it in.
+ */
+#include "import.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+#include "outbox.h"
+#include "settings.h"
+#include "wardsync/catalogue.h"
+#include "wardsync/codec.h"
+#include "wardsync/csv.h"
+#include "wardsync/log.h"
+#include "wardsync/names.h"
+#include "wardsync/util.h"
+#include "wardsync/validate.h"
+
+#define BALLOT_ITEMS_MAX 41
+#define MAX_COLUMNS (5 + BALLOT_ITEMS_MAX)
+#define PROGRESS_EVERY 10000
+#define MS_PER_DAY 86400000LL
+
+static const char *const kind_names[] = {
+    [IMPORT_BALLOTS] = "ballots",
+    [IMPORT_PETITIONS] = "petitions",
+    [IMPORT_RECEPTION] = "reception",
+    [IMPORT_REMEDIATION] = "remediation",
+};
+
+/* Outbox "kind" column: the name ws_event_kind gives the body. */
+static const char *const event_kinds[] = {
+    [IMPORT_BALLOTS] = "ballot",
+    [IMPORT_PETITIONS] = "petition",
+    [IMPORT_RECEPTION] = "reception",
+    [IMPORT_REMEDIATION] = "remediation",
+};
+
+#define N_KINDS (sizeof(kind_names) / sizeof(kind_names[0]))
+
+/* Column indexes of each kind, in the order of the tables below. */
+enum { B_SURVEY, B_FORM, B_SUBJECT, B_GROUP, B_COLLECTED_ON, B_ITEM1 };
+enum {
+    P_PETITION,
+    P_KIND,
+    P_CHANNEL,
+    P_STATUS,
+    P_IN_JURISDICTION,
+    P_RECEIVED_ON,
+    P_DUE_ON,
+    P_CHANGED_ON,
+    P_NOTE
+};
+enum { R_SESSION, R_HELD_ON, R_HOST_ROLE, R_MODE, R_CITIZENS, R_PETITIONS };
+enum { M_SURVEY, M_SUBJECT, M_STATUS, M_DUE_ON, M_CHANGED_ON };
+
+static const char *const ballot_columns[MAX_COLUMNS] = {
+    "survey",       "form", "subject", "respondent_group",
+    "collected_on", "i01",  "i02",     "i03",
+    "i04",          "i05",  "i06",     "i07",
+    "i08",          "i09",  "i10",     "i11",
+    "i12",          "i13",  "i14",     "i15",
+    "i16",          "i17",  "i18",     "i19",
+    "i20",          "i21",  "i22",     "i23",
+    "i24",          "i25",  "i26",     "i27",
+    "i28",          "i29",  "i30",     "i31",
+    "i32",          "i33",  "i34",     "i35",
+    "i36",          "i37",  "i38",     "i39",
+    "i40",          "i41"};
+static const char *const petition_columns[] = {
+    "petition",    "kind",   "channel",    "status", "in_jurisdiction",
+    "received_on", "due_on", "changed_on", "note"};
+static const char *const reception_columns[] = {
+    "session", "held_on", "host_role", "mode", "citizens", "petitions"};
+static const char *const remediation_columns[] = {"survey", "subject", "status",
+                                                  "due_on", "changed_on"};
+
+struct column_set {
+    const char *const *names;
+    size_t n;
+};
+
+static const struct column_set column_sets[] = {
+    [IMPORT_BALLOTS] = {ballot_columns, MAX_COLUMNS},
+    [IMPORT_PETITIONS] = {petition_columns,
+                          sizeof(petition_columns) / sizeof(char *)},
+    [IMPORT_RECEPTION] = {reception_columns,
+                          sizeof(reception_columns) / sizeof(char *)},
+    [IMPORT_REMEDIATION] = {remediation_columns,
+                            sizeof(remediation_columns) / sizeof(char *)},
+};
+
+const char *import_kind_name(enum import_kind kind)
+{
+    return (size_t)kind < N_KINDS ? kind_names[kind] : "unknown";
+}
+
+int import_kind_parse(const char *name)
+{
+    for (size_t i = 0; i < N_KINDS; i++)
+        if (strcmp(name, kind_names[i]) == 0)
+            return (int)i;
+    return -1;
+}
+
+int import_kind_from_filename(const char *name)
+{
+    size_t len = strlen(name);
+    if (len < 4 || strcmp(name + len - 4, ".csv") != 0)
+        return -1;
+    for (size_t i = 0; i < N_KINDS; i++)
+        if (strncmp(name, kind_names[i], strlen(kind_names[i])) == 0)
+            return (int)i;
+    return -1;
+}
+
+/* State of one import: where errors go and what was kept. */
+struct import_ctx {
+    enum import_kind kind;
+    const struct ws_catalogue *cat;
+    const char *label;
+    FILE *report;
+    size_t max_reported;
+    struct import_result *result;
+    /* col_index[c] = position in the record of column c of the kind */
+    size_t col_index[MAX_COLUMNS];
+    size_t n_columns;
+    const char *const *columns;
+    size_t n_header_fields;
+    /* columns of the current row that already have an error */
+    bool col_failed[MAX_COLUMNS];
+    bool row_failed;
+    long line;
+    int64_t now_ms;
+    int64_t today_ms;
+    /* good events, packed, kept while no row has failed */
+    struct outbox_new_event *events;
+    size_t n_events;
+    size_t cap_events;
+};
+
+static void report_line(struct import_ctx *ctx, long line, const char *column,
+                        const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static void report_line(struct import_ctx *ctx, long line, const char *column,
+                        const char *fmt, ...)
+{
+    ctx->result->errors++;
+    if (ctx->result->errors > ctx->max_reported)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(ctx->report, "%s:%ld:%s: ", ctx->label, line, column);
+    vfprintf(ctx->report, fmt, ap);
+    fputc('\n', ctx->report);
+    va_end(ap);
+}
+
+/* Reports an error in column col of the current row, once per column. */
+static void row_error(struct import_ctx *ctx, size_t col, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void row_error(struct import_ctx *ctx, size_t col, const char *fmt, ...)
+{
+    char msg[512];
+    if (ctx->col_failed[col])
+        return;
+    ctx->col_failed[col] = true;
+    ctx->row_failed = true;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    report_line(ctx, ctx->line, ctx->columns[col], "%s", msg);
+}
+
+/* A short, printable echo of a bad value for an error message. */
+static const char *echo(const char *value, char *buf, size_t cap)
+{
+    size_t len = strlen(value);
+    if (!ws_utf8_valid(value, len))
+        return "(not UTF-8)";
+    size_t keep = len < 40 ? len : 40;
+    /* Do not cut a UTF-8 sequence in half. */
+    while (keep < len && keep > 0 &&
+           ((unsigned char)value[keep] & 0xc0) == 0x80)
+        keep--;
+    for (size_t i = 0; i < keep; i++) {
+        if ((unsigned char)value[i] < 0x20) {
+            keep = i;
+            break;
+        }
+    }
+    snprintf(buf, cap, "\"%.*s%s\"", (int)keep, value, keep < len ? "..." : "");
+    return buf;
+}
+
+/* The names an enum accepts, "a, b or c", for error messages. */
+static const char *name_list(const char *(*name_of)(int), char *buf, size_t cap)
+{
+    size_t n = 0;
+    int count = 0;
+    while (name_of(count + 1))
+        count++;
+    buf[0] = '\0';
+    for (int v = 1; v <= count; v++) {
+        const char *sep = v == 1 ? "" : v == count ? " or " : ", ";
+        int w = snprintf(buf + n, cap - n, "%s%s", sep, name_of(v));
+        if (w < 0 || (size_t)w >= cap - n)
+            break;
+        n += (size_t)w;
+    }
+    return buf;
+}
+
+static const char *field(const struct import_ctx *ctx,
+                         const struct ws_csv_record *rec, size_t col)
+{
+    return rec->fields[ctx->col_index[col]];
+}
+
+static bool parse_date_column(struct import_ctx *ctx,
+                              const struct ws_csv_record *rec, size_t col,
+                              bool optional, int32_t *days)
+{
+    char buf[64];
+    const char *value = field(ctx, rec, col);
+    if (!*value) {
+        if (optional)
+            return false;
+        row_error(ctx, col, "missing date (want YYYY-MM-DD)");
+        return false;
+    }
+    if (ws_date_parse(value, days) < 0) {
+        row_error(ctx, col, "%s is not a date (want YYYY-MM-DD)",
+                  echo(value, buf, sizeof(buf)));
+        return false;
+    }
+    return true;
+}
+
+/* A whole number 0..UINT32_MAX written with digits only. */
+static bool parse_uint_column(struct import_ctx *ctx,
+                              const struct ws_csv_record *rec, size_t col,
+                              uint32_t *out)
+{
+    char buf[64];
+    const char *value = field(ctx, rec, col);
+    uint64_t n = 0;
+    if (!*value) {
+        row_error(ctx, col, "missing value");
+        return false;
+    }
+    for (const char *p = value; *p; p++) {
+        if (*p < '0' || *p > '9' || n > UINT32_MAX) {
+            row_error(ctx, col, "%s is not a whole number",
+                      echo(value, buf, sizeof(buf)));
+            return false;
+        }
+        n = n * 10 + (uint64_t)(*p - '0');
+    }
+    if (n > UINT32_MAX) {
+        row_error(ctx, col, "%s is too large", echo(value, buf, sizeof(buf)));
+        return false;
+    }
+    *out = (uint32_t)n;
+    return true;
+}
+
+static int parse_enum_column(struct import_ctx *ctx,
+                             const struct ws_csv_record *rec, size_t col,
+                             int (*parse)(const char *),
+                             const char *(*name_of)(int), const char *what)
+{
+    char buf[64];
+    char list[256];
+    const char *value = field(ctx, rec, col);
+    int v = parse(value);
+    if (v <= 0) {
+        if (!*value)
+            row_error(ctx, col, "missing %s (want %s)", what,
+                      name_list(name_of, list, sizeof(list)));
+        else
+            row_error(ctx, col, "unknown %s %s (want %s)", what,
+                      echo(value, buf, sizeof(buf)),
+                      name_list(name_of, list, sizeof(list)));
+        return 0;
+    }
+    return v;
+}
+
+static int64_t day_ms(int32_t days)
+{
+    return ws_date_to_ms(days);
+}
+
+/* Ballot row: fills ballot (levels into the caller's array). */
+static void parse_ballot(struct import_ctx *ctx,
+                         const struct ws_csv_record *rec,
+                         Wardsync__V1__Event *event,
+                         Wardsync__V1__Ballot *ballot, uint32_t *levels)
+{
+    char buf[64];
+    const char *form_code = field(ctx, rec, B_FORM);
+    const struct ws_catalogue_form *form =
+        ws_catalogue_form(ctx->cat, form_code);
+    size_t n_items = BALLOT_ITEMS_MAX;
+    int32_t days = 0;
+    uint32_t group = 0;
+
+    ballot->survey = (char *)field(ctx, rec, B_SURVEY);
+    ballot->form = (char *)form_code;
+    ballot->subject = (char *)field(ctx, rec, B_SUBJECT);
+    if (parse_uint_column(ctx, rec, B_GROUP, &group))
+        ballot->respondent_group = group;
+    if (parse_date_column(ctx, rec, B_COLLECTED_ON, false, &days))
+        event->occurred_at_ms = day_ms(days);
+    /* Anonymity: queued "today", to the day only. */
+    event->queued_at_ms = ctx->today_ms;
+
+    if (!form) {
+        char list[256];
+        size_t used = 0;
+        list[0] = '\0';
+        for (size_t f = 0; f < ctx->cat->n_forms; f++) {
+            int w = snprintf(list + used, sizeof(list) - used, "%s%s",
+                             f ? ", " : "", ctx->cat->forms[f].code);
+            if (w < 0 || (size_t)w >= sizeof(list) - used)
+                break;
+            used += (size_t)w;
+        }
+        /* Levels are still parsed so that their own errors show too. */
+        row_error(ctx, B_FORM, "unknown form %s (want %s)",
+                  echo(form_code, buf, sizeof(buf)), list);
+    } else if (form->n_items > BALLOT_ITEMS_MAX) {
+        row_error(ctx, B_FORM,
+                  "form %s has %zu items, the CSV format holds at most %d",
+                  form->code, form->n_items, BALLOT_ITEMS_MAX);
+    } else {
+        n_items = form->n_items;
+    }
+    size_t n_levels = 0;
+    for (size_t i = 0; i < BALLOT_ITEMS_MAX; i++) {
+        size_t col = B_ITEM1 + i;
+        const char *value = field(ctx, rec, col);
+        if (i >= n_items) {
+            if (*value)
+                row_error(ctx, col, "must be empty: form %s has %zu items",
+                          form->code, form->n_items);
+            continue;
+        }
+        if (!*value) {
+            if (form)
+                row_error(ctx, col, "missing level (want 1, 2 or 3)");
+            continue;
+        }
+        if (strlen(value) != 1 || value[0] < '1' || value[0] > '3') {
+            row_error(ctx, col, "level %s is not 1, 2 or 3",
+                      echo(value, buf, sizeof(buf)));
+            levels[n_levels++] = 0;
+            continue;
+        }
+        levels[n_levels++] = (uint32_t)(value[0] - '0');
+    }
+    ballot->n_levels = n_levels;
+    ballot->levels = levels;
+    event->body_case = WARDSYNC__V1__EVENT__BODY_BALLOT;
+    event->ballot = ballot;
+}
+
+static void parse_petition(struct import_ctx *ctx,
+                           const struct ws_csv_record *rec,
+                           Wardsync__V1__Event *event,
+                           Wardsync__V1__PetitionEvent *petition)
+{
+    char buf[64];
+    int32_t days;
+
+    petition->petition = (char *)field(ctx, rec, P_PETITION);
+    petition->kind = parse_enum_column(ctx, rec, P_KIND, ws_petition_kind_parse,
+                                       ws_petition_kind_name, "petition kind");
+    petition->channel =
+        parse_enum_column(ctx, rec, P_CHANNEL, ws_petition_channel_parse,
+                          ws_petition_channel_name, "channel");
+    petition->status =
+        parse_enum_column(ctx, rec, P_STATUS, ws_petition_status_parse,
+                          ws_petition_status_name, "status");
+    const char *in_jurisdiction = field(ctx, rec, P_IN_JURISDICTION);
+    int flag = ws_bool_parse(in_jurisdiction);
+    if (flag < 0)
+        row_error(ctx, P_IN_JURISDICTION, "%s is not yes or no",
+                  echo(in_jurisdiction, buf, sizeof(buf)));
+    petition->in_jurisdiction = flag == 1;
+    parse_date_column(ctx, rec, P_RECEIVED_ON, false, &days);
+    petition->received_on = (char *)field(ctx, rec, P_RECEIVED_ON);
+    parse_date_column(ctx, rec, P_DUE_ON, true, &days);
+    petition->due_on = (char *)field(ctx, rec, P_DUE_ON);
+    if (parse_date_column(ctx, rec, P_CHANGED_ON, false, &days))
+        event->occurred_at_ms = day_ms(days);
+    petition->note = (char *)field(ctx, rec, P_NOTE);
+    event->queued_at_ms = ctx->now_ms;
+    event->body_case = WARDSYNC__V1__EVENT__BODY_PETITION;
+    event->petition = petition;
+}
+
+static void parse_reception(struct import_ctx *ctx,
+                            const struct ws_csv_record *rec,
+                            Wardsync__V1__Event *event,
+                            Wardsync__V1__ReceptionSession *session)
+{
+    int32_t days;
+
+    session->session = (char *)field(ctx, rec, R_SESSION);
+    if (parse_date_column(ctx, rec, R_HELD_ON, false, &days))
+        event->occurred_at_ms = day_ms(days);
+    session->held_on = (char *)field(ctx, rec, R_HELD_ON);
+    session->host_role =
+        parse_enum_column(ctx, rec, R_HOST_ROLE, ws_host_role_parse,
+                          ws_host_role_name, "host role");
+    session->mode = parse_enum_column(ctx, rec, R_MODE, ws_reception_mode_parse,
+                                      ws_reception_mode_name, "mode");
+    parse_uint_column(ctx, rec, R_CITIZENS, &session->citizens);
+    parse_uint_column(ctx, rec, R_PETITIONS, &session->petitions);
+    event->queued_at_ms = ctx->now_ms;
+    event->body_case = WARDSYNC__V1__EVENT__BODY_RECEPTION;
+    event->reception = session;
+}
+
+static void parse_remediation(struct import_ctx *ctx,
+                              const struct ws_csv_record *rec,
+                              Wardsync__V1__Event *event,
+                              Wardsync__V1__RemediationUpdate *update)
+{
+    int32_t days;
+
+    update->survey = (char *)field(ctx, rec, M_SURVEY);
+    update->subject = (char *)field(ctx, rec, M_SUBJECT);
+    update->status =
+        parse_enum_column(ctx, rec, M_STATUS, ws_remediation_status_parse,
+                          ws_remediation_status_name, "remediation status");
+    parse_date_column(ctx, rec, M_DUE_ON, false, &days);
+    update->due_on = (char *)field(ctx, rec, M_DUE_ON);
+    if (parse_date_column(ctx, rec, M_CHANGED_ON, false, &days))
+        event->occurred_at_ms = day_ms(days);
+    event->queued_at_ms = ctx->now_ms;
+    event->body_case = WARDSYNC__V1__EVENT__BODY_REMEDIATION;
+    event->remediation = update;
+}
+
+/* Reports a ws_validate_event reason ("field: what is wrong") under the CSV
+ * column it concerns, unless that column already has an error. */
+static void report_validation(struct import_ctx *ctx, const char *reason)
+{
+    char field_name[WS_FIELD_MAX + 1];
+    const char *colon = strstr(reason, ": ");
+    const char *message = reason;
+    int item = 0;
+
+    field_name[0] = '\0';
+    if (colon && (size_t)(colon - reason) < sizeof(field_name)) {
+        memcpy(field_name, reason, (size_t)(colon - reason));
+        field_name[colon - reason] = '\0';
+        message = colon + 2;
+    }
+    /* "levels: item 7 ..." belongs to column i07. */
+    if (strcmp(field_name, "levels") == 0 &&
+        sscanf(message, "item %d", &item) == 1 && item >= 1 &&
+        item <= BALLOT_ITEMS_MAX && ctx->kind == IMPORT_BALLOTS) {
+        size_t col = B_ITEM1 + (size_t)item - 1;
+        if (!ctx->col_failed[col])
+            row_error(ctx, col, "%s", message);
+        return;
+    }
+    for (size_t c = 0; c < ctx->n_columns; c++) {
+        if (strcmp(ctx->columns[c], field_name) == 0) {
+            if (!ctx->col_failed[c])
+                row_error(ctx, c, "%s", message);
+            return;
+        }
+    }
+    /* A field with no column of its own (levels count, envelope): report
+     * it under its own name unless the row already failed, in which case
+     * it is most likely a consequence of an error already reported. */
+    if (!ctx->row_failed) {
+        ctx->row_failed = true;
+        report_line(ctx, ctx->line, field_name[0] ? field_name : "-", "%s",
+                    message);
+    }
+}
+
+static int keep_event(struct import_ctx *ctx, Wardsync__V1__Event *event)
+{
+    if (ctx->n_events == ctx->cap_events) {
+        size_t cap = ctx->cap_events ? ctx->cap_events * 2 : 1024;
+        struct outbox_new_event *bigger =
+            realloc(ctx->events, cap * sizeof(*bigger));
+        if (!bigger)
+            return -ENOMEM;
+        ctx->events = bigger;
+        ctx->cap_events = cap;
+    }
+    struct outbox_new_event *kept = &ctx->events[ctx->n_events];
+    memset(kept, 0, sizeof(*kept));
+    /* Packed without seq: the outbox adds it when it assigns one. */
+    event->seq = 0;
+    int rc = ws_pack(&event->base, &kept->body, &kept->body_len);
+    if (rc < 0)
+        return rc;
+    kept->kind = event_kinds[ctx->kind];
+    ws_strlcpy(kept->event_id, event->event_id, sizeof(kept->event_id));
+    kept->queued_at_ms = event->queued_at_ms;
+    ctx->n_events++;
+    return 0;
+}
+
+/* Parses, validates and (while the file is still good) keeps one row. */
+static int import_row(struct import_ctx *ctx, const struct ws_csv_record *rec)
+{
+    Wardsync__V1__Event event = WARDSYNC__V1__EVENT__INIT;
+    Wardsync__V1__Ballot ballot = WARDSYNC__V1__BALLOT__INIT;
+    Wardsync__V1__PetitionEvent petition = WARDSYNC__V1__PETITION_EVENT__INIT;
+    Wardsync__V1__ReceptionSession session =
+        WARDSYNC__V1__RECEPTION_SESSION__INIT;
+    Wardsync__V1__RemediationUpdate update =
+        WARDSYNC__V1__REMEDIATION_UPDATE__INIT;
+    uint32_t levels[BALLOT_ITEMS_MAX];
+    char event_id[WS_UUID_LEN + 1];
+    char reason[512];
+    int rc;
+
+    memset(ctx->col_failed, 0, sizeof(ctx->col_failed));
+    ctx->row_failed = false;
+    ctx->line = rec->line;
+
+    if (rec->n_fields != ctx->n_header_fields) {
+        ctx->row_failed = true;
+        report_line(ctx, rec->line, "-",
+                    "row has %zu fields, the header has %zu", rec->n_fields,
+                    ctx->n_header_fields);
+        goto done;
+    }
+    for (size_t c = 0; c < ctx->n_columns; c++) {
+        size_t at = ctx->col_index[c];
+        if (strlen(rec->fields[at]) != rec->lengths[at])
+            row_error(ctx, c, "contains a NUL byte");
+        else if (!ws_utf8_valid(rec->fields[at], rec->lengths[at]))
+            row_error(ctx, c, "not valid UTF-8");
+    }
+    if (ctx->row_failed)
+        goto done;
+
+    if ((rc = ws_uuid4(event_id)) < 0) {
+        ws_error("import", "could not make an event id: %s", strerror(-rc));
+        return rc;
+    }
+    event.event_id = event_id;
+    /* Validation wants a real seq; the outbox assigns the final one. */
+    event.seq = 1;
+    switch (ctx->kind) {
+    case IMPORT_BALLOTS:
+        parse_ballot(ctx, rec, &event, &ballot, levels);
+        break;
+    case IMPORT_PETITIONS:
+        parse_petition(ctx, rec, &event, &petition);
+        break;
+    case IMPORT_RECEPTION:
+        parse_reception(ctx, rec, &event, &session);
+        break;
+    case IMPORT_REMEDIATION:
+        parse_remediation(ctx, rec, &event, &update);
+        break;
+    }
+    if (ws_validate_event(&event, ctx->cat, reason, sizeof(reason)) < 0)
+        report_validation(ctx, reason);
+    if (!ctx->row_failed && ctx->result->bad_rows == 0) {
+        if ((rc = keep_event(ctx, &event)) < 0) {
+            ws_error("import", "could not keep event: %s", strerror(-rc));
+            return rc;
+        }
+    }
+
+done:
+    if (ctx->row_failed)
+        ctx->result->bad_rows++;
+    return 0;
+}
+
+/* Maps the header row onto the kind's columns. Returns false (errors
+ * reported) when a column is unknown, repeated or missing. */
+static bool read_header(struct import_ctx *ctx, const struct ws_csv_record *rec)
+{
+    bool seen[MAX_COLUMNS] = {false};
+    bool ok = true;
+    char buf[64];
+
+    ctx->n_header_fields = rec->n_fields;
+    for (size_t i = 0; i < rec->n_fields; i++) {
+        const char *name = rec->fields[i];
+        size_t c;
+        for (c = 0; c < ctx->n_columns; c++)
+            if (strcmp(name, ctx->columns[c]) == 0)
+                break;
+        if (c == ctx->n_columns) {
+            report_line(ctx, rec->line, "-",
+                        "unknown column %s for %s (want %s, ...)",
+                        echo(name, buf, sizeof(buf)), kind_names[ctx->kind],
+                        ctx->columns[0]);
+            ok = false;
+        } else if (seen[c]) {
+            report_line(ctx, rec->line, ctx->columns[c], "repeated column");
+            ok = false;
+        } else {
+            seen[c] = true;
+            ctx->col_index[c] = i;
+        }
+    }
+    for (size_t c = 0; c < ctx->n_columns; c++) {
+        if (!seen[c]) {
+            report_line(ctx, rec->line, ctx->columns[c], "missing column");
+            ok = false;
+        }
+    }
+    return ok;
+}
+
+/* Uniform random integer in [0, bound) from getrandom(2), without modulo
+ * bias. Randomness is read in blocks to keep system calls few. */
+static int random_below(uint64_t bound, uint64_t *out)
+{
+    static uint64_t pool[256];
+    static size_t left;
+    uint64_t limit = UINT64_MAX - UINT64_MAX % bound;
+
+    for (;;) {
+        if (left == 0) {
+            size_t got = 0;
+            while (got < sizeof(pool)) {
+                ssize_t n =
+                    getrandom((char *)pool + got, sizeof(pool) - got, 0);
+                if (n < 0) {
+                    if (errno == EINTR)
+                        continue;
+                    return -errno;
+                }
+                got += (size_t)n;
+            }
+            left = sizeof(pool) / sizeof(pool[0]);
+        }
+        uint64_t r = pool[--left];
+        if (r < limit) {
+            *out = r % bound;
+            return 0;
+        }
+    }
+}
+
+/* Fisher–Yates: every order of the ballots is equally likely. */
+static int shuffle_events(struct outbox_new_event *events, size_t n)
+{
+    for (size_t i = n; i > 1; i--) {
+        uint64_t j = 0;
+        int rc = random_below(i, &j);
+        if (rc < 0)
+            return rc;
+        struct outbox_new_event tmp = events[i - 1];
+        events[i - 1] = events[j];
+        events[j] = tmp;
+    }
+    return 0;
+}
+
+static void free_events(struct import_ctx *ctx)
+{
+    for (size_t i = 0; i < ctx->n_events; i++)
+        free(ctx->events[i].body);
+    free(ctx->events);
+    ctx->events = NULL;
+    ctx->n_events = ctx->cap_events = 0;
+}
+
+/* "line N: reason" from the CSV reader -> "FILE:N:-: reason". */
+static void report_csv_error(struct import_ctx *ctx, const char *err)
+{
+    long line = 0;
+    int used = 0;
+    if (sscanf(err, "line %ld: %n", &line, &used) >= 1 && used > 0)
+        report_line(ctx, line, "-", "%s", err + used);
+    else
+        report_line(ctx, ctx->line + 1, "-", "%s", err);
+}
+
+int import_file(struct outbox *outbox, const struct ws_catalogue *cat,
+                enum import_kind kind, const char *path, const char *label,
+                const struct outbox_source *source, FILE *report,
+                size_t max_reported, struct import_result *result)
+{
+    struct import_ctx ctx;
+    struct ws_csv_record rec;
+    char err[512];
+    bool progress = isatty(STDERR_FILENO);
+    bool progress_shown = false;
+    int rc = 0;
+
+    memset(result, 0, sizeof(*result));
+    memset(&ctx, 0, sizeof(ctx));
+    ctx.kind = kind;
+    ctx.cat = cat;
+    ctx.label = label ? label : path;
+    ctx.report = report;
+    ctx.max_reported = max_reported;
+    ctx.result = result;
+    ctx.columns = column_sets[kind].names;
+    ctx.n_columns = column_sets[kind].n;
+    ctx.now_ms = ws_now_ms();
+    ctx.today_ms = ctx.now_ms - ctx.now_ms % MS_PER_DAY;
+
+    struct ws_csv_reader *reader = ws_csv_open(path, err, sizeof(err));
+    if (!reader) {
+        ws_error("import", "%s", err);
+        return -EIO;
+    }
+    rc = ws_csv_next(reader, &rec, err, sizeof(err));
+    if (rc < 0) {
+        report_csv_error(&ctx, err);
+        rc = IMPORT_REFUSED;
+        goto close;
+    }
+    if (rc == 0) {
+        report_line(&ctx, 1, "-", "file is empty (want a header row: %s,...)",
+                    ctx.columns[0]);
+        rc = IMPORT_REFUSED;
+        goto close;
+    }
+    if (!read_header(&ctx, &rec)) {
+        rc = IMPORT_REFUSED;
+        goto close;
+    }
+    for (;;) {
+        rc = ws_csv_next(reader, &rec, err, sizeof(err));
+        if (rc == 0)
+            break;
+        if (rc < 0) {
+            /* The rest of the file cannot be read reliably. */
+            report_csv_error(&ctx, err);
+            result->bad_rows++;
+            break;
+        }
+        result->rows++;
+        if ((rc = import_row(&ctx, &rec)) < 0)
+            goto close;
+        if (progress && result->rows % PROGRESS_EVERY == 0) {
+            fprintf(stderr, "\r%s: %zu rows checked, %zu bad", ctx.label,
+                    result->rows, result->bad_rows);
+            progress_shown = true;
+        }
+    }
+    if (progress_shown)
+        fprintf(stderr, "\r%s: %zu rows checked, %zu bad\n", ctx.label,
+                result->rows, result->bad_rows);
+    if (result->bad_rows > 0 || result->errors > 0) {
+        rc = IMPORT_REFUSED;
+        goto close;
+    }
+    if (kind == IMPORT_BALLOTS &&
+        (rc = shuffle_events(ctx.events, ctx.n_events)) < 0) {
+        ws_error("import", "could not shuffle ballots: %s", strerror(-rc));
+        goto close;
+    }
+    rc = outbox_append(outbox, ctx.events, ctx.n_events, source,
+                       &result->first_seq, &result->last_seq);
+    if (rc == 0)
+        result->queued = ctx.n_events;
+
+close:
+    if (rc == IMPORT_REFUSED && result->errors > max_reported)
+        fprintf(report, "%s: %zu more errors not shown\n", ctx.label,
+                result->errors - max_reported);
+    if (rc == IMPORT_REFUSED && result->rows == 0 && result->bad_rows == 0)
+        fprintf(report, "%s: refused, nothing queued\n", ctx.label);
+    else if (rc == IMPORT_REFUSED)
+        fprintf(report, "%s: %zu of %zu rows bad; nothing queued\n", ctx.label,
+                result->bad_rows, result->rows);
+    free_events(&ctx);
+    ws_csv_close(&reader);
+    return rc;
+}
+
+int import_command(const struct agent_settings *settings, enum import_kind kind,
+                   const char *path)
+{
+    struct outbox *outbox = NULL;
+    struct ws_catalogue *cat = NULL;
+    struct import_result result;
+    int code = EXIT_IO;
+
+    if (settings_make_home(settings) < 0)
+        return EXIT_IO;
+    int rc = outbox_open(settings->outbox_path, settings->ward, true, &outbox);
+    if (rc < 0)
+        return rc == -EINVAL ? EXIT_USAGE : EXIT_IO;
+    if (settings_load_catalogue(settings, &cat) < 0)
+        goto close;
+    rc = import_file(outbox, cat, kind, path, path, NULL, stderr,
+                     IMPORT_MAX_REPORTED, &result);
+    if (rc == IMPORT_REFUSED) {
+        code = EXIT_BAD_INPUT;
+    } else if (rc < 0) {
+        fprintf(stderr,
+                "ward-agent: import of \"%s\" failed; nothing "
+                "queued\n",
+                path);
+        code = EXIT_IO;
+    } else {
+        if (result.queued)
+            printf("queued %zu %s events from %s (seq %llu..%llu)\n",
+                   result.queued, import_kind_name(kind), path,
+                   (unsigned long long)result.first_seq,
+                   (unsigned long long)result.last_seq);
+        else
+            printf("queued 0 %s events from %s (no rows)\n",
+                   import_kind_name(kind), path);
+        ws_info("import",
+                "queued events kind=%s file=%s count=%zu "
+                "first_seq=%llu last_seq=%llu",
+                import_kind_name(kind), path, result.queued,
+                (unsigned long long)result.first_seq,
+                (unsigned long long)result.last_seq);
+        code = EXIT_OK;
+    }
+
+close:
+    ws_catalogue_destroy(&cat);
+    outbox_close(&outbox);
+    return code;
+}

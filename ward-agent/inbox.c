@@ -1,0 +1,233 @@
+/*
+ * inbox.c - the drop folder watched by "ward-agent run".
+ *
+ * A file is recorded in the outbox (name, size, mtime, inode) in the same
+ * transaction as its events; if the agent dies after that commit but before
+ * the file reaches done/, the next scan sees it was already imported and
+ * only moves it, so a file is never queued twice.
+ */
+#include "inbox.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "import.h"
+#include "outbox.h"
+#include "wardsync/log.h"
+#include "wardsync/util.h"
+
+#define PATH_CAP 4096
+
+static bool ends_with(const char *s, const char *suffix)
+{
+    size_t n = strlen(s);
+    size_t m = strlen(suffix);
+    return n >= m && strcmp(s + n - m, suffix) == 0;
+}
+
+/* A file a writer has not finished yet (see inbox.h). */
+static bool still_being_written(const char *name)
+{
+    return name[0] == '.' || ends_with(name, ".tmp");
+}
+
+/* Moves dir/inbox/name to dir/<to>/name, or to "<stem>.N<ext>" when that
+ * name is taken, and writes the final path into moved. */
+static int move_file(const char *home, const char *name, const char *to,
+                     char *moved, size_t moved_cap)
+{
+    char from[PATH_CAP];
+    const char *dot = strrchr(name, '.');
+    int stem_len = dot && dot != name ? (int)(dot - name) : (int)strlen(name);
+    const char *ext = dot && dot != name ? dot : "";
+
+    snprintf(from, sizeof(from), "%s/inbox/%s", home, name);
+    for (int attempt = 0; attempt < 1000; attempt++) {
+        if (attempt == 0)
+            snprintf(moved, moved_cap, "%s/%s/%s", home, to, name);
+        else
+            snprintf(moved, moved_cap, "%s/%s/%.*s.%d%s", home, to, stem_len,
+                     name, attempt, ext);
+        /* link + unlink never replaces an existing file, unlike rename. */
+        if (link(from, moved) == 0) {
+            if (unlink(from) < 0)
+                ws_warn("inbox", "could not remove \"%s\": %s", from,
+                        strerror(errno));
+            return 0;
+        }
+        if (errno == EEXIST)
+            continue;
+        if (errno == EPERM || errno == EXDEV || errno == ENOSYS) {
+            /* Filesystem without hard links: best effort rename. */
+            if (access(moved, F_OK) == 0)
+                continue;
+            if (rename(from, moved) == 0)
+                return 0;
+        }
+        int rc = -errno;
+        ws_error("inbox", "could not move \"%s\" to \"%s\": %s", from, moved,
+                 strerror(-rc));
+        return rc;
+    }
+    ws_error("inbox",
+             "could not move \"%s\": too many files named like it "
+             "in %s/",
+             from, to);
+    return -EEXIST;
+}
+
+/* Writes the report beside the rejected file (moved + ".report.txt"). */
+static void write_report(const char *moved, const char *text, size_t len)
+{
+    char path[PATH_CAP + 16];
+    snprintf(path, sizeof(path), "%s.report.txt", moved);
+    FILE *f = fopen(path, "w");
+    if (!f) {
+        ws_error("inbox", "could not write report \"%s\": %s", path,
+                 strerror(errno));
+        return;
+    }
+    fwrite(text, 1, len, f);
+    if (fclose(f) != 0)
+        ws_error("inbox", "could not write report \"%s\": %s", path,
+                 strerror(errno));
+}
+
+static int reject_file(const char *home, const char *name, const char *text,
+                       size_t len)
+{
+    char moved[PATH_CAP];
+    int rc = move_file(home, name, "rejected", moved, sizeof(moved));
+    if (rc < 0)
+        return rc;
+    write_report(moved, text, len);
+    ws_warn("inbox", "file rejected file=%s moved_to=%s", name, moved);
+    return 0;
+}
+
+/* Handles one file. Returns 1 when it went to done/, 2 to rejected/, 3 when
+ * it is not ours to handle (a folder, gone meanwhile), 0 when it stays in
+ * the inbox (retry later), or a negative errno. */
+static int handle_file(const char *home, const char *name,
+                       struct outbox *outbox, const struct ws_catalogue *cat)
+{
+    char path[PATH_CAP];
+    char moved[PATH_CAP];
+    struct stat st;
+    char *report_text = NULL;
+    size_t report_len = 0;
+    int rc;
+
+    snprintf(path, sizeof(path), "%s/inbox/%s", home, name);
+    if (lstat(path, &st) < 0 || S_ISDIR(st.st_mode))
+        return 3;
+
+    int kind = import_kind_from_filename(name);
+    if (!S_ISREG(st.st_mode) || kind < 0) {
+        char why[512];
+        int n = snprintf(
+            why, sizeof(why), "%s: not imported: %s\n", name,
+            !S_ISREG(st.st_mode)
+                ? "not a regular file"
+                : "the name must start with ballots, petitions, reception or "
+                  "remediation and end in .csv (e.g. ballots-2023.csv)");
+        return reject_file(home, name, why, (size_t)n) < 0 ? 0 : 2;
+    }
+
+    struct outbox_source source = {
+        .name = name,
+        .size = (int64_t)st.st_size,
+        .mtime_ns =
+            (int64_t)st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec,
+        .inode = (uint64_t)st.st_ino,
+    };
+    bool imported = false;
+    if ((rc = outbox_source_imported(outbox, &source, &imported)) < 0)
+        return rc;
+    if (imported) {
+        ws_info("inbox", "file already queued, moving it to done file=%s",
+                name);
+        return move_file(home, name, "done", moved, sizeof(moved)) < 0 ? 0 : 1;
+    }
+
+    FILE *report = open_memstream(&report_text, &report_len);
+    if (!report)
+        return -ENOMEM;
+    struct import_result result;
+    rc = import_file(outbox, cat, (enum import_kind)kind, path, name, &source,
+                     report, IMPORT_MAX_REPORTED, &result);
+    fclose(report);
+
+    if (rc == 0) {
+        ws_info("inbox",
+                "file queued file=%s kind=%s count=%zu first_seq=%llu "
+                "last_seq=%llu",
+                name, import_kind_name((enum import_kind)kind), result.queued,
+                (unsigned long long)result.first_seq,
+                (unsigned long long)result.last_seq);
+        rc = move_file(home, name, "done", moved, sizeof(moved)) < 0 ? 0 : 1;
+    } else if (rc == IMPORT_REFUSED) {
+        ws_warn("inbox", "file refused file=%s rows=%zu bad_rows=%zu", name,
+                result.rows, result.bad_rows);
+        rc = reject_file(home, name, report_text, report_len) < 0 ? 0 : 2;
+    } else {
+        /* I/O or database error: leave the file for the next scan. */
+        ws_warn("inbox", "could not import file, will retry file=%s", name);
+        rc = 0;
+    }
+    free(report_text);
+    return rc;
+}
+
+int inbox_scan(const char *home, struct outbox *outbox,
+               const struct ws_catalogue *cat, struct inbox_scan_result *result)
+{
+    static struct ws_log_limit limit;
+    char dir_path[PATH_CAP];
+    struct dirent **names = NULL;
+    int rc = 0;
+
+    memset(result, 0, sizeof(*result));
+    snprintf(dir_path, sizeof(dir_path), "%s/inbox", home);
+    /* Sorted, so files are imported in a predictable order. */
+    int n = scandir(dir_path, &names, NULL, alphasort);
+    if (n < 0) {
+        rc = -errno;
+        ws_log_limited(&limit, 60000, WS_LOG_ERROR, "inbox",
+                       "could not read folder \"%s\": %s", dir_path,
+                       strerror(-rc));
+        return rc;
+    }
+    for (int i = 0; i < n; i++) {
+        const char *name = names[i]->d_name;
+        if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+            continue;
+        if (still_being_written(name)) {
+            static struct ws_log_limit writing_limit;
+            ws_log_limited(&writing_limit, 60000, WS_LOG_INFO, "inbox",
+                           "waiting for a file still being written file=%s",
+                           name);
+            result->waiting++;
+            continue;
+        }
+        int handled = handle_file(home, name, outbox, cat);
+        if (handled == 1)
+            result->imported++;
+        else if (handled == 2)
+            result->rejected++;
+        else if (handled != 3)
+            result->waiting++;
+        if (handled < 0 && rc == 0)
+            rc = handled;
+    }
+    for (int i = 0; i < n; i++)
+        free(names[i]);
+    free(names);
+    return rc;
+}

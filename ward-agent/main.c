@@ -1,0 +1,294 @@
+/*
+ * main.c - the ward-agent command line (docs/contracts.md). It parses
+ * arguments and hands over to the module that does the work.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "import.h"
+#include "settings.h"
+#include "status.h"
+#include "sync.h"
+
+static const char usage_text[] =
+    "usage: ward-agent [-c FILE] [--home DIR] [--ward CODE] [--hub ENDPOINT] "
+    "COMMAND\n"
+    "\n"
+    "commands:\n"
+    "  import {ballots|petitions|reception|remediation} FILE.csv\n"
+    "                       check every row of FILE and queue all of it, or "
+    "nothing\n"
+    "  run [--until-idle] [--max-seconds N]\n"
+    "                       sync the outbox to the hub and watch HOME/inbox/\n"
+    "  status [--format table|json]\n"
+    "                       show what is queued, delivered and rejected\n"
+    "\n"
+    "options:\n"
+    "  -c, --config FILE    INI file with an [agent] section\n"
+    "      --home DIR       folder of outbox.db, inbox/, done/, rejected/\n"
+    "      --ward CODE      ward this agent serves (e.g. LB01)\n"
+    "      --hub ENDPOINT   hub ingest endpoint (e.g. tcp://127.0.0.1:7401)\n"
+    "  -h, --help           show this help\n"
+    "\n"
+    "Every [agent] key can also be set as WARDSYNC_AGENT_<KEY>; options win\n"
+    "over the environment, which wins over the file.\n"
+    "exit codes: 0 ok, 1 bad input, 2 usage, 3 I/O or database error\n";
+
+static const char import_usage[] =
+    "usage: ward-agent [OPTIONS] import KIND FILE.csv\n"
+    "\n"
+    "KIND is ballots, petitions, reception or remediation. Every row is\n"
+    "checked; bad rows are reported as FILE:LINE:COLUMN: reason and, if any\n"
+    "row is bad, nothing of the file is queued (exit 1). Otherwise all rows\n"
+    "are queued in one transaction.\n"
+    "See docs/contracts.md for the columns of each kind.\n";
+
+static const char run_usage[] =
+    "usage: ward-agent [OPTIONS] run [--until-idle] [--max-seconds N]\n"
+    "\n"
+    "Sends queued events to the hub and imports files dropped into\n"
+    "HOME/inbox/ (named <kind>*.csv). Stops on SIGINT or SIGTERM.\n"
+    "\n"
+    "  --until-idle         exit 0 once nothing is queued and the inbox is "
+    "empty\n"
+    "  --max-seconds N      give up (exit 3) after N seconds\n";
+
+static const char status_usage[] =
+    "usage: ward-agent [OPTIONS] status [--format table|json]\n"
+    "\n"
+    "Shows the ward, the outbox id, the queued, delivered and rejected\n"
+    "counts, the last seq and the last contact with the hub; the table also\n"
+    "lists the last rejected events with the hub's reason.\n";
+
+enum {
+    OPT_HOME = 256,
+    OPT_WARD,
+    OPT_HUB,
+    OPT_UNTIL_IDLE,
+    OPT_MAX_SECONDS,
+    OPT_FORMAT,
+};
+
+#define GLOBAL_OPTIONS                                                         \
+    {"config", required_argument, NULL, 'c'},                                  \
+        {"home", required_argument, NULL, OPT_HOME},                           \
+        {"ward", required_argument, NULL, OPT_WARD},                           \
+        {"hub", required_argument, NULL, OPT_HUB},                             \
+    {                                                                          \
+        "help", no_argument, NULL, 'h'                                         \
+    }
+
+static int usage_error(const char *help, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static int usage_error(const char *help, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "ward-agent: ");
+    vfprintf(stderr, fmt, ap);
+    fprintf(stderr, "\n%s", help);
+    va_end(ap);
+    return EXIT_USAGE;
+}
+
+/* Handles an option every command accepts. Returns 1 when opt was one. */
+static int global_option(int opt, struct agent_overrides *overrides)
+{
+    switch (opt) {
+    case 'c':
+        overrides->config_path = optarg;
+        return 1;
+    case OPT_HOME:
+        overrides->home = optarg;
+        return 1;
+    case OPT_WARD:
+        overrides->ward = optarg;
+        return 1;
+    case OPT_HUB:
+        overrides->hub = optarg;
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+static bool parse_seconds(const char *text, int64_t *out)
+{
+    char *end = NULL;
+    errno = 0;
+    long long v = strtoll(text, &end, 10);
+    if (errno || end == text || *end || v <= 0 || v > 365LL * 86400)
+        return false;
+    *out = v;
+    return true;
+}
+
+static int with_settings(const struct agent_overrides *overrides,
+                         struct agent_settings *settings)
+{
+    int rc = settings_load(overrides, settings);
+    if (rc < 0)
+        return rc == -ENOENT || rc == -EIO ? EXIT_IO : EXIT_USAGE;
+    return EXIT_OK;
+}
+
+static int command_import(int argc, char **argv,
+                          struct agent_overrides *overrides)
+{
+    static const struct option options[] = {GLOBAL_OPTIONS, {0, 0, 0, 0}};
+    struct agent_settings settings;
+    int opt;
+
+    optind = 0;
+    while ((opt = getopt_long(argc, argv, "+c:h", options, NULL)) != -1) {
+        if (opt == 'h') {
+            fputs(import_usage, stdout);
+            return EXIT_OK;
+        }
+        if (!global_option(opt, overrides)) {
+            fputs(import_usage, stderr);
+            return EXIT_USAGE;
+        }
+    }
+    if (argc - optind != 2)
+        return usage_error(import_usage, "import wants KIND and FILE");
+    int kind = import_kind_parse(argv[optind]);
+    if (kind < 0)
+        return usage_error(import_usage,
+                           "unknown kind \"%s\" (want ballots, petitions, "
+                           "reception or remediation)",
+                           argv[optind]);
+    int code = with_settings(overrides, &settings);
+    if (code != EXIT_OK)
+        return code;
+    code = import_command(&settings, (enum import_kind)kind, argv[optind + 1]);
+    settings_free(&settings);
+    return code;
+}
+
+static int command_run(int argc, char **argv, struct agent_overrides *overrides)
+{
+    static const struct option options[] = {
+        GLOBAL_OPTIONS,
+        {"until-idle", no_argument, NULL, OPT_UNTIL_IDLE},
+        {"max-seconds", required_argument, NULL, OPT_MAX_SECONDS},
+        {0, 0, 0, 0}};
+    struct sync_run_options run = {false, 0};
+    struct agent_settings settings;
+    int opt;
+
+    optind = 0;
+    while ((opt = getopt_long(argc, argv, "+c:h", options, NULL)) != -1) {
+        if (opt == 'h') {
+            fputs(run_usage, stdout);
+            return EXIT_OK;
+        }
+        if (opt == OPT_UNTIL_IDLE) {
+            run.until_idle = true;
+        } else if (opt == OPT_MAX_SECONDS) {
+            if (!parse_seconds(optarg, &run.max_seconds))
+                return usage_error(run_usage,
+                                   "--max-seconds: \"%s\" is not a number "
+                                   "of seconds (1..31536000)",
+                                   optarg);
+        } else if (!global_option(opt, overrides)) {
+            fputs(run_usage, stderr);
+            return EXIT_USAGE;
+        }
+    }
+    if (optind != argc)
+        return usage_error(run_usage, "unexpected argument \"%s\"",
+                           argv[optind]);
+    int code = with_settings(overrides, &settings);
+    if (code != EXIT_OK)
+        return code;
+    code = sync_command(&settings, &run);
+    settings_free(&settings);
+    return code;
+}
+
+static int command_status(int argc, char **argv,
+                          struct agent_overrides *overrides)
+{
+    static const struct option options[] = {
+        GLOBAL_OPTIONS,
+        {"format", required_argument, NULL, OPT_FORMAT},
+        {0, 0, 0, 0}};
+    enum status_format format = STATUS_TABLE;
+    struct agent_settings settings;
+    int opt;
+
+    optind = 0;
+    while ((opt = getopt_long(argc, argv, "+c:h", options, NULL)) != -1) {
+        if (opt == 'h') {
+            fputs(status_usage, stdout);
+            return EXIT_OK;
+        }
+        if (opt == OPT_FORMAT) {
+            if (strcmp(optarg, "table") == 0)
+                format = STATUS_TABLE;
+            else if (strcmp(optarg, "json") == 0)
+                format = STATUS_JSON;
+            else
+                return usage_error(status_usage,
+                                   "--format: unknown format \"%s\" (want "
+                                   "table or json)",
+                                   optarg);
+        } else if (!global_option(opt, overrides)) {
+            fputs(status_usage, stderr);
+            return EXIT_USAGE;
+        }
+    }
+    if (optind != argc)
+        return usage_error(status_usage, "unexpected argument \"%s\"",
+                           argv[optind]);
+    int code = with_settings(overrides, &settings);
+    if (code != EXIT_OK)
+        return code;
+    code = status_command(&settings, format);
+    settings_free(&settings);
+    return code;
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option options[] = {GLOBAL_OPTIONS, {0, 0, 0, 0}};
+    struct agent_overrides overrides = {NULL, NULL, NULL, NULL};
+    int opt;
+
+    /* "+": stop at the command; its own options are parsed below. */
+    while ((opt = getopt_long(argc, argv, "+c:h", options, NULL)) != -1) {
+        if (opt == 'h') {
+            fputs(usage_text, stdout);
+            return EXIT_OK;
+        }
+        if (!global_option(opt, &overrides)) {
+            fputs(usage_text, stderr);
+            return EXIT_USAGE;
+        }
+    }
+    if (optind >= argc) {
+        fprintf(stderr, "ward-agent: missing command\n%s", usage_text);
+        return EXIT_USAGE;
+    }
+    const char *command = argv[optind];
+    int sub_argc = argc - optind;
+    char **sub_argv = argv + optind;
+    if (strcmp(command, "import") == 0)
+        return command_import(sub_argc, sub_argv, &overrides);
+    if (strcmp(command, "run") == 0)
+        return command_run(sub_argc, sub_argv, &overrides);
+    if (strcmp(command, "status") == 0)
+        return command_status(sub_argc, sub_argv, &overrides);
+    if (strcmp(command, "help") == 0) {
+        fputs(usage_text, stdout);
+        return EXIT_OK;
+    }
+    return usage_error(usage_text, "unknown command \"%s\"", command);
+}

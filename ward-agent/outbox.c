@@ -1,0 +1,691 @@
+/*
+ * outbox.c - the ward agent's durable outbox on SQLite.
+ *
+ * Schema (PRAGMA user_version = 1):
+ *   meta(id = 1, agent_instance, ward, next_seq, last_contact_ms, hub_mark)
+ *   events(seq PRIMARY KEY, event_id UNIQUE, kind, payload, state, reason,
+ *          queued_at_ms)
+ * payload is the packed wardsync.v1.Event including its seq and event_id,
+ * exactly the bytes sent to the hub. Writers take BEGIN IMMEDIATE so a
+ * concurrent "ward-agent import" and "ward-agent run" wait for each other
+ * (busy_timeout) instead of failing on a lock upgrade.
+ */
+#include "outbox.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sqlite3.h>
+
+#include "wardsync/log.h"
+#include "wardsync/validate.h"
+
+#define OUTBOX_SCHEMA_VERSION 1
+#define OUTBOX_BUSY_TIMEOUT_MS 10000
+
+struct outbox {
+    sqlite3 *db;
+    char *path;
+    char agent_instance[WS_UUID_LEN + 1];
+    char ward[WS_FIELD_MAX + 1];
+};
+
+static const char *const schema_sql =
+    "CREATE TABLE meta ("
+    "  id INTEGER PRIMARY KEY CHECK (id = 1),"
+    "  agent_instance TEXT NOT NULL,"
+    "  ward TEXT NOT NULL,"
+    "  next_seq INTEGER NOT NULL CHECK (next_seq >= 1),"
+    "  last_contact_ms INTEGER,"
+    "  hub_mark INTEGER NOT NULL DEFAULT 0);"
+    "CREATE TABLE events ("
+    "  seq INTEGER PRIMARY KEY CHECK (seq >= 1),"
+    "  event_id TEXT NOT NULL UNIQUE,"
+    "  kind TEXT NOT NULL,"
+    "  payload BLOB NOT NULL,"
+    "  state TEXT NOT NULL DEFAULT 'queued'"
+    "    CHECK (state IN ('queued', 'delivered', 'rejected')),"
+    "  reason TEXT,"
+    "  queued_at_ms INTEGER NOT NULL);"
+    "CREATE INDEX events_state ON events (state, seq);"
+    "CREATE TABLE imports ("
+    "  name TEXT NOT NULL,"
+    "  size INTEGER NOT NULL,"
+    "  mtime_ns INTEGER NOT NULL,"
+    "  inode INTEGER NOT NULL,"
+    "  first_seq INTEGER,"
+    "  last_seq INTEGER,"
+    "  imported_at_ms INTEGER NOT NULL,"
+    "  PRIMARY KEY (name, size, mtime_ns, inode));";
+
+/* Logs the current SQLite error of the outbox for the action named. */
+static int fail(const struct outbox *outbox, const char *action)
+{
+    ws_error("outbox", "could not %s: %s path=%s", action,
+             sqlite3_errmsg(outbox->db), outbox->path);
+    return -EIO;
+}
+
+static int exec(struct outbox *outbox, const char *sql, const char *action)
+{
+    char *msg = NULL;
+    if (sqlite3_exec(outbox->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+        ws_error("outbox", "could not %s: %s path=%s", action,
+                 msg ? msg : sqlite3_errmsg(outbox->db), outbox->path);
+        sqlite3_free(msg);
+        return -EIO;
+    }
+    return 0;
+}
+
+static void rollback(struct outbox *outbox)
+{
+    /* Harmless when no transaction is open (SQLite then reports an error
+     * we have nothing to add to). */
+    if (!sqlite3_get_autocommit(outbox->db))
+        sqlite3_exec(outbox->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+static int prepare(struct outbox *outbox, const char *sql, sqlite3_stmt **stmt)
+{
+    if (sqlite3_prepare_v2(outbox->db, sql, -1, stmt, NULL) != SQLITE_OK)
+        return fail(outbox, "prepare statement");
+    return 0;
+}
+
+/* Creates the schema and the meta row in one transaction. */
+static int create_schema(struct outbox *outbox, const char *ward)
+{
+    sqlite3_stmt *stmt = NULL;
+    char instance[WS_UUID_LEN + 1];
+    int rc = ws_uuid4(instance);
+    if (rc < 0) {
+        ws_error("outbox", "could not make agent_instance: %s", strerror(-rc));
+        return rc;
+    }
+    if ((rc = exec(outbox, "BEGIN IMMEDIATE", "begin transaction")) < 0)
+        return rc;
+    /* Another process may have created it while we waited for the lock. */
+    if ((rc = prepare(outbox,
+                      "SELECT count(*) FROM sqlite_master WHERE name = 'meta'",
+                      &stmt)) < 0)
+        goto rollback;
+    if (sqlite3_step(stmt) != SQLITE_ROW) {
+        rc = fail(outbox, "read schema");
+        goto rollback;
+    }
+    int exists = sqlite3_column_int(stmt, 0);
+    sqlite3_finalize(stmt);
+    stmt = NULL;
+    if (exists)
+        return exec(outbox, "COMMIT", "commit");
+
+    if ((rc = exec(outbox, schema_sql, "create outbox schema")) < 0)
+        goto rollback;
+    if ((rc = prepare(outbox,
+                      "INSERT INTO meta (id, agent_instance, ward, next_seq) "
+                      "VALUES (1, ?1, ?2, 1)",
+                      &stmt)) < 0)
+        goto rollback;
+    sqlite3_bind_text(stmt, 1, instance, -1, SQLITE_STATIC);
+    sqlite3_bind_text(stmt, 2, ward, -1, SQLITE_STATIC);
+    if (sqlite3_step(stmt) != SQLITE_DONE) {
+        rc = fail(outbox, "write outbox meta");
+        goto rollback;
+    }
+    sqlite3_finalize(stmt);
+    stmt = NULL;
+    if ((rc = exec(outbox, "PRAGMA user_version = 1", "set schema version")) <
+        0)
+        goto rollback;
+    if ((rc = exec(outbox, "COMMIT", "commit")) < 0)
+        goto rollback;
+    ws_info("outbox", "created outbox path=%s ward=%s agent_instance=%s",
+            outbox->path, ward, instance);
+    return 0;
+
+rollback:
+    sqlite3_finalize(stmt);
+    rollback(outbox);
+    return rc;
+}
+
+static int load_meta(struct outbox *outbox)
+{
+    sqlite3_stmt *stmt = NULL;
+    int rc = prepare(
+        outbox, "SELECT agent_instance, ward FROM meta WHERE id = 1", &stmt);
+    if (rc < 0)
+        return rc;
+    if (sqlite3_step(stmt) != SQLITE_ROW) {
+        ws_error("outbox", "outbox has no meta row path=%s", outbox->path);
+        sqlite3_finalize(stmt);
+        return -EIO;
+    }
+    const char *instance = (const char *)sqlite3_column_text(stmt, 0);
+    const char *ward = (const char *)sqlite3_column_text(stmt, 1);
+    ws_strlcpy(outbox->agent_instance, instance ? instance : "",
+               sizeof(outbox->agent_instance));
+    ws_strlcpy(outbox->ward, ward ? ward : "", sizeof(outbox->ward));
+    sqlite3_finalize(stmt);
+    return 0;
+}
+
+static int schema_version(struct outbox *outbox, int *version)
+{
+    sqlite3_stmt *stmt = NULL;
+    int rc = prepare(outbox, "PRAGMA user_version", &stmt);
+    if (rc < 0)
+        return rc;
+    if (sqlite3_step(stmt) != SQLITE_ROW) {
+        sqlite3_finalize(stmt);
+        return fail(outbox, "read schema version");
+    }
+    *version = sqlite3_column_int(stmt, 0);
+    sqlite3_finalize(stmt);
+    return 0;
+}
+
+int outbox_open(const char *path, const char *ward, bool create,
+                struct outbox **out)
+{
+    int rc;
+    int version = 0;
+    struct outbox *outbox = calloc(1, sizeof(*outbox));
+    if (!outbox || !(outbox->path = strdup(path))) {
+        free(outbox);
+        return -ENOMEM;
+    }
+    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX;
+    if (create)
+        flags |= SQLITE_OPEN_CREATE;
+    if (sqlite3_open_v2(path, &outbox->db, flags, NULL) != SQLITE_OK) {
+        if (!outbox->db) {
+            rc = -ENOMEM;
+        } else if (!create && sqlite3_errcode(outbox->db) == SQLITE_CANTOPEN) {
+            ws_error("outbox",
+                     "no outbox at \"%s\" (nothing was imported "
+                     "yet, or --home is wrong)",
+                     path);
+            rc = -ENOENT;
+        } else {
+            rc = fail(outbox, "open outbox");
+        }
+        goto close;
+    }
+    sqlite3_extended_result_codes(outbox->db, 1);
+    sqlite3_busy_timeout(outbox->db, OUTBOX_BUSY_TIMEOUT_MS);
+    if ((rc = exec(outbox, "PRAGMA journal_mode = WAL", "enable WAL")) < 0 ||
+        (rc = exec(outbox, "PRAGMA synchronous = FULL",
+                   "set synchronous=FULL")) < 0)
+        goto close;
+    if ((rc = schema_version(outbox, &version)) < 0)
+        goto close;
+    if (version == 0) {
+        if (!create) {
+            ws_error("outbox", "\"%s\" is not a ward-agent outbox", path);
+            rc = -ENOENT;
+            goto close;
+        }
+        if (!ward || !*ward) {
+            ws_error("outbox",
+                     "cannot create an outbox without a ward "
+                     "(set [agent] ward, WARDSYNC_AGENT_WARD or --ward)");
+            rc = -EINVAL;
+            goto close;
+        }
+        if ((rc = create_schema(outbox, ward)) < 0)
+            goto close;
+    } else if (version != OUTBOX_SCHEMA_VERSION) {
+        ws_error("outbox",
+                 "outbox schema version %d is not supported "
+                 "(want %d) path=%s",
+                 version, OUTBOX_SCHEMA_VERSION, path);
+        rc = -EPROTO;
+        goto close;
+    }
+    if ((rc = load_meta(outbox)) < 0)
+        goto close;
+    if (ward && *ward && strcmp(ward, outbox->ward) != 0) {
+        ws_error("outbox", "outbox belongs to ward %s, not %s path=%s",
+                 outbox->ward, ward, path);
+        rc = -EINVAL;
+        goto close;
+    }
+    *out = outbox;
+    return 0;
+
+close:
+    outbox_close(&outbox);
+    return rc;
+}
+
+void outbox_close(struct outbox **outbox)
+{
+    if (!outbox || !*outbox)
+        return;
+    if ((*outbox)->db && sqlite3_close((*outbox)->db) != SQLITE_OK)
+        ws_warn("outbox", "could not close outbox: %s path=%s",
+                sqlite3_errmsg((*outbox)->db), (*outbox)->path);
+    free((*outbox)->path);
+    free(*outbox);
+    *outbox = NULL;
+}
+
+const char *outbox_agent_instance(const struct outbox *outbox)
+{
+    return outbox->agent_instance;
+}
+
+const char *outbox_ward(const struct outbox *outbox)
+{
+    return outbox->ward;
+}
+
+/* Writes seq as the encoding of field 1 (varint) into buf (11 bytes) and
+ * returns its length. protobuf-c writes fields in field-number order and
+ * seq is field 1 of Event, so this prefix followed by the packed Event
+ * without seq is exactly the packed Event with seq set. */
+static size_t encode_seq_field(uint64_t seq, uint8_t buf[11])
+{
+    size_t n = 0;
+    buf[n++] = 0x08; /* field 1, wire type 0 (varint) */
+    do {
+        uint8_t byte = seq & 0x7f;
+        seq >>= 7;
+        buf[n++] = seq ? (byte | 0x80) : byte;
+    } while (seq);
+    return n;
+}
+
+/* Records source inside the open transaction. */
+static int record_source(struct outbox *outbox,
+                         const struct outbox_source *source, uint64_t first,
+                         uint64_t last, size_t n)
+{
+    sqlite3_stmt *stmt = NULL;
+    int rc = prepare(outbox,
+                     "INSERT OR REPLACE INTO imports (name, size, mtime_ns, "
+                     "inode, first_seq, last_seq, imported_at_ms) "
+                     "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                     &stmt);
+    if (rc < 0)
+        return rc;
+    sqlite3_bind_text(stmt, 1, source->name, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(stmt, 2, source->size);
+    sqlite3_bind_int64(stmt, 3, source->mtime_ns);
+    sqlite3_bind_int64(stmt, 4, (sqlite3_int64)source->inode);
+    if (n) {
+        sqlite3_bind_int64(stmt, 5, (sqlite3_int64)first);
+        sqlite3_bind_int64(stmt, 6, (sqlite3_int64)last);
+    }
+    sqlite3_bind_int64(stmt, 7, ws_now_ms());
+    if (sqlite3_step(stmt) != SQLITE_DONE)
+        rc = fail(outbox, "record imported file");
+    sqlite3_finalize(stmt);
+    return rc;
+}
+
+int outbox_source_imported(struct outbox *outbox,
+                           const struct outbox_source *source, bool *imported)
+{
+    sqlite3_stmt *stmt = NULL;
+    int rc = prepare(outbox,
+                     "SELECT 1 FROM imports WHERE name = ?1 AND size = ?2 "
+                     "AND mtime_ns = ?3 AND inode = ?4",
+                     &stmt);
+    if (rc < 0)
+        return rc;
+    sqlite3_bind_text(stmt, 1, source->name, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(stmt, 2, source->size);
+    sqlite3_bind_int64(stmt, 3, source->mtime_ns);
+    sqlite3_bind_int64(stmt, 4, (sqlite3_int64)source->inode);
+    int step = sqlite3_step(stmt);
+    if (step == SQLITE_ROW)
+        *imported = true;
+    else if (step == SQLITE_DONE)
+        *imported = false;
+    else
+        rc = fail(outbox, "look up imported file");
+    sqlite3_finalize(stmt);
+    return rc;
+}
+
+int outbox_append(struct outbox *outbox, const struct outbox_new_event *events,
+                  size_t n, const struct outbox_source *source,
+                  uint64_t *first_seq, uint64_t *last_seq)
+{
+    sqlite3_stmt *next = NULL;
+    sqlite3_stmt *insert = NULL;
+    sqlite3_stmt *update = NULL;
+    uint8_t *payload = NULL;
+    size_t payload_cap = 0;
+    int rc;
+
+    if (n == 0 && !source)
+        return 0;
+    if ((rc = exec(outbox, "BEGIN IMMEDIATE", "begin transaction")) < 0)
+        return rc;
+    if ((rc = prepare(outbox, "SELECT next_seq FROM meta WHERE id = 1",
+                      &next)) < 0)
+        goto rollback;
+    if (sqlite3_step(next) != SQLITE_ROW) {
+        rc = fail(outbox, "read next_seq");
+        goto rollback;
+    }
+    uint64_t seq = (uint64_t)sqlite3_column_int64(next, 0);
+    uint64_t first = seq;
+    if ((rc = prepare(outbox,
+                      "INSERT INTO events (seq, event_id, kind, payload, "
+                      "state, queued_at_ms) "
+                      "VALUES (?1, ?2, ?3, ?4, 'queued', ?5)",
+                      &insert)) < 0)
+        goto rollback;
+    for (size_t i = 0; i < n; i++, seq++) {
+        const struct outbox_new_event *ev = &events[i];
+        uint8_t prefix[11];
+        size_t prefix_len = encode_seq_field(seq, prefix);
+        size_t len = prefix_len + ev->body_len;
+        if (len > payload_cap) {
+            uint8_t *bigger = realloc(payload, len);
+            if (!bigger) {
+                rc = -ENOMEM;
+                goto rollback;
+            }
+            payload = bigger;
+            payload_cap = len;
+        }
+        memcpy(payload, prefix, prefix_len);
+        if (ev->body_len)
+            memcpy(payload + prefix_len, ev->body, ev->body_len);
+        sqlite3_bind_int64(insert, 1, (sqlite3_int64)seq);
+        sqlite3_bind_text(insert, 2, ev->event_id, -1, SQLITE_STATIC);
+        sqlite3_bind_text(insert, 3, ev->kind, -1, SQLITE_STATIC);
+        sqlite3_bind_blob(insert, 4, payload, (int)len, SQLITE_STATIC);
+        sqlite3_bind_int64(insert, 5, ev->queued_at_ms);
+        if (sqlite3_step(insert) != SQLITE_DONE) {
+            rc = fail(outbox, "queue event");
+            goto rollback;
+        }
+        sqlite3_reset(insert);
+        sqlite3_clear_bindings(insert);
+    }
+    if ((rc = prepare(outbox, "UPDATE meta SET next_seq = ?1 WHERE id = 1",
+                      &update)) < 0)
+        goto rollback;
+    sqlite3_bind_int64(update, 1, (sqlite3_int64)seq);
+    if (sqlite3_step(update) != SQLITE_DONE) {
+        rc = fail(outbox, "advance next_seq");
+        goto rollback;
+    }
+    if (source && (rc = record_source(outbox, source, first, seq - 1, n)) < 0)
+        goto rollback;
+    sqlite3_finalize(next);
+    sqlite3_finalize(insert);
+    sqlite3_finalize(update);
+    next = insert = update = NULL;
+    /* The events are queued only once this returns. */
+    if ((rc = exec(outbox, "COMMIT", "commit queued events")) < 0)
+        goto rollback;
+    free(payload);
+    if (first_seq)
+        *first_seq = first;
+    if (last_seq)
+        *last_seq = seq - 1;
+    return 0;
+
+rollback:
+    sqlite3_finalize(next);
+    sqlite3_finalize(insert);
+    sqlite3_finalize(update);
+    free(payload);
+    rollback(outbox);
+    return rc;
+}
+
+void outbox_rows_free(struct outbox_row **rows, size_t n_rows)
+{
+    if (!rows || !*rows)
+        return;
+    for (size_t i = 0; i < n_rows; i++)
+        free((*rows)[i].payload);
+    free(*rows);
+    *rows = NULL;
+}
+
+int outbox_read(struct outbox *outbox, uint64_t from_seq, size_t max_events,
+                size_t max_bytes, struct outbox_row **rows, size_t *n_rows)
+{
+    sqlite3_stmt *stmt = NULL;
+    struct outbox_row *out = NULL;
+    size_t n = 0;
+    size_t bytes = 0;
+    int rc;
+
+    *rows = NULL;
+    *n_rows = 0;
+    if (max_events == 0)
+        return 0;
+    if ((rc = prepare(outbox,
+                      "SELECT seq, payload FROM events WHERE seq >= ?1 "
+                      "ORDER BY seq LIMIT ?2",
+                      &stmt)) < 0)
+        return rc;
+    sqlite3_bind_int64(stmt, 1, (sqlite3_int64)from_seq);
+    sqlite3_bind_int64(stmt, 2, (sqlite3_int64)max_events);
+    out = calloc(max_events, sizeof(*out));
+    if (!out) {
+        rc = -ENOMEM;
+        goto fail;
+    }
+    for (;;) {
+        int step = sqlite3_step(stmt);
+        if (step == SQLITE_DONE)
+            break;
+        if (step != SQLITE_ROW) {
+            rc = fail(outbox, "read queued events");
+            goto fail;
+        }
+        size_t len = (size_t)sqlite3_column_bytes(stmt, 1);
+        if (n > 0 && bytes + len > max_bytes)
+            break;
+        const void *blob = sqlite3_column_blob(stmt, 1);
+        out[n].seq = (uint64_t)sqlite3_column_int64(stmt, 0);
+        out[n].payload = malloc(len ? len : 1);
+        if (!out[n].payload) {
+            rc = -ENOMEM;
+            goto fail;
+        }
+        if (len)
+            memcpy(out[n].payload, blob, len);
+        out[n].payload_len = len;
+        bytes += len;
+        n++;
+    }
+    sqlite3_finalize(stmt);
+    if (n == 0) {
+        free(out);
+        out = NULL;
+    }
+    *rows = out;
+    *n_rows = n;
+    return 0;
+
+fail:
+    sqlite3_finalize(stmt);
+    outbox_rows_free(&out, n);
+    return rc;
+}
+
+int outbox_apply_ack(struct outbox *outbox, uint64_t committed_through,
+                     const struct outbox_refusal *refusals, size_t n_refusals,
+                     int64_t now_ms)
+{
+    sqlite3_stmt *reject = NULL;
+    sqlite3_stmt *deliver = NULL;
+    sqlite3_stmt *meta = NULL;
+    int rc;
+
+    if ((rc = exec(outbox, "BEGIN IMMEDIATE", "begin transaction")) < 0)
+        return rc;
+    if (n_refusals) {
+        if ((rc = prepare(outbox,
+                          "UPDATE events SET state = 'rejected', reason = ?2 "
+                          "WHERE seq = ?1 AND state = 'queued'",
+                          &reject)) < 0)
+            goto rollback;
+        for (size_t i = 0; i < n_refusals; i++) {
+            if (refusals[i].seq == 0 || refusals[i].seq > committed_through)
+                continue;
+            sqlite3_bind_int64(reject, 1, (sqlite3_int64)refusals[i].seq);
+            sqlite3_bind_text(reject, 2, refusals[i].reason, -1, SQLITE_STATIC);
+            if (sqlite3_step(reject) != SQLITE_DONE) {
+                rc = fail(outbox, "mark event rejected");
+                goto rollback;
+            }
+            sqlite3_reset(reject);
+        }
+    }
+    if ((rc = prepare(outbox,
+                      "UPDATE events SET state = 'delivered' "
+                      "WHERE seq <= ?1 AND state = 'queued'",
+                      &deliver)) < 0)
+        goto rollback;
+    sqlite3_bind_int64(deliver, 1, (sqlite3_int64)committed_through);
+    if (sqlite3_step(deliver) != SQLITE_DONE) {
+        rc = fail(outbox, "mark events delivered");
+        goto rollback;
+    }
+    if ((rc = prepare(outbox,
+                      "UPDATE meta SET hub_mark = ?1, last_contact_ms = ?2 "
+                      "WHERE id = 1",
+                      &meta)) < 0)
+        goto rollback;
+    sqlite3_bind_int64(meta, 1, (sqlite3_int64)committed_through);
+    sqlite3_bind_int64(meta, 2, now_ms);
+    if (sqlite3_step(meta) != SQLITE_DONE) {
+        rc = fail(outbox, "record hub mark");
+        goto rollback;
+    }
+    sqlite3_finalize(reject);
+    sqlite3_finalize(deliver);
+    sqlite3_finalize(meta);
+    reject = deliver = meta = NULL;
+    if ((rc = exec(outbox, "COMMIT", "commit acknowledgement")) < 0)
+        goto rollback;
+    return 0;
+
+rollback:
+    sqlite3_finalize(reject);
+    sqlite3_finalize(deliver);
+    sqlite3_finalize(meta);
+    rollback(outbox);
+    return rc;
+}
+
+int outbox_touch(struct outbox *outbox, uint64_t hub_mark, int64_t now_ms)
+{
+    sqlite3_stmt *stmt = NULL;
+    int rc = prepare(outbox,
+                     "UPDATE meta SET hub_mark = ?1, last_contact_ms = ?2 "
+                     "WHERE id = 1",
+                     &stmt);
+    if (rc < 0)
+        return rc;
+    sqlite3_bind_int64(stmt, 1, (sqlite3_int64)hub_mark);
+    sqlite3_bind_int64(stmt, 2, now_ms);
+    if (sqlite3_step(stmt) != SQLITE_DONE)
+        rc = fail(outbox, "record hub contact");
+    sqlite3_finalize(stmt);
+    return rc;
+}
+
+int outbox_get_counts(struct outbox *outbox, struct outbox_counts *counts)
+{
+    sqlite3_stmt *stmt = NULL;
+    int rc;
+
+    memset(counts, 0, sizeof(*counts));
+    counts->last_contact_ms = -1;
+    if ((rc = prepare(outbox,
+                      "SELECT state, count(*) FROM events GROUP BY state",
+                      &stmt)) < 0)
+        return rc;
+    int step;
+    while ((step = sqlite3_step(stmt)) == SQLITE_ROW) {
+        const char *state = (const char *)sqlite3_column_text(stmt, 0);
+        uint64_t count = (uint64_t)sqlite3_column_int64(stmt, 1);
+        if (!state)
+            continue;
+        if (strcmp(state, "queued") == 0)
+            counts->queued = count;
+        else if (strcmp(state, "delivered") == 0)
+            counts->delivered = count;
+        else if (strcmp(state, "rejected") == 0)
+            counts->rejected = count;
+    }
+    sqlite3_finalize(stmt);
+    stmt = NULL;
+    if (step != SQLITE_DONE)
+        return fail(outbox, "count events");
+
+    if ((rc = prepare(outbox,
+                      "SELECT next_seq, hub_mark, last_contact_ms FROM meta "
+                      "WHERE id = 1",
+                      &stmt)) < 0)
+        return rc;
+    if (sqlite3_step(stmt) != SQLITE_ROW) {
+        sqlite3_finalize(stmt);
+        return fail(outbox, "read outbox meta");
+    }
+    counts->last_seq = (uint64_t)sqlite3_column_int64(stmt, 0) - 1;
+    counts->hub_mark = (uint64_t)sqlite3_column_int64(stmt, 1);
+    if (sqlite3_column_type(stmt, 2) != SQLITE_NULL)
+        counts->last_contact_ms = sqlite3_column_int64(stmt, 2);
+    sqlite3_finalize(stmt);
+    return 0;
+}
+
+int outbox_count_queued_after(struct outbox *outbox, uint64_t after_seq,
+                              uint64_t *count)
+{
+    sqlite3_stmt *stmt = NULL;
+    int rc = prepare(outbox,
+                     "SELECT count(*) FROM events "
+                     "WHERE state = 'queued' AND seq > ?1",
+                     &stmt);
+    if (rc < 0)
+        return rc;
+    sqlite3_bind_int64(stmt, 1, (sqlite3_int64)after_seq);
+    if (sqlite3_step(stmt) == SQLITE_ROW)
+        *count = (uint64_t)sqlite3_column_int64(stmt, 0);
+    else
+        rc = fail(outbox, "count queued events");
+    sqlite3_finalize(stmt);
+    return rc;
+}
+
+int outbox_list_rejected(struct outbox *outbox, size_t limit,
+                         outbox_rejected_fn fn, void *arg)
+{
+    sqlite3_stmt *stmt = NULL;
+    int rc = prepare(outbox,
+                     "SELECT seq, kind, reason FROM events "
+                     "WHERE state = 'rejected' ORDER BY seq DESC LIMIT ?1",
+                     &stmt);
+    if (rc < 0)
+        return rc;
+    sqlite3_bind_int64(stmt, 1, (sqlite3_int64)limit);
+    int step;
+    while ((step = sqlite3_step(stmt)) == SQLITE_ROW) {
+        const char *kind = (const char *)sqlite3_column_text(stmt, 1);
+        const char *reason = (const char *)sqlite3_column_text(stmt, 2);
+        fn((uint64_t)sqlite3_column_int64(stmt, 0), kind ? kind : "",
+           reason ? reason : "", arg);
+    }
+    if (step != SQLITE_DONE)
+        rc = fail(outbox, "list rejected events");
+    sqlite3_finalize(stmt);
+    return rc;
+}

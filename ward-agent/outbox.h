@@ -1,0 +1,131 @@
+/*
+ * outbox.h - the ward agent's durable outbox (SQLite, WAL, synchronous=FULL).
+ *
+ * The outbox gives every event a sequence number 1, 2, 3, ... without gaps
+ * and keeps it until the hub has acknowledged it (DESIGN §4). An event is
+ * "queued" only once the transaction that inserted it has committed; an
+ * import either queues all of its events or none.
+ *
+ * Every function that acts returns 0 or a negative errno; the SQLite detail
+ * goes to the log (module "outbox"). Nothing here is thread-safe: one outbox
+ * handle belongs to one thread.
+ */
+#ifndef WARD_AGENT_OUTBOX_H
+#define WARD_AGENT_OUTBOX_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "wardsync/util.h"
+
+struct outbox;
+
+/* One event ready to enter the outbox. body is the packed
+ * wardsync.v1.Event with seq left at 0 (so the field is absent from the
+ * encoding); the outbox assigns the seq. The caller keeps ownership. */
+struct outbox_new_event {
+    const char *kind; /* "ballot", "petition", "reception", "remediation" */
+    char event_id[WS_UUID_LEN + 1];
+    int64_t queued_at_ms;
+    uint8_t *body;
+    size_t body_len;
+};
+
+/* Identity of a drop-folder file, recorded in the same transaction as its
+ * events so that a crash between the commit and the move to done/ does not
+ * queue the file twice. */
+struct outbox_source {
+    const char *name;
+    int64_t size;
+    int64_t mtime_ns;
+    uint64_t inode;
+};
+
+/* One stored event as read back for sending: payload is the packed Event
+ * including its seq, malloc'd, owned by the array (outbox_rows_free). */
+struct outbox_row {
+    uint64_t seq;
+    uint8_t *payload;
+    size_t payload_len;
+};
+
+struct outbox_counts {
+    uint64_t queued;
+    uint64_t delivered;
+    uint64_t rejected;
+    uint64_t last_seq;       /* 0 when nothing was ever queued */
+    uint64_t hub_mark;       /* highest seq the hub said it committed */
+    int64_t last_contact_ms; /* -1 when the hub never answered */
+};
+
+/* One acknowledged event the hub refused (REJECTED or CONFLICT). */
+struct outbox_refusal {
+    uint64_t seq;
+    const char *reason;
+};
+
+/* Opens the outbox at path. When create is true a missing database is
+ * created with a new random agent_instance for ward; otherwise a missing
+ * file is -ENOENT. ward may be NULL or empty to accept the stored ward; when
+ * given it must match the stored one (-EINVAL otherwise). Returns 0 and a
+ * new handle in *out. */
+int outbox_open(const char *path, const char *ward, bool create,
+                struct outbox **out);
+
+/* Closes the database and sets *outbox to NULL; NULL-safe. */
+void outbox_close(struct outbox **outbox);
+
+/* The outbox's random id and ward; valid while the outbox is open. */
+const char *outbox_agent_instance(const struct outbox *outbox);
+const char *outbox_ward(const struct outbox *outbox);
+
+/* Queues n events in one transaction, giving them the seqs next_seq ..
+ * next_seq + n - 1 in array order, and records source (when not NULL). On
+ * success sets *first_seq and *last_seq (when non-NULL) and returns 0; on any
+ * error nothing is queued. */
+int outbox_append(struct outbox *outbox, const struct outbox_new_event *events,
+                  size_t n, const struct outbox_source *source,
+                  uint64_t *first_seq, uint64_t *last_seq);
+
+/* Sets *imported to whether a file with this identity was already queued
+ * (source given to outbox_append). */
+int outbox_source_imported(struct outbox *outbox,
+                           const struct outbox_source *source, bool *imported);
+
+/* Reads up to max_events events with seq >= from_seq in seq order, whatever
+ * their state (a hub that lost its mark is answered by going back N), and
+ * stops before the total payload would pass max_bytes (but always returns
+ * at least one event when there is one). Sets *rows (free with
+ * outbox_rows_free) and *n_rows. */
+int outbox_read(struct outbox *outbox, uint64_t from_seq, size_t max_events,
+                size_t max_bytes, struct outbox_row **rows, size_t *n_rows);
+
+void outbox_rows_free(struct outbox_row **rows, size_t n_rows);
+
+/* Records an acknowledgement in one transaction: the refused events become
+ * "rejected" with their reason, every other queued event with seq <=
+ * committed_through becomes "delivered", the hub mark becomes
+ * committed_through and last contact now_ms. Refusals above
+ * committed_through are ignored. */
+int outbox_apply_ack(struct outbox *outbox, uint64_t committed_through,
+                     const struct outbox_refusal *refusals, size_t n_refusals,
+                     int64_t now_ms);
+
+/* Records that the hub answered without committing anything new (retry
+ * later, gap): only last_contact_ms and the hub mark change. */
+int outbox_touch(struct outbox *outbox, uint64_t hub_mark, int64_t now_ms);
+
+int outbox_get_counts(struct outbox *outbox, struct outbox_counts *counts);
+
+/* Number of queued events with seq > after_seq (the backlog behind a batch). */
+int outbox_count_queued_after(struct outbox *outbox, uint64_t after_seq,
+                              uint64_t *count);
+
+/* Calls fn for the last (up to limit) rejected events, newest first. */
+typedef void (*outbox_rejected_fn)(uint64_t seq, const char *kind,
+                                   const char *reason, void *arg);
+int outbox_list_rejected(struct outbox *outbox, size_t limit,
+                         outbox_rejected_fn fn, void *arg);
+
+#endif

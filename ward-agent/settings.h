@@ -1,0 +1,61 @@
+/*
+ * settings.h - the ward agent's settings: defaults (docs/contracts.md), then
+ * the INI file's [agent] section, then WARDSYNC_AGENT_<KEY> environment
+ * variables (both through ws_config), then command-line options.
+ */
+#ifndef WARD_AGENT_SETTINGS_H
+#define WARD_AGENT_SETTINGS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct ws_config;
+struct ws_catalogue;
+
+/* Command-line values that override the file and the environment; NULL
+ * means "not given". */
+struct agent_overrides {
+    const char *config_path;
+    const char *home;
+    const char *ward;
+    const char *hub;
+};
+
+struct agent_settings {
+    struct ws_config *config; /* owns the strings below */
+    const char *ward;         /* "" when not configured */
+    const char *hub;
+    const char *home;
+    const char *catalogue; /* NULL: the built-in default */
+    int64_t batch_size;
+    int64_t ack_timeout_ms;
+    int64_t inbox_poll_ms;
+    int64_t max_frame;
+    char outbox_path[4096];
+};
+
+/* Loads the settings. Returns 0, or a negative errno with the reason already
+ * printed to stderr (an unreadable file or an out-of-range value). */
+int settings_load(const struct agent_overrides *overrides,
+                  struct agent_settings *settings);
+
+void settings_free(struct agent_settings *settings);
+
+/* Creates home and its inbox/, done/ and rejected/ folders when missing.
+ * Returns 0 or a negative errno (logged). */
+int settings_make_home(const struct agent_settings *settings);
+
+/* Loads the configured catalogue (or the built-in default). Returns 0 or a
+ * negative errno (logged). */
+int settings_load_catalogue(const struct agent_settings *settings,
+                            struct ws_catalogue **out);
+
+/* Exit codes of docs/contracts.md. */
+enum {
+    EXIT_OK = 0,
+    EXIT_BAD_INPUT = 1,
+    EXIT_USAGE = 2,
+    EXIT_IO = 3,
+};
+
+#endif

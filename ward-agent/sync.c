@@ -1,0 +1,566 @@
+/*
+ * sync.c - the ward agent's sync loop.
+ *
+ * One DEALER socket talks to the hub's ROUTER. The loop sends a Batch of
+ * consecutive events starting at the hub's mark + 1, waits for the Ack and
+ * records it in the outbox. The hub's committed_through is the only truth
+ * about what it holds: an Ack is applied by that mark, never by "the batch
+ * we sent last", so a late Ack for an older batch is harmless, and a gap
+ * answer (Ack.error) sends the loop back to committed_through + 1 (go back
+ * N). A missing Ack means resending the same seqs after a backoff; the hub
+ * answers events it already holds as duplicates.
+ *
+ * Only one batch is in flight. struct flight is the place where a window of
+ * several batches would go: the Ack handling already works by mark only.
+ */
+#include "sync.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include <zmq.h>
+
+#include "inbox.h"
+#include "outbox.h"
+#include "settings.h"
+#include "wardsync/catalogue.h"
+#include "wardsync/codec.h"
+#include "wardsync/log.h"
+#include "wardsync/util.h"
+
+#define BACKOFF_FIRST_MS 200
+#define BACKOFF_CAP_MS 5000
+#define SOCKET_HWM 1000
+#define HEARTBEAT_IVL_MS 5000
+#define HEARTBEAT_TIMEOUT_MS 15000
+#define HEARTBEAT_TTL_MS 15000
+/* Room left in a frame for the Batch's own fields. */
+#define BATCH_OVERHEAD 4096
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_stop_signal(int sig)
+{
+    (void)sig;
+    stop_requested = 1;
+}
+
+/* The batch waiting for its Ack. */
+struct flight {
+    bool active;
+    uint64_t first;
+    uint64_t last;
+    int64_t deadline_ms; /* monotonic */
+};
+
+struct sync_state {
+    const struct agent_settings *settings;
+    struct outbox *outbox;
+    void *zmq_ctx;
+    void *socket;
+    uint64_t hub_mark; /* highest seq the hub said it committed */
+    uint64_t next_seq; /* first seq of the next batch to send */
+    struct flight flight;
+    unsigned failures;     /* consecutive timeouts / refusals */
+    int64_t not_before_ms; /* monotonic: backoff or retry_after */
+    bool hub_silent;       /* last attempt went unanswered */
+    bool flight_sent_once; /* a batch has left the socket */
+};
+
+/* Exponential backoff with jitter: half the step fixed, half random, so
+ * fourteen wards restarted together do not knock in step. */
+static int64_t backoff_ms(unsigned failures)
+{
+    unsigned shift = failures > 10 ? 10 : failures;
+    int64_t step = (int64_t)BACKOFF_FIRST_MS << shift;
+    if (step > BACKOFF_CAP_MS)
+        step = BACKOFF_CAP_MS;
+    uint32_t r = 0;
+    if (getrandom(&r, sizeof(r), GRND_NONBLOCK) != (ssize_t)sizeof(r))
+        r = (uint32_t)ws_monotonic_ms();
+    return step / 2 + (int64_t)(r % (uint32_t)(step / 2 + 1));
+}
+
+static int set_int_option(void *socket, int option, int value, const char *name)
+{
+    if (zmq_setsockopt(socket, option, &value, sizeof(value)) < 0) {
+        ws_error("sync", "could not set %s: %s", name, zmq_strerror(errno));
+        return -EIO;
+    }
+    return 0;
+}
+
+static int open_socket(struct sync_state *state)
+{
+    const struct agent_settings *settings = state->settings;
+    int64_t max_frame = settings->max_frame;
+
+    state->zmq_ctx = zmq_ctx_new();
+    if (!state->zmq_ctx) {
+        ws_error("sync", "could not create zmq context: %s",
+                 zmq_strerror(errno));
+        return -EIO;
+    }
+    state->socket = zmq_socket(state->zmq_ctx, ZMQ_DEALER);
+    if (!state->socket) {
+        ws_error("sync", "could not create socket: %s", zmq_strerror(errno));
+        return -EIO;
+    }
+    /* ZMQ_IMMEDIATE: do not queue batches for a hub that is not connected;
+     * the send fails and the loop backs off instead. */
+    if (set_int_option(state->socket, ZMQ_LINGER, 0, "ZMQ_LINGER") < 0 ||
+        set_int_option(state->socket, ZMQ_IMMEDIATE, 1, "ZMQ_IMMEDIATE") < 0 ||
+        set_int_option(state->socket, ZMQ_SNDHWM, SOCKET_HWM, "ZMQ_SNDHWM") <
+            0 ||
+        set_int_option(state->socket, ZMQ_RCVHWM, SOCKET_HWM, "ZMQ_RCVHWM") <
+            0 ||
+        set_int_option(state->socket, ZMQ_HEARTBEAT_IVL, HEARTBEAT_IVL_MS,
+                       "ZMQ_HEARTBEAT_IVL") < 0 ||
+        set_int_option(state->socket, ZMQ_HEARTBEAT_TIMEOUT,
+                       HEARTBEAT_TIMEOUT_MS, "ZMQ_HEARTBEAT_TIMEOUT") < 0 ||
+        set_int_option(state->socket, ZMQ_HEARTBEAT_TTL, HEARTBEAT_TTL_MS,
+                       "ZMQ_HEARTBEAT_TTL") < 0 ||
+        set_int_option(state->socket, ZMQ_RECONNECT_IVL, 100,
+                       "ZMQ_RECONNECT_IVL") < 0 ||
+        set_int_option(state->socket, ZMQ_RECONNECT_IVL_MAX, BACKOFF_CAP_MS,
+                       "ZMQ_RECONNECT_IVL_MAX") < 0)
+        return -EIO;
+    if (zmq_setsockopt(state->socket, ZMQ_MAXMSGSIZE, &max_frame,
+                       sizeof(max_frame)) < 0) {
+        ws_error("sync", "could not set ZMQ_MAXMSGSIZE: %s",
+                 zmq_strerror(errno));
+        return -EIO;
+    }
+    if (zmq_connect(state->socket, settings->hub) < 0) {
+        ws_error("sync", "could not connect to hub endpoint \"%s\": %s",
+                 settings->hub, zmq_strerror(errno));
+        return -EINVAL;
+    }
+    ws_info("sync", "connecting to hub endpoint=%s ward=%s agent_instance=%s",
+            settings->hub, outbox_ward(state->outbox),
+            outbox_agent_instance(state->outbox));
+    return 0;
+}
+
+static void close_socket(struct sync_state *state)
+{
+    if (state->socket) {
+        int zero = 0;
+        zmq_setsockopt(state->socket, ZMQ_LINGER, &zero, sizeof(zero));
+        zmq_close(state->socket);
+        state->socket = NULL;
+    }
+    if (state->zmq_ctx) {
+        zmq_ctx_term(state->zmq_ctx);
+        state->zmq_ctx = NULL;
+    }
+}
+
+/* The hub did not answer (or could not be reached): try the same seqs
+ * again after a backoff. */
+static void schedule_retry(struct sync_state *state, int64_t now,
+                           const char *why)
+{
+    static struct ws_log_limit limit;
+    int64_t delay = backoff_ms(state->failures);
+    state->failures++;
+    state->flight.active = false;
+    state->next_seq = state->hub_mark + 1;
+    state->not_before_ms = now + delay;
+    state->hub_silent = true;
+    /* The first failed send right after start is the connection still
+     * being set up: not worth a warning. */
+    bool quiet = state->failures == 1 && !state->flight_sent_once;
+    if (quiet)
+        ws_debug("sync", "%s, sending from seq=%llu in %lld ms", why,
+                 (unsigned long long)state->next_seq, (long long)delay);
+    else
+        ws_log_limited(&limit, 30000, WS_LOG_WARN, "sync",
+                       "%s, resending from seq=%llu in %lld ms endpoint=%s",
+                       why, (unsigned long long)state->next_seq,
+                       (long long)delay, state->settings->hub);
+}
+
+/* Sends the next batch from state->next_seq. Returns 0 when a batch was
+ * sent (or a retry scheduled), 1 when there is nothing to send, or a
+ * negative errno on an outbox error. */
+static int send_next_batch(struct sync_state *state, int64_t now)
+{
+    const struct agent_settings *settings = state->settings;
+    struct outbox_row *rows = NULL;
+    size_t n_rows = 0;
+    Wardsync__V1__Event **events = NULL;
+    size_t n_events = 0;
+    uint8_t *frame = NULL;
+    size_t frame_len = 0;
+    uint64_t backlog = 0;
+    char err[256];
+    int rc;
+
+    rc = outbox_read(
+        state->outbox, state->next_seq, (size_t)settings->batch_size,
+        (size_t)settings->max_frame - BATCH_OVERHEAD, &rows, &n_rows);
+    if (rc < 0)
+        return rc;
+    if (n_rows == 0)
+        return 1;
+    events = calloc(n_rows, sizeof(*events));
+    if (!events) {
+        rc = -ENOMEM;
+        goto done;
+    }
+    for (size_t i = 0; i < n_rows; i++, n_events++) {
+        if (rows[i].seq != state->next_seq + i) {
+            ws_error("sync",
+                     "outbox has a gap: want seq=%llu, found "
+                     "seq=%llu",
+                     (unsigned long long)(state->next_seq + i),
+                     (unsigned long long)rows[i].seq);
+            rc = -EIO;
+            goto done;
+        }
+        rc = ws_event_unpack(rows[i].payload, rows[i].payload_len,
+                             (size_t)settings->max_frame, &events[i], err,
+                             sizeof(err));
+        if (rc < 0) {
+            ws_error("sync", "stored event is unreadable seq=%llu: %s",
+                     (unsigned long long)rows[i].seq, err);
+            rc = -EIO;
+            goto done;
+        }
+    }
+    uint64_t first = rows[0].seq;
+    uint64_t last = rows[n_rows - 1].seq;
+    if ((rc = outbox_count_queued_after(state->outbox, last, &backlog)) < 0)
+        goto done;
+
+    Wardsync__V1__Batch batch = WARDSYNC__V1__BATCH__INIT;
+    batch.protocol = WS_PROTOCOL_VERSION;
+    batch.agent_instance = (char *)outbox_agent_instance(state->outbox);
+    batch.ward = (char *)outbox_ward(state->outbox);
+    batch.n_events = n_events;
+    batch.events = events;
+    batch.backlog = backlog;
+    if ((rc = ws_pack(&batch.base, &frame, &frame_len)) < 0)
+        goto done;
+
+    if (zmq_send(state->socket, frame, frame_len, ZMQ_DONTWAIT) < 0) {
+        if (errno == EAGAIN) {
+            schedule_retry(state, now, "hub not connected");
+            rc = 0;
+        } else if (errno == EINTR) {
+            rc = 0; /* try again on the next turn */
+        } else {
+            ws_error("sync", "could not send batch: %s", zmq_strerror(errno));
+            schedule_retry(state, now, "send failed");
+            rc = 0;
+        }
+        goto done;
+    }
+    state->flight_sent_once = true;
+    state->flight.active = true;
+    state->flight.first = first;
+    state->flight.last = last;
+    state->flight.deadline_ms = now + settings->ack_timeout_ms;
+    state->next_seq = last + 1;
+    ws_debug("sync",
+             "batch sent first_seq=%llu last_seq=%llu events=%zu "
+             "bytes=%zu backlog=%llu",
+             (unsigned long long)first, (unsigned long long)last, n_events,
+             frame_len, (unsigned long long)backlog);
+    rc = 0;
+
+done:
+    for (size_t i = 0; i < n_events; i++)
+        wardsync__v1__event__free_unpacked(events[i], NULL);
+    free(events);
+    free(frame);
+    outbox_rows_free(&rows, n_rows);
+    return rc;
+}
+
+static const char *outcome_name(Wardsync__V1__Outcome__Code code)
+{
+    switch (code) {
+    case WARDSYNC__V1__OUTCOME__CODE__CODE_ACCEPTED:
+        return "accepted";
+    case WARDSYNC__V1__OUTCOME__CODE__CODE_DUPLICATE:
+        return "duplicate";
+    case WARDSYNC__V1__OUTCOME__CODE__CODE_CONFLICT:
+        return "conflict";
+    case WARDSYNC__V1__OUTCOME__CODE__CODE_REJECTED:
+        return "rejected";
+    default:
+        return "unspecified";
+    }
+}
+
+/* Applies one Ack. Returns 0, or a negative errno on an outbox error. */
+static int handle_ack(struct sync_state *state, const void *data, size_t len,
+                      int64_t now)
+{
+    static struct ws_log_limit bad_limit;
+    static struct ws_log_limit busy_limit;
+    Wardsync__V1__Ack *ack = NULL;
+    struct outbox_refusal *refusals = NULL;
+    size_t n_refusals = 0;
+    struct outbox_counts counts;
+    char err[256];
+    int rc;
+
+    rc = ws_ack_unpack(data, len, (size_t)state->settings->max_frame, &ack, err,
+                       sizeof(err));
+    if (rc < 0) {
+        ws_log_limited(&bad_limit, 10000, WS_LOG_WARN, "sync",
+                       "ignoring malformed ack: %s", err);
+        return 0;
+    }
+    if (strcmp(ack->agent_instance, outbox_agent_instance(state->outbox)) !=
+        0) {
+        ws_log_limited(&bad_limit, 10000, WS_LOG_WARN, "sync",
+                       "ignoring ack for another agent_instance=%.40s",
+                       ack->agent_instance);
+        goto done;
+    }
+    if ((rc = outbox_get_counts(state->outbox, &counts)) < 0)
+        goto done;
+    uint64_t through = ack->committed_through;
+    if (through > counts.last_seq) {
+        ws_log_limited(&bad_limit, 10000, WS_LOG_ERROR, "sync",
+                       "ignoring ack: hub claims committed_through=%llu "
+                       "but the last queued seq is %llu",
+                       (unsigned long long)through,
+                       (unsigned long long)counts.last_seq);
+        goto done;
+    }
+    bool refused = ack->error && ack->error[0];
+    /* A late ack for an older batch carries an older mark: it never moves
+     * the mark back. A refusal (gap) does: the hub says what it holds. */
+    uint64_t mark =
+        refused || through > state->hub_mark ? through : state->hub_mark;
+
+    refusals = calloc(ack->n_outcomes ? ack->n_outcomes : 1, sizeof(*refusals));
+    if (!refusals) {
+        rc = -ENOMEM;
+        goto done;
+    }
+    for (size_t i = 0; i < ack->n_outcomes; i++) {
+        const Wardsync__V1__Outcome *outcome = ack->outcomes[i];
+        if (outcome->code != WARDSYNC__V1__OUTCOME__CODE__CODE_REJECTED &&
+            outcome->code != WARDSYNC__V1__OUTCOME__CODE__CODE_CONFLICT)
+            continue;
+        if (outcome->seq == 0 || outcome->seq > through)
+            continue;
+        refusals[n_refusals].seq = outcome->seq;
+        refusals[n_refusals].reason = outcome->reason && outcome->reason[0]
+                                          ? outcome->reason
+                                          : outcome_name(outcome->code);
+        n_refusals++;
+        ws_warn("sync", "event %s by hub seq=%llu reason=\"%s\"",
+                outcome_name(outcome->code), (unsigned long long)outcome->seq,
+                refusals[n_refusals - 1].reason);
+    }
+    if ((rc = outbox_apply_ack(state->outbox, mark, refusals, n_refusals,
+                               ws_now_ms())) < 0)
+        goto done;
+    if (state->hub_silent)
+        ws_info("sync", "hub answered committed_through=%llu",
+                (unsigned long long)through);
+    state->hub_silent = false;
+    state->hub_mark = mark;
+    ws_debug("sync", "ack committed_through=%llu outcomes=%zu rejected=%zu",
+             (unsigned long long)through, ack->n_outcomes, n_refusals);
+
+    if (refused) {
+        /* A gap is fixed by resending from the hub's mark at once; any
+         * other refusal (protocol, ...) would repeat, so back off. */
+        bool gap = state->flight.active && through + 1 < state->flight.first;
+        ws_warn("sync", "hub refused batch: %s committed_through=%llu",
+                ack->error, (unsigned long long)through);
+        state->flight.active = false;
+        state->next_seq = through + 1;
+        if (!gap) {
+            state->not_before_ms = now + backoff_ms(state->failures);
+            state->failures++;
+        }
+    }
+    if (ack->retry_after_ms) {
+        ws_log_limited(&busy_limit, 30000, WS_LOG_INFO, "sync",
+                       "hub busy, waiting retry_after_ms=%u",
+                       ack->retry_after_ms);
+        state->flight.active = false;
+        state->next_seq = state->hub_mark + 1;
+        state->not_before_ms = now + ack->retry_after_ms;
+    } else if (!refused && state->flight.active && mark >= state->flight.last) {
+        state->flight.active = false;
+        state->failures = 0;
+    }
+
+done:
+    free(refusals);
+    wardsync__v1__ack__free_unpacked(ack, NULL);
+    return rc;
+}
+
+/* Reads every message waiting on the socket. */
+static int drain_socket(struct sync_state *state, int64_t now)
+{
+    for (;;) {
+        zmq_msg_t msg;
+        zmq_msg_init(&msg);
+        if (zmq_msg_recv(&msg, state->socket, ZMQ_DONTWAIT) < 0) {
+            int e = errno;
+            zmq_msg_close(&msg);
+            if (e == EAGAIN || e == EINTR)
+                return 0;
+            ws_error("sync", "could not receive: %s", zmq_strerror(e));
+            return 0;
+        }
+        int more = zmq_msg_more(&msg);
+        int rc = handle_ack(state, zmq_msg_data(&msg), zmq_msg_size(&msg), now);
+        zmq_msg_close(&msg);
+        /* The hub sends single-frame acks; skip the rest of anything else. */
+        while (more) {
+            zmq_msg_init(&msg);
+            if (zmq_msg_recv(&msg, state->socket, ZMQ_DONTWAIT) < 0)
+                more = 0;
+            else
+                more = zmq_msg_more(&msg);
+            zmq_msg_close(&msg);
+        }
+        if (rc < 0)
+            return rc;
+    }
+}
+
+static void install_signal_handlers(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_stop_signal;
+    sigemptyset(&sa.sa_mask);
+    /* No SA_RESTART: zmq_poll must return EINTR so the loop sees it. */
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
+
+static int64_t min_positive(int64_t a, int64_t b)
+{
+    return a < b ? a : b;
+}
+
+int sync_command(const struct agent_settings *settings,
+                 const struct sync_run_options *options)
+{
+    struct sync_state state;
+    struct ws_catalogue *cat = NULL;
+    struct outbox_counts counts;
+    int code = EXIT_IO;
+    int rc;
+
+    memset(&state, 0, sizeof(state));
+    state.settings = settings;
+    install_signal_handlers();
+
+    if (settings_make_home(settings) < 0)
+        return EXIT_IO;
+    rc =
+        outbox_open(settings->outbox_path, settings->ward, true, &state.outbox);
+    if (rc < 0)
+        return rc == -EINVAL ? EXIT_USAGE : EXIT_IO;
+    if (settings_load_catalogue(settings, &cat) < 0)
+        goto close;
+    if ((rc = open_socket(&state)) < 0) {
+        code = rc == -EINVAL ? EXIT_USAGE : EXIT_IO;
+        goto close;
+    }
+    if (outbox_get_counts(state.outbox, &counts) < 0)
+        goto close;
+    state.hub_mark = counts.hub_mark;
+    state.next_seq = counts.hub_mark + 1;
+    ws_info("agent", "running ward=%s queued=%llu hub_mark=%llu home=%s",
+            outbox_ward(state.outbox), (unsigned long long)counts.queued,
+            (unsigned long long)counts.hub_mark, settings->home);
+
+    int64_t start = ws_monotonic_ms();
+    int64_t give_up_at =
+        options->max_seconds > 0 ? start + options->max_seconds * 1000 : 0;
+    int64_t next_inbox_scan = start;
+    bool inbox_empty = false;
+
+    while (!stop_requested) {
+        int64_t now = ws_monotonic_ms();
+        if (give_up_at && now >= give_up_at) {
+            ws_error("agent", "giving up after max_seconds=%lld",
+                     (long long)options->max_seconds);
+            code = EXIT_IO;
+            goto close;
+        }
+        if (now >= next_inbox_scan) {
+            struct inbox_scan_result scan;
+            rc = inbox_scan(settings->home, state.outbox, cat, &scan);
+            inbox_empty = rc == 0 && scan.waiting == 0;
+            next_inbox_scan = now + settings->inbox_poll_ms;
+        }
+        if (state.flight.active && now >= state.flight.deadline_ms)
+            schedule_retry(&state, now, "no ack from hub");
+
+        bool nothing_to_send = false;
+        if (!state.flight.active && now >= state.not_before_ms) {
+            rc = send_next_batch(&state, now);
+            if (rc < 0)
+                goto close;
+            nothing_to_send = rc == 1;
+        }
+        if (nothing_to_send && options->until_idle && inbox_empty) {
+            if (outbox_get_counts(state.outbox, &counts) < 0)
+                goto close;
+            if (counts.queued == 0) {
+                ws_info("agent",
+                        "idle: nothing queued, inbox empty "
+                        "delivered=%llu rejected=%llu",
+                        (unsigned long long)counts.delivered,
+                        (unsigned long long)counts.rejected);
+                code = EXIT_OK;
+                goto close;
+            }
+        }
+
+        /* Sleep until the next thing to do, or a message. */
+        int64_t wake = next_inbox_scan;
+        if (state.flight.active)
+            wake = min_positive(wake, state.flight.deadline_ms);
+        else if (state.not_before_ms > now)
+            wake = min_positive(wake, state.not_before_ms);
+        else if (!nothing_to_send)
+            wake = now;
+        if (give_up_at)
+            wake = min_positive(wake, give_up_at);
+        long timeout = wake > now ? (long)(wake - now) : 0;
+
+        zmq_pollitem_t item = {state.socket, 0, ZMQ_POLLIN, 0};
+        int ready = zmq_poll(&item, 1, timeout);
+        if (ready < 0) {
+            if (errno == EINTR)
+                continue;
+            ws_error("sync", "poll failed: %s", zmq_strerror(errno));
+            goto close;
+        }
+        if (ready > 0 && (item.revents & ZMQ_POLLIN)) {
+            if (drain_socket(&state, ws_monotonic_ms()) < 0)
+                goto close;
+        }
+    }
+    ws_info("agent", "stopping on signal");
+    code = EXIT_OK;
+
+close:
+    close_socket(&state);
+    ws_catalogue_destroy(&cat);
+    outbox_close(&state.outbox);
+    return code;
+}
