@@ -54,6 +54,7 @@ enum stmt_id {
     ST_EVENT_INSERT,
     ST_EVENT_SAME_PAYLOAD,
     ST_REJECTED_INSERT,
+    ST_REJECTED_LOOKUP,
     ST_BALLOT_INSERT,
     ST_BALLOT_LEVELS_INSERT,
     ST_PETITION_HISTORY_INSERT,
@@ -219,6 +220,14 @@ static const struct statement STATEMENTS[ST_COUNT] = {
          "INSERT INTO rejected_events"
          " (ward, agent_instance, seq, event_id, kind, reason, payload)"
          " VALUES ($1, $2, $3::bigint, $4, $5, $6, $7::bytea)"},
+    /* A resent event that was rejected the first time is answered with
+     * its first outcome again, not as a plain duplicate: the Ack holding
+     * the rejection may have been lost on its way to the ward. */
+    [ST_REJECTED_LOOKUP] =
+        {"rejected_lookup", 3,
+         "SELECT reason FROM rejected_events"
+         " WHERE ward = $1 AND agent_instance = $2 AND seq = $3::bigint"
+         " ORDER BY id LIMIT 1"},
     [ST_BALLOT_INSERT] =
         {"ballot_insert", 7,
          "INSERT INTO ballots (event_id, ward, survey, form, subject,"
@@ -939,6 +948,36 @@ static int commit_one_event(struct event_ctx *ctx,
     return 0;
 }
 
+/* The outcome of an event at or below the mark, sent again: its first
+ * rejection or conflict when it had one, else "duplicate". */
+static int repeat_outcome(struct store *st, const char *ward,
+                          const char *agent_instance, uint64_t seq,
+                          struct store_batch_result *result, char *err,
+                          size_t errlen)
+{
+    char seq_text[24];
+    snprintf(seq_text, sizeof seq_text, "%" PRIu64, seq);
+    const char *values[] = {ward, agent_instance, seq_text};
+    PGresult *res =
+        exec_stmt(st, ST_REJECTED_LOOKUP, values, NULL, NULL, err, errlen);
+    if (!res)
+        return -EIO;
+    if (PQntuples(res) == 1) {
+        const char *reason = PQgetvalue(res, 0, 0);
+        bool conflict = strncmp(reason, "conflict:", 9) == 0;
+        add_outcome(result, seq,
+                    conflict ? WARDSYNC__V1__OUTCOME__CODE__CODE_CONFLICT
+                             : WARDSYNC__V1__OUTCOME__CODE__CODE_REJECTED,
+                    reason);
+    } else {
+        add_outcome(result, seq, WARDSYNC__V1__OUTCOME__CODE__CODE_DUPLICATE,
+                    "already committed");
+        result->duplicates++;
+    }
+    PQclear(res);
+    return 0;
+}
+
 /* The seqs of a batch must be consecutive and fit PostgreSQL's bigint.
  * Returns true, or false with the refusal in result->error. */
 static bool batch_seqs_ok(const Wardsync__V1__Batch *batch,
@@ -1010,10 +1049,9 @@ int store_commit_batch(struct store *st, const char *ward,
     for (size_t i = 0; i < batch->n_events; i++) {
         const Wardsync__V1__Event *ev = batch->events[i];
         if (ev->seq <= mark) {
-            add_outcome(result, ev->seq,
-                        WARDSYNC__V1__OUTCOME__CODE__CODE_DUPLICATE,
-                        "already committed");
-            result->duplicates++;
+            if (repeat_outcome(st, ward, batch->agent_instance, ev->seq, result,
+                               err, errlen) < 0)
+                goto fail_rollback;
             continue;
         }
         ctx.event = ev;

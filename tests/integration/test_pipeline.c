@@ -263,6 +263,18 @@ static void test_invalid_event_is_kept_with_reason(void **state)
     assert_non_null(strstr(ack->outcomes[0]->reason, "host_role"));
     wardsync__v1__ack__free_unpacked(ack, NULL);
 
+    /* The ack may be lost: sent again, the rejection is repeated, not
+     * turned into a duplicate, and nothing is stored twice. */
+    assert_int_equal(it_send_batch(endpoint, &rb.batch, 10000, &ack), 0);
+    assert_int_equal(ack->committed_through, 2);
+    assert_int_equal(ack->n_outcomes, 2);
+    assert_int_equal(ack->outcomes[0]->code,
+                     WARDSYNC__V1__OUTCOME__CODE__CODE_DUPLICATE);
+    assert_int_equal(ack->outcomes[1]->code,
+                     WARDSYNC__V1__OUTCOME__CODE__CODE_REJECTED);
+    assert_non_null(strstr(ack->outcomes[1]->reason, "host_role"));
+    wardsync__v1__ack__free_unpacked(ack, NULL);
+
     assert_int_equal(
         count("SELECT count(*) FROM rejected_events WHERE ward='LB05' "
               "AND seq=2 AND reason LIKE '%host_role%'"),
