@@ -6,7 +6,7 @@ ifdef CI
 CMAKE_FLAGS += -DWARDSYNC_WERROR=ON
 endif
 
-.PHONY: all deps build test demo install clean format format-check help
+.PHONY: all deps build test demo bench install clean format format-check help fuzz chaos
 
 all: build
 
@@ -14,6 +14,9 @@ help:
 	@echo "make          build everything into $(BUILD)/"
 	@echo "make test     install deps, build, start a private PostgreSQL, run every test"
 	@echo "make demo     install deps, build, run hub + 15 agents on seed data, print indicators"
+	@echo "make fuzz     run every libFuzzer target FUZZ_SECONDS (default 60) each"
+	@echo "make chaos    the fault suite (kill -9, PostgreSQL crashes, replays), long version"
+	@echo "make bench    ingest benchmark (vs bare COPY) and indicators at 10 million ballot ratings"
 	@echo "make install  install programs under PREFIX (default /usr/local)"
 	@echo "make clean    remove $(BUILD)/ and var/"
 
@@ -27,8 +30,24 @@ build: deps
 test: build
 	scripts/run-tests.sh $(BUILD)
 
+# libFuzzer targets of tests/fuzz, built by clang into build-fuzz/, each run
+# for FUZZ_SECONDS (make fuzz FUZZ_SECONDS=600).
+FUZZ_SECONDS ?= 60
+fuzz: deps
+	scripts/fuzz.sh build-fuzz $(FUZZ_SECONDS)
+
+# The fault suite, long version (the short one runs in make test).
+chaos: build
+	tests/chaos/run.sh --build $(BUILD)
+
 demo: build
 	scripts/demo.sh $(BUILD)
+
+# BENCH_EVENTS: events per agent outbox for the ingest benchmark.
+BENCH_EVENTS ?= 100000
+bench: build
+	bench/ingest/run.sh --build $(BUILD) --events $(BENCH_EVENTS)
+	bench/indicators $(BUILD)
 
 PREFIX ?= /usr/local
 install: build

@@ -11,8 +11,13 @@
  * so a reader who sums the ward rows and the office row gets the LB row,
  * and "LB" always means the whole district, as it does for city-pull.
  *
- * The counts come from store_indicator_counts (one SQL statement over the
- * typed tables); this file only parses the period and formats.
+ * Ballot-derived indicators are per survey round (the period column holds
+ * the round code) and list only the wards the round covers; the others
+ * are per period. The figures come from indicator_values() in the
+ * database (006_indicators.sql), the function the published views read,
+ * with the publication rule applied: what an operator sees here is what
+ * the city gets. This file parses the period, reads the thresholds of the
+ * configuration and formats.
  */
 #include "indicators.h"
 
@@ -22,8 +27,11 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
-#include "store.h"
+#include "formulas.h"
+#include "store_indicators.h"
+#include "wardsync/config.h"
 #include "wardsync/csv.h"
 #include "wardsync/log.h"
 #include "wardsync/util.h"
@@ -187,45 +195,242 @@ static void print_padded(FILE *out, const char *s, int width)
         fputc(' ', out);
 }
 
-static void print_right(FILE *out, const char *s, int width)
+/* ---- thresholds ---- */
+
+int indicators_thresholds(const struct hub_settings *settings,
+                          struct ind_thresholds *out, char *err, size_t errlen)
 {
-    for (int w = display_width(s); w < width; w++)
-        fputc(' ', out);
-    fputs(s, out);
+    struct formulas_share share;
+    memset(out, 0, sizeof *out);
+    if (ws_config_get_int(settings->config, "hub", "flag_min_ballots", 10, 1,
+                          1000000, &out->min_ballots, err, errlen) < 0 ||
+        ws_config_get_int(settings->config, "hub", "suppress_below", 10, 1,
+                          1000000, &out->suppress_below, err, errlen) < 0 ||
+        ws_config_get_int(settings->config, "hub", "due_soon_days", 5, 0, 365,
+                          &out->due_soon_days, err, errlen) < 0)
+        return -EINVAL;
+    out->level3_share =
+        ws_config_get(settings->config, "hub", "flag_level3_share", "0.30");
+    out->level23_share =
+        ws_config_get(settings->config, "hub", "flag_level23_share", "0.50");
+    if (formulas_share_parse(out->level3_share, &share) < 0) {
+        snprintf(err, errlen,
+                 "hub.flag_level3_share: \"%s\" is not a share in (0, 1] "
+                 "with at most 6 decimals",
+                 out->level3_share);
+        return -EINVAL;
+    }
+    if (formulas_share_parse(out->level23_share, &share) < 0) {
+        snprintf(err, errlen,
+                 "hub.flag_level23_share: \"%s\" is not a share in (0, 1] "
+                 "with at most 6 decimals",
+                 out->level23_share);
+        return -EINVAL;
+    }
+    return 0;
+}
+
+#ifndef WS_HUB_SOURCE_PETITION_RULES
+#define WS_HUB_SOURCE_PETITION_RULES "district-hub/data/petition_rules.csv"
+#endif
+#ifndef WS_HUB_INSTALL_PETITION_RULES
+#define WS_HUB_INSTALL_PETITION_RULES                                          \
+    "/usr/local/share/wardsync/district-hub/data/petition_rules.csv"
+#endif
+
+/* Loads the petition deadline rules file ([hub] petition_rules, default
+ * district-hub/data/petition_rules.csv) into petition_deadline_rules, in
+ * one transaction. Rules are versioned by effective_from: a new version
+ * is a new row, never an edit of the old one's meaning. */
+static int load_petition_rules(const struct hub_settings *settings,
+                               struct ind_store *st)
+{
+    struct stat sb;
+    const char *path =
+        ws_config_get(settings->config, "hub", "petition_rules",
+                      stat(WS_HUB_SOURCE_PETITION_RULES, &sb) == 0
+                          ? WS_HUB_SOURCE_PETITION_RULES
+                          : WS_HUB_INSTALL_PETITION_RULES);
+    char err[1024], detail[768];
+    struct ws_csv_reader *reader = ws_csv_open(path, err, sizeof err);
+    if (!reader) {
+        ws_error(MODULE, "%s", err);
+        return HUB_EXIT_IO;
+    }
+    int rc = HUB_EXIT_OK, got;
+    size_t rules = 0;
+    struct ws_csv_record rec;
+    bool header = true;
+    if (ind_store_begin(st, err, sizeof err) < 0) {
+        ws_error(MODULE, "%s", err);
+        rc = HUB_EXIT_IO;
+        goto out_reader;
+    }
+    while ((got = ws_csv_next(reader, &rec, detail, sizeof detail)) == 1) {
+        if (header) {
+            header = false;
+            if (rec.n_fields >= 1 && strcmp(rec.fields[0], "kind") == 0)
+                continue;
+        }
+        if (rec.n_fields != 7) {
+            ws_error(MODULE,
+                     "%s:%ld: want kind,effective_from,accept_days,"
+                     "resolve_days,extension_days,max_extensions,source",
+                     path, rec.line);
+            rc = HUB_EXIT_INPUT;
+            goto out_rollback;
+        }
+        const char *const fields[7] = {
+            rec.fields[0], rec.fields[1], rec.fields[2], rec.fields[3],
+            rec.fields[4], rec.fields[5], rec.fields[6]};
+        int r = ind_store_petition_rule(st, fields, detail, sizeof detail);
+        if (r < 0) {
+            ws_error(MODULE, "%s:%ld: %s", path, rec.line, detail);
+            rc = r == -EIO ? HUB_EXIT_IO : HUB_EXIT_INPUT;
+            goto out_rollback;
+        }
+        rules++;
+    }
+    if (got < 0) {
+        ws_error(MODULE, "%s: %s", path, detail);
+        rc = HUB_EXIT_INPUT;
+        goto out_rollback;
+    }
+    if (ind_store_commit(st, err, sizeof err) < 0) {
+        ws_error(MODULE, "%s", err);
+        rc = HUB_EXIT_IO;
+        goto out_rollback;
+    }
+    ws_info(MODULE, "petition deadline rules loaded file=%s rules=%zu", path,
+            rules);
+    goto out_reader;
+
+out_rollback:
+    ind_store_rollback(st);
+out_reader:
+    ws_csv_close(&reader);
+    return rc;
+}
+
+int indicators_write_settings(const struct hub_settings *settings)
+{
+    struct ind_thresholds t;
+    struct ind_store *st = NULL;
+    char err[1024];
+    if (indicators_thresholds(settings, &t, err, sizeof err) < 0) {
+        ws_error(MODULE, "%s", err);
+        return HUB_EXIT_INPUT;
+    }
+    if (ind_store_open(settings->database, &st, err, sizeof err) < 0 ||
+        ind_store_settings_write(st, &t, err, sizeof err) < 0) {
+        ws_error(MODULE, "could not write the indicator settings: %s", err);
+        ind_store_close(&st);
+        return HUB_EXIT_IO;
+    }
+    int rc = load_petition_rules(settings, st);
+    ind_store_close(&st);
+    if (rc != HUB_EXIT_OK)
+        return rc;
+    ws_info(
+        MODULE,
+        "indicator settings flag_min_ballots=%" PRId64
+        " flag_level3_share=%s flag_level23_share=%s suppress_below=%" PRId64
+        " due_soon_days=%" PRId64,
+        t.min_ballots, t.level3_share, t.level23_share, t.suppress_below,
+        t.due_soon_days);
+    return HUB_EXIT_OK;
 }
 
 /* ---- formats ---- */
 
-static void print_csv(FILE *out, const struct store_indicator_row *rows,
-                      size_t n, const struct period *p)
+static bool is_percent(const char *code)
+{
+    static const char *const codes[] = {
+        "ballot_completeness",       "remediation_on_time",
+        "ward_reporting_timeliness", "petition_resolution_rate",
+        "petition_on_time_rate",     "chair_reception_weeks"};
+    for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++)
+        if (strcmp(code, codes[i]) == 0)
+            return true;
+    return false;
+}
+
+/* The figure a person reads: "<10", "1022", "152/204 = 74.5 %",
+ * "537/167 = 3.2". */
+static void figure(const struct ind_row *r, long suppress_below, char *out,
+                   size_t cap)
+{
+    if (r->suppressed) {
+        snprintf(out, cap, "<%ld (suppressed)", suppress_below);
+        return;
+    }
+    if (r->denominator[0] == '\0') {
+        snprintf(out, cap, "%s", r->value[0] ? r->value : "-");
+        return;
+    }
+    if (r->value[0] == '\0') {
+        snprintf(out, cap, "%s/%s = -", r->numerator, r->denominator);
+        return;
+    }
+    double v = strtod(r->value, NULL);
+    if (is_percent(r->code))
+        snprintf(out, cap, "%s/%s = %.1f %%", r->numerator, r->denominator,
+                 v * 100.0);
+    else if (strcmp(r->code, "subject_score") == 0)
+        snprintf(out, cap, "%s/%s = %.2f", r->numerator, r->denominator, v);
+    else
+        snprintf(out, cap, "%s/%s = %.1f", r->numerator, r->denominator, v);
+}
+
+static void print_csv(FILE *out, const struct ind_row *rows, size_t n,
+                      const struct ind_thresholds *t)
 {
     fputs("code,org_unit,period,numerator,denominator,value\n", out);
     for (size_t i = 0; i < n; i++) {
-        char count[24];
-        snprintf(count, sizeof count, "%" PRId64, rows[i].count);
         ws_csv_write_field(out, rows[i].code);
         fputc(',', out);
         ws_csv_write_field(out, rows[i].org_unit);
         fputc(',', out);
-        ws_csv_write_field(out, p->label);
-        /* A count has no denominator: the field stays empty. */
-        fprintf(out, ",%s,,%s\n", count, count);
+        ws_csv_write_field(out, rows[i].period);
+        /* A suppressed cell has no number at all ("<10" says why); a count
+         * has no denominator. */
+        if (rows[i].suppressed)
+            fprintf(out, ",,,<%" PRId64 "\n", t->suppress_below);
+        else
+            fprintf(out, ",%s,%s,%s\n", rows[i].numerator, rows[i].denominator,
+                    rows[i].value);
     }
 }
 
-static int print_json(FILE *out, const struct store_indicator_row *rows,
-                      size_t n, const struct period *p)
+static json_t *number_or_null(const char *text)
+{
+    if (!text[0])
+        return json_null();
+    if (strchr(text, '.'))
+        return json_real(strtod(text, NULL));
+    return json_integer((json_int_t)strtoll(text, NULL, 10));
+}
+
+static int print_json(FILE *out, const struct ind_row *rows, size_t n,
+                      const struct ind_thresholds *t)
 {
     json_t *array = json_array();
     if (!array)
         return -ENOMEM;
     for (size_t i = 0; i < n; i++) {
-        json_t *row =
-            json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:n, s:I}", "code",
-                      rows[i].code, "org_unit", rows[i].org_unit, "name",
-                      rows[i].name, "scope", rows[i].kind, "period", p->label,
-                      "numerator", (json_int_t)rows[i].count, "denominator",
-                      "value", (json_int_t)rows[i].count);
+        const struct ind_row *r = &rows[i];
+        json_t *row = json_pack(
+            "{s:s, s:s, s:s, s:s, s:s, s:o, s:o, s:o, s:b, s:s, s:{s:I, s:s, "
+            "s:s, s:I, s:I}}",
+            "code", r->code, "org_unit", r->org_unit, "name", r->name, "scope",
+            r->kind, "period", r->period, "numerator",
+            number_or_null(r->numerator), "denominator",
+            number_or_null(r->denominator), "value", number_or_null(r->value),
+            "suppressed", r->suppressed, "rule", r->rule, "thresholds",
+            "flag_min_ballots", (json_int_t)t->min_ballots, "flag_level3_share",
+            t->level3_share, "flag_level23_share", t->level23_share,
+            "suppress_below", (json_int_t)t->suppress_below, "due_soon_days",
+            (json_int_t)t->due_soon_days);
         if (!row || json_array_append_new(array, row) < 0) {
             json_decref(array);
             return -ENOMEM;
@@ -239,8 +444,7 @@ static int print_json(FILE *out, const struct store_indicator_row *rows,
 
 /* The district's name is also a ward's (Long Biên): say which row is which
  * for a person reading the table. */
-static void table_name(const struct store_indicator_row *row, char *out,
-                       size_t cap)
+static void table_name(const struct ind_row *row, char *out, size_t cap)
 {
     if (strcmp(row->kind, "office") == 0)
         snprintf(out, cap, "%s (district office)", row->name);
@@ -250,74 +454,40 @@ static void table_name(const struct store_indicator_row *row, char *out,
         snprintf(out, cap, "%s", row->name);
 }
 
-/* One row per org unit, one column per indicator. Rows come sorted by
- * indicator then unit, each indicator listing the same units. */
-static void print_table(FILE *out, const struct store_indicator_row *rows,
-                        size_t n, const struct period *p)
+/* One block per indicator and period: a line per unit, then the rule. */
+static void print_table(FILE *out, const struct ind_row *rows, size_t n,
+                        const struct period *p, const struct ind_thresholds *t)
 {
-    size_t n_units = 0;
-    while (n_units < n && strcmp(rows[n_units].code, rows[0].code) == 0)
-        n_units++;
-    size_t n_codes = n_units ? n / n_units : 0;
-
     int unit_w = display_width("org_unit"), name_w = display_width("name");
-    for (size_t u = 0; u < n_units; u++) {
+    for (size_t i = 0; i < n; i++) {
         char name[300];
-        table_name(&rows[u], name, sizeof name);
-        int w = display_width(rows[u].org_unit);
+        table_name(&rows[i], name, sizeof name);
+        int w = display_width(rows[i].org_unit);
         unit_w = w > unit_w ? w : unit_w;
         w = display_width(name);
         name_w = w > name_w ? w : name_w;
     }
-    int *code_w = calloc(n_codes ? n_codes : 1, sizeof *code_w);
-    if (!code_w)
-        return;
-    for (size_t c = 0; c < n_codes; c++) {
-        code_w[c] = display_width(rows[c * n_units].code);
-        for (size_t u = 0; u < n_units; u++) {
-            char count[24];
-            int w = snprintf(count, sizeof count, "%" PRId64,
-                             rows[c * n_units + u].count);
-            code_w[c] = w > code_w[c] ? w : code_w[c];
-        }
-    }
-
-    fprintf(out, "period: %s\n\n", p->label);
-    print_padded(out, "org_unit", unit_w);
-    fputs("  ", out);
-    print_padded(out, "name", name_w);
-    for (size_t c = 0; c < n_codes; c++) {
+    fprintf(out, "period: %s\n", p->label);
+    for (size_t i = 0; i < n; i++) {
+        bool first = i == 0 || strcmp(rows[i].code, rows[i - 1].code) != 0 ||
+                     strcmp(rows[i].period, rows[i - 1].period) != 0;
+        if (first)
+            fprintf(out, "\n%s (%s)\n", rows[i].code, rows[i].period);
+        char name[300], fig[128];
+        table_name(&rows[i], name, sizeof name);
+        figure(&rows[i], (long)t->suppress_below, fig, sizeof fig);
         fputs("  ", out);
-        print_right(out, rows[c * n_units].code, code_w[c]);
-    }
-    fputc('\n', out);
-    int total = unit_w + 2 + name_w;
-    for (size_t c = 0; c < n_codes; c++)
-        total += 2 + code_w[c];
-    for (int i = 0; i < total; i++)
-        fputc('-', out);
-    fputc('\n', out);
-    for (size_t u = 0; u < n_units; u++) {
-        if (strcmp(rows[u].kind, "rollup") == 0) {
-            for (int i = 0; i < total; i++)
-                fputc('-', out);
-            fputc('\n', out);
-        }
-        char name[300];
-        table_name(&rows[u], name, sizeof name);
-        print_padded(out, rows[u].org_unit, unit_w);
+        print_padded(out, rows[i].org_unit, unit_w);
         fputs("  ", out);
         print_padded(out, name, name_w);
-        for (size_t c = 0; c < n_codes; c++) {
-            char count[24];
-            snprintf(count, sizeof count, "%" PRId64,
-                     rows[c * n_units + u].count);
-            fputs("  ", out);
-            print_right(out, count, code_w[c]);
-        }
+        fputs("  ", out);
+        fputs(fig, out);
         fputc('\n', out);
+        bool last = i + 1 == n || strcmp(rows[i].code, rows[i + 1].code) != 0 ||
+                    strcmp(rows[i].period, rows[i + 1].period) != 0;
+        if (last)
+            fprintf(out, "  rule: %s\n", rows[i].rule);
     }
-    free(code_w);
 }
 
 int indicators_run(const struct hub_settings *settings, const char *format,
@@ -343,33 +513,45 @@ int indicators_run(const struct hub_settings *settings, const char *format,
                  period_text);
         return HUB_EXIT_USAGE;
     }
-
-    struct store *st = NULL;
-    struct store_indicator_row *rows = NULL;
-    size_t n = 0;
+    struct ind_thresholds t;
     char err[1024];
+    if (indicators_thresholds(settings, &t, err, sizeof err) < 0) {
+        ws_error(MODULE, "%s", err);
+        return HUB_EXIT_INPUT;
+    }
+    /* Deadlines and ages are judged today, or on the period's last day
+     * when the period is over. */
+    char as_of[11];
+    int32_t today = (int32_t)(ws_now_ms() / 86400000);
+    int32_t last;
+    if (p.bounded && ws_date_parse(p.to, &last) == 0 && last - 1 < today)
+        today = last - 1;
+    ws_date_format(today, as_of);
+
+    struct ind_store *st = NULL;
+    struct ind_row *rows = NULL;
+    size_t n = 0;
     int rc = HUB_EXIT_OK;
-    if (store_open(settings->database, &st, err, sizeof err) < 0) {
+    if (ind_store_open(settings->database, &st, err, sizeof err) < 0) {
         ws_error(MODULE, "%s", err);
         return HUB_EXIT_IO;
     }
-    if (store_indicator_counts(st, p.bounded ? p.from : NULL,
-                               p.bounded ? p.to : NULL, &rows, &n, err,
-                               sizeof err) < 0) {
+    if (ind_store_values(st, p.bounded ? p.from : NULL, p.bounded ? p.to : NULL,
+                         p.label, as_of, &t, &rows, &n, err, sizeof err) < 0) {
         ws_error(MODULE, "could not compute indicators: %s", err);
         rc = HUB_EXIT_IO;
         goto out_store;
     }
     switch (fmt) {
     case FORMAT_CSV:
-        print_csv(out, rows, n, &p);
+        print_csv(out, rows, n, &t);
         break;
     case FORMAT_JSON:
-        if (print_json(out, rows, n, &p) < 0)
+        if (print_json(out, rows, n, &t) < 0)
             rc = HUB_EXIT_IO;
         break;
     case FORMAT_TABLE:
-        print_table(out, rows, n, &p);
+        print_table(out, rows, n, &p, &t);
         break;
     }
     if (fflush(out) != 0 || ferror(out)) {
@@ -379,6 +561,6 @@ int indicators_run(const struct hub_settings *settings, const char *format,
 
     free(rows);
 out_store:
-    store_close(&st);
+    ind_store_close(&st);
     return rc;
 }

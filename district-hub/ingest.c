@@ -22,7 +22,9 @@
 #include <time.h>
 #include <zmq.h>
 
+#include "auth.h"
 #include "migrate.h"
+#include "pull.h"
 #include "store.h"
 #include "wardsync/catalogue.h"
 #include "wardsync/codec.h"
@@ -61,7 +63,9 @@ struct ingest {
     const struct hub_settings *settings;
     const struct ws_catalogue *cat;
     void *socket;
-    struct store *st; /* NULL while the database is unreachable */
+    bool insecure;
+    struct auth *auth; /* NULL when insecure */
+    struct store *st;  /* NULL while the database is unreachable */
     int64_t reconnect_at_ms;
     int64_t down_since_ms;
     int64_t backoff_ms;
@@ -209,15 +213,71 @@ static void try_reconnect(struct ingest *in)
         in->backoff_ms = RECONNECT_MAX_MS;
 }
 
-/* Commits a decoded batch and answers it. The ward is the one the batch
- * names: trusted only because the hub runs --insecure. */
-static void handle_batch(struct ingest *in, struct envelope *env,
-                         const Wardsync__V1__Batch *batch)
+/* Decides whose batch this is. The ward is the authenticated User-Id's
+ * (DESIGN §4); only under --insecure (user_id NULL) the one the batch
+ * names. Returns the ward, or NULL when the batch is refused (answered
+ * here). A batch naming another ward than its sender's is not refused: its
+ * events are stored as rejected under the sender's ward, with *reject set,
+ * so the attempt is on record. */
+static const char *batch_ward(struct ingest *in, struct envelope *env,
+                              const Wardsync__V1__Batch *batch,
+                              const char *user_id, struct auth_principal *who,
+                              char *reject, size_t rejectlen)
 {
-    char reason[512], err[1024];
+    char reason[256];
+    if (in->insecure)
+        return batch->ward;
+    if (auth_principal_parse(user_id, who) < 0) {
+        ws_warn(MODULE,
+                "batch refused peer=%s reason=no authenticated "
+                "identity",
+                env->peer);
+        send_error_ack(in, env, NULL, "refused: no authenticated identity");
+        return NULL;
+    }
+    if (who->kind != AUTH_WARD) {
+        ws_warn(MODULE,
+                "batch refused peer=%s identity=%s reason=a city key "
+                "may not ingest",
+                env->peer, user_id);
+        send_error_ack(in, env, NULL, "refused: a city key may not ingest");
+        return NULL;
+    }
+    if (!auth_principal_active(in->auth, user_id)) {
+        ws_warn(MODULE, "batch refused peer=%s identity=%s reason=key revoked",
+                env->peer, user_id);
+        send_error_ack(in, env, NULL, "refused: key revoked");
+        return NULL;
+    }
+    if (batch->ward[0] && strcmp(batch->ward, who->code) != 0) {
+        bool printable =
+            ws_validate_code("ward", batch->ward, reason, sizeof reason) == 0;
+        snprintf(reject, rejectlen,
+                 "ward claim mismatch: batch names ward %s, sender is "
+                 "authenticated as %s",
+                 printable ? batch->ward : "(not a code)", user_id);
+        ws_warn(MODULE,
+                "ward claim rejected peer=%s identity=%s claimed=%s "
+                "events=%zu",
+                env->peer, user_id, printable ? batch->ward : "(not a code)",
+                batch->n_events);
+    }
+    return who->code;
+}
+
+/* Commits a decoded batch of the sender's ward and answers it. */
+static void handle_batch(struct ingest *in, struct envelope *env,
+                         const Wardsync__V1__Batch *batch, const char *user_id)
+{
+    char reason[512], err[1024], reject[512] = "";
+    struct auth_principal who;
+    const char *ward =
+        batch_ward(in, env, batch, user_id, &who, reject, sizeof reject);
+    if (!ward)
+        return;
     if (ws_validate_code("agent_instance", batch->agent_instance, reason,
                          sizeof reason) != 0 ||
-        ws_validate_code("ward", batch->ward, reason, sizeof reason) != 0) {
+        ws_validate_code("ward", ward, reason, sizeof reason) != 0) {
         ws_log_limited(&in->frame_limit, FRAME_LOG_LIMIT_MS, WS_LOG_WARN,
                        MODULE, "batch refused peer=%s reason=%s", env->peer,
                        reason);
@@ -225,7 +285,7 @@ static void handle_batch(struct ingest *in, struct envelope *env,
         return;
     }
     const char *kind = NULL;
-    if (store_org_unit_kind(in->st, batch->ward, &kind, err, sizeof err) < 0) {
+    if (store_org_unit_kind(in->st, ward, &kind, err, sizeof err) < 0) {
         ws_log_limited(&in->db_limit, LOG_LIMIT_MS, WS_LOG_ERROR, MODULE,
                        "database error, batch not acknowledged peer=%s: %s",
                        env->peer, err);
@@ -233,7 +293,7 @@ static void handle_batch(struct ingest *in, struct envelope *env,
         return;
     }
     if (!kind || strcmp(kind, "city") == 0) {
-        snprintf(reason, sizeof reason, "unknown ward %s", batch->ward);
+        snprintf(reason, sizeof reason, "unknown ward %s", ward);
         ws_warn(MODULE, "batch refused peer=%s agent_instance=%s reason=%s",
                 env->peer, batch->agent_instance, reason);
         send_error_ack(in, env, batch->agent_instance, reason);
@@ -241,13 +301,14 @@ static void handle_batch(struct ingest *in, struct envelope *env,
     }
 
     struct store_batch_result result;
-    int rc = store_commit_batch(in->st, batch->ward, batch, in->cat, &result,
-                                err, sizeof err);
+    int rc =
+        store_commit_batch(in->st, ward, batch, in->cat,
+                           reject[0] ? reject : NULL, &result, err, sizeof err);
     if (rc < 0) {
         ws_log_limited(&in->db_limit, LOG_LIMIT_MS, WS_LOG_ERROR, MODULE,
                        "could not commit batch, not acknowledged ward=%s "
                        "agent_instance=%s: %s",
-                       batch->ward, batch->agent_instance, err);
+                       ward, batch->agent_instance, err);
         store_batch_result_clear(&result);
         if (rc == -EIO)
             drop_store(in);
@@ -265,7 +326,7 @@ static void handle_batch(struct ingest *in, struct envelope *env,
     if (!outcomes || !pointers) {
         /* Committed but cannot answer: the agent's resend gets duplicates
          * acknowledged, so nothing is lost. */
-        ws_error(MODULE, "out of memory building ack ward=%s", batch->ward);
+        ws_error(MODULE, "out of memory building ack ward=%s", ward);
         goto out_result;
     }
     for (size_t i = 0; i < result.n_outcomes; i++) {
@@ -282,16 +343,16 @@ static void handle_batch(struct ingest *in, struct envelope *env,
         ws_warn(MODULE,
                 "batch refused ward=%s agent_instance=%s events=%zu "
                 "committed_through=%" PRIu64 " reason=%s",
-                batch->ward, batch->agent_instance, batch->n_events,
+                ward, batch->agent_instance, batch->n_events,
                 result.committed_through, result.error);
     else
         ws_log(batch->n_events ? WS_LOG_INFO : WS_LOG_DEBUG, MODULE,
                "batch committed ward=%s agent_instance=%s events=%zu "
                "accepted=%zu duplicate=%zu conflict=%zu rejected=%zu "
                "committed_through=%" PRIu64,
-               batch->ward, batch->agent_instance, batch->n_events,
-               result.accepted, result.duplicates, result.conflicts,
-               result.rejected, result.committed_through);
+               ward, batch->agent_instance, batch->n_events, result.accepted,
+               result.duplicates, result.conflicts, result.rejected,
+               result.committed_through);
     send_ack(in, env, &ack);
 
 out_result:
@@ -333,7 +394,9 @@ static void handle_message(struct ingest *in)
         send_error_ack(in, &env, NULL, error);
         goto out_env;
     }
-    handle_batch(in, &env, batch);
+    /* Metadata of the connection rides on every frame it sent. */
+    handle_batch(in, &env, batch,
+                 in->insecure ? NULL : zmq_msg_gets(payload, "User-Id"));
     wardsync__v1__batch__free_unpacked(batch, NULL);
 
 out_env:
@@ -348,9 +411,10 @@ static int set_int_option(void *socket, int option, int value, const char *name)
     return -1;
 }
 
-/* Creates, configures and binds the ROUTER. Returns a hub_exit code. */
+/* Creates, configures and binds the ROUTER, a CURVE server when keys is
+ * not NULL. Returns a hub_exit code. */
 static int open_socket(void *ctx, const char *endpoint, int64_t max_frame,
-                       void **out)
+                       const struct ws_keypair *keys, void **out)
 {
     void *socket = zmq_socket(ctx, ZMQ_ROUTER);
     if (!socket) {
@@ -374,6 +438,12 @@ static int open_socket(void *ctx, const char *endpoint, int64_t max_frame,
                  zmq_strerror(errno));
         goto fail_socket;
     }
+    char curve_err[256];
+    if (keys && auth_server_socket_setup(socket, keys, curve_err,
+                                         sizeof curve_err) < 0) {
+        ws_error(MODULE, "%s", curve_err);
+        goto fail_socket;
+    }
     if (zmq_bind(socket, endpoint) != 0) {
         int saved = errno;
         ws_error(MODULE, "could not bind \"%s\": %s", endpoint,
@@ -386,7 +456,8 @@ static int open_socket(void *ctx, const char *endpoint, int64_t max_frame,
     size_t bound_len = sizeof bound;
     if (zmq_getsockopt(socket, ZMQ_LAST_ENDPOINT, bound, &bound_len) != 0)
         ws_strlcpy(bound, endpoint, sizeof bound);
-    ws_info(MODULE, "ingest endpoint=%s max_frame=%" PRId64, bound, max_frame);
+    ws_info(MODULE, "ingest endpoint=%s max_frame=%" PRId64 " curve=%s", bound,
+            max_frame, keys ? "on" : "off");
     *out = socket;
     return HUB_EXIT_OK;
 
@@ -417,19 +488,22 @@ static void sleep_ms(int64_t ms)
 int ingest_run(const struct hub_settings *settings, const char *endpoint,
                bool insecure)
 {
-    if (!insecure) {
-        ws_error(MODULE, "CURVE authentication is not available yet; start "
-                         "the hub with --insecure to accept unauthenticated "
-                         "agents (development only)");
+    struct ws_keypair keys = {{0}, {0}};
+    if (insecure)
+        ws_warn(MODULE,
+                "insecure mode (--insecure): no encryption, no "
+                "authentication; the ward is taken from each batch and any "
+                "peer that can reach the endpoint can write as any ward; for "
+                "local experiments only");
+    else if (auth_load_hub_keys(settings, &keys) < 0)
         return HUB_EXIT_USAGE;
-    }
-    ws_warn(MODULE, "insecure mode: no encryption, no authentication; the "
-                    "ward is taken from each batch and any peer that can "
-                    "reach the endpoint can write as any ward");
 
     struct ws_catalogue *cat = NULL;
-    struct ingest in = {.settings = settings, .backoff_ms = RECONNECT_MIN_MS};
+    struct ingest in = {.settings = settings,
+                        .backoff_ms = RECONNECT_MIN_MS,
+                        .insecure = insecure};
     void *ctx = NULL;
+    void *monitor = NULL;
     char err[1024];
     int load = ws_catalogue_load(settings->catalogue, &cat, err, sizeof err);
     if (load < 0) {
@@ -439,7 +513,7 @@ int ingest_run(const struct hub_settings *settings, const char *endpoint,
                    : HUB_EXIT_INPUT;
     }
 
-    int rc = migrate_run(settings);
+    int rc = migrate_ensure(settings);
     if (rc != HUB_EXIT_OK)
         goto out_catalogue;
 
@@ -457,13 +531,33 @@ int ingest_run(const struct hub_settings *settings, const char *endpoint,
         rc = HUB_EXIT_IO;
         goto out_store;
     }
-    rc = open_socket(ctx, endpoint ? endpoint : settings->ingest,
-                     settings->max_frame, &in.socket);
-    if (rc != HUB_EXIT_OK)
+    /* The ZAP handler first: a CURVE socket bound without one would let
+     * every client in. */
+    if (!insecure &&
+        auth_start(ctx, settings->database, &in.auth, err, sizeof err) < 0) {
+        ws_error(MODULE, "cannot run the ZAP handler, not starting: %s", err);
+        rc = HUB_EXIT_IO;
         goto out_ctx;
+    }
+    rc = open_socket(ctx, endpoint ? endpoint : settings->ingest,
+                     settings->max_frame, insecure ? NULL : &keys, &in.socket);
+    if (rc != HUB_EXIT_OK)
+        goto out_auth;
+    if (!insecure &&
+        auth_monitor_open(ctx, in.socket, "ingest", &monitor) < 0) {
+        rc = HUB_EXIT_IO;
+        goto out_socket;
+    }
+    struct pull_server *pull = NULL;
+    rc = pull_open(ctx, settings, NULL, insecure ? NULL : &keys, &pull);
+    if (rc != HUB_EXIT_OK)
+        goto out_socket;
 
     install_signal_handlers();
     while (!stop_requested) {
+        /* Refused handshakes are logged even while the database is away. */
+        if (monitor)
+            auth_monitor_drain(monitor, "ingest");
         if (!in.st) {
             try_reconnect(&in);
             if (!in.st) {
@@ -472,8 +566,9 @@ int ingest_run(const struct hub_settings *settings, const char *endpoint,
                 continue;
             }
         }
-        zmq_pollitem_t item = {in.socket, 0, ZMQ_POLLIN, 0};
-        int n = zmq_poll(&item, 1, INGEST_POLL_MS);
+        zmq_pollitem_t items[2] = {{in.socket, 0, ZMQ_POLLIN, 0},
+                                   {pull_socket(pull), 0, ZMQ_POLLIN, 0}};
+        int n = zmq_poll(items, pull ? 2 : 1, INGEST_POLL_MS);
         if (n < 0) {
             if (errno == EINTR)
                 continue;
@@ -481,18 +576,26 @@ int ingest_run(const struct hub_settings *settings, const char *endpoint,
             rc = HUB_EXIT_IO;
             break;
         }
-        if (n > 0 && (item.revents & ZMQ_POLLIN))
+        if (n > 0 && (items[0].revents & ZMQ_POLLIN))
             handle_message(&in);
+        if (n > 0 && pull && (items[1].revents & ZMQ_POLLIN))
+            pull_handle(pull); /* between batches: see store_pull.c */
     }
     if (stop_requested)
         ws_info(MODULE, "stopping on signal");
 
+    pull_close(&pull);
+out_socket:
+    auth_monitor_close(&monitor);
     zmq_close(in.socket); /* ZMQ_LINGER was set at creation */
+out_auth:
+    auth_stop(&in.auth); /* after every CURVE socket is closed */
 out_ctx:
     zmq_ctx_term(ctx);
 out_store:
     store_close(&in.st);
 out_catalogue:
     ws_catalogue_destroy(&cat);
+    ws_keys_wipe(&keys);
     return rc;
 }

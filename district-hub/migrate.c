@@ -15,6 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "auth.h"
+#include "indicators.h"
 #include "store.h"
 #include "wardsync/catalogue.h"
 #include "wardsync/csv.h"
@@ -415,11 +417,58 @@ int migrate_run(const struct hub_settings *settings)
     /* Closing the connection would release the lock too; say so anyway. */
     if (store_migrate_unlock(st, err, sizeof err) < 0)
         ws_warn(MODULE, "could not unlock the schema: %s", err);
+    if (rc == HUB_EXIT_OK)
+        rc = auth_set_role_passwords(settings);
+    if (rc == HUB_EXIT_OK)
+        rc = indicators_write_settings(settings);
 
 out:
     store_close(&st);
     ws_catalogue_destroy(&cat);
     org_units_free(&units);
+    free(migrations.items);
+    return rc;
+}
+
+int migrate_ensure(const struct hub_settings *settings)
+{
+    struct migration_list migrations = {0};
+    struct store *st = NULL;
+    char err[1024];
+    size_t pending = 0;
+
+    int rc = list_migrations(settings->sql_dir, &migrations);
+    if (rc != HUB_EXIT_OK)
+        goto out;
+    if (store_open(settings->database, &st, err, sizeof err) < 0) {
+        ws_error(MODULE, "%s", err);
+        rc = HUB_EXIT_IO;
+        goto out;
+    }
+    for (size_t i = 0; i < migrations.n; i++) {
+        bool applied = false;
+        if (store_migration_applied(st, migrations.items[i].version, &applied,
+                                    err, sizeof err) < 0) {
+            pending = migrations.n; /* a fresh database: no table yet */
+            break;
+        }
+        if (!applied)
+            pending++;
+    }
+    store_close(&st);
+    if (pending == 0) {
+        ws_info(MODULE, "schema up to date version=%d",
+                migrations.items[migrations.n - 1].version);
+        goto out;
+    }
+    ws_info(MODULE, "migrations pending=%zu, migrating", pending);
+    rc = migrate_run(settings);
+    if (rc != HUB_EXIT_OK)
+        ws_error(MODULE, "the schema is not current and could not be "
+                         "migrated with this connection; run \"district-hub "
+                         "migrate\" as the database owner");
+
+out:
     free(migrations.items);
     return rc;
 }

@@ -13,4 +13,9 @@
  * hub_exit code; the reason is logged. */
 int migrate_run(const struct hub_settings *settings);
 
+/* What "district-hub run" does at start: nothing when every migration is
+ * applied (the hub's own role, wardsync_hub, may not migrate), else
+ * migrate_run, which only the owner can do. Returns a hub_exit code. */
+int migrate_ensure(const struct hub_settings *settings);
+
 #endif

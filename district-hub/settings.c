@@ -67,6 +67,11 @@ int settings_load(const char *config_path, const char *database,
         default_path(WS_HUB_SOURCE_ORG_UNITS, WS_HUB_INSTALL_ORG_UNITS));
     out->catalogue = ws_config_get(out->config, "hub", "catalogue",
                                    ws_catalogue_default_path());
+    out->secret_key = ws_config_get(out->config, "hub", "secret_key", NULL);
+    out->hub_role_password_file =
+        ws_config_get(out->config, "hub", "hub_role_password_file", NULL);
+    out->city_role_password_file =
+        ws_config_get(out->config, "hub", "city_role_password_file", NULL);
     return HUB_EXIT_OK;
 }
 

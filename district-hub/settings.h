@@ -35,6 +35,11 @@ struct hub_settings {
     const char *sql_dir;      /* folder of NNN_name.sql migrations */
     const char *org_units;    /* org_units.csv */
     const char *catalogue;    /* catalogue.csv */
+    const char *secret_key;   /* hub CURVE secret key file, or NULL */
+    /* Files holding the passwords migrate gives the wardsync_hub and
+     * wardsync_city roles; NULL leaves a role's password as it is. */
+    const char *hub_role_password_file;
+    const char *city_role_password_file;
 };
 
 /* Loads config_path (NULL: none) and resolves every setting; database may

@@ -878,13 +878,17 @@ static void add_outcome(struct store_batch_result *result, uint64_t seq,
  * cannot go on. */
 static int commit_one_event(struct event_ctx *ctx,
                             const struct ws_catalogue *cat,
+                            const char *reject_reason,
                             struct store_batch_result *result, char *err,
                             size_t errlen)
 {
     const Wardsync__V1__Event *ev = ctx->event;
     char reason[512];
 
-    if (ws_validate_event(ev, cat, reason, sizeof reason) != 0) {
+    if (reject_reason)
+        ws_strlcpy(reason, reject_reason, sizeof reason);
+    if (reject_reason ||
+        ws_validate_event(ev, cat, reason, sizeof reason) != 0) {
         if (store_rejected(ctx, reason, err, errlen) < 0)
             return -EIO;
         add_outcome(result, ev->seq, WARDSYNC__V1__OUTCOME__CODE__CODE_REJECTED,
@@ -1005,6 +1009,7 @@ static bool batch_seqs_ok(const Wardsync__V1__Batch *batch,
 int store_commit_batch(struct store *st, const char *ward,
                        const Wardsync__V1__Batch *batch,
                        const struct ws_catalogue *cat,
+                       const char *reject_reason,
                        struct store_batch_result *result, char *err,
                        size_t errlen)
 {
@@ -1061,7 +1066,8 @@ int store_commit_batch(struct store *st, const char *ward,
         snprintf(ctx.queued_ms, sizeof ctx.queued_ms, "%" PRId64,
                  ev->queued_at_ms);
         ctx.event_id[0] = '\0';
-        int rc = commit_one_event(&ctx, cat, result, err, errlen);
+        int rc =
+            commit_one_event(&ctx, cat, reject_reason, result, err, errlen);
         if (rc < 0) {
             rollback_quietly(st);
             return rc;

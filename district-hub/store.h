@@ -96,12 +96,16 @@ struct store_batch_result {
  * rejected_events with the reason (validation failure, event_id conflict,
  * or a row the database refused), then moves the mark to the batch's last
  * seq and COMMITs. ward and batch->agent_instance must already be checked
- * codes. Returns 0 once committed (or the gap / refusal is known) with
- * *result filled, or -EIO (connection unusable, nothing committed) or
- * -ENOMEM. The caller clears *result with store_batch_result_clear. */
+ * codes. When reject_reason is not NULL every event above the mark is
+ * stored in rejected_events with that reason instead (a batch whose content
+ * claims another ward than the authenticated sender). Returns 0 once
+ * committed (or the gap / refusal is known) with *result filled, or -EIO
+ * (connection unusable, nothing committed) or -ENOMEM. The caller clears
+ * *result with store_batch_result_clear. */
 int store_commit_batch(struct store *st, const char *ward,
                        const Wardsync__V1__Batch *batch,
                        const struct ws_catalogue *cat,
+                       const char *reject_reason,
                        struct store_batch_result *result, char *err,
                        size_t errlen);
 

@@ -13,13 +13,19 @@
 #                          and PostgreSQL lives in var/pg (scripts/pg.sh)
 #   WARDSYNC_PG_PORT       PostgreSQL port (default 54329)
 #   WARDSYNC_DEMO_PORT     hub ingest port on 127.0.0.1 (default 7401)
+#   WARDSYNC_DEMO_PULL_PORT  hub pull port on 127.0.0.1 (default ingest + 1);
+#                          city-pull writes var/demo/city/, and
+#                          district-hub report var/demo/report.html
 #   WARDSYNC_DEMO_TIMEOUT  seconds to wait for every agent to drain (300)
 #   WARDSYNC_DEMO_SEED     seedgen seed (default 2023)
 #
 # The database is "wardsync_demo", dropped and created again on every run,
 # so that the demo is repeatable. A PostgreSQL this script started is
 # stopped on exit, success or failure; one that was already running is left
-# running. The hub runs with --insecure (no CURVE keys yet).
+# running. Everything runs as in production: the hub connects as the
+# wardsync_hub role (password from var/pg/hub.password) and serves CURVE
+# only; every agent has its own key pair, made and enrolled afresh in
+# var/demo/keys on every run.
 set -euo pipefail
 
 usage() { sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; }
@@ -42,12 +48,14 @@ ingest_port="${WARDSYNC_DEMO_PORT:-7401}"
 timeout="${WARDSYNC_DEMO_TIMEOUT:-300}"
 seed="${WARDSYNC_DEMO_SEED:-2023}"
 endpoint="tcp://127.0.0.1:$ingest_port"
+pull_endpoint="tcp://127.0.0.1:${WARDSYNC_DEMO_PULL_PORT:-$((ingest_port + 1))}"
 units=(LB01 LB02 LB03 LB04 LB05 LB06 LB07 LB08 LB09 LB10 LB11 LB12 LB13 LB14 LB)
 
 hub_bin="$build/district-hub/district-hub"
 agent_bin="$build/ward-agent/ward-agent"
 seedgen_bin="$build/tools/seedgen"
-for b in "$hub_bin" "$agent_bin" "$seedgen_bin"; do
+citypull_bin="$build/city-pull/city-pull"
+for b in "$hub_bin" "$agent_bin" "$seedgen_bin" "$citypull_bin"; do
   [ -x "$b" ] || { echo "demo: $b not built (run: make build)" >&2; exit 1; }
 done
 psql_bin=$(command -v psql || echo /usr/lib/postgresql/15/bin/psql)
@@ -183,11 +191,47 @@ mkdir -p "$demo/logs" "$demo/agents"
 sed -n '/^unit /,/^total /p;/^district /p' "$demo/logs/seedgen.log"
 
 # ------------------------------------------------------------ hub
-"$hub_bin" migrate >"$demo/logs/migrate.log" 2>&1 ||
+# The hub role's password: one per cluster (scripts/pg.sh writes it).
+hub_password_file="$WARDSYNC_VAR/pg/hub.password"
+[ -s "$hub_password_file" ] ||
+  (umask 077; head -c 18 /dev/urandom | base64 | tr -d '/+=' >"$hub_password_file")
+WARDSYNC_HUB_HUB_ROLE_PASSWORD_FILE="$hub_password_file" \
+  "$hub_bin" migrate >"$demo/logs/migrate.log" 2>&1 ||
   fail "district-hub migrate failed"
-say "district-hub migrate: ok"
+say "district-hub migrate: ok (as the owner)"
 
-"$hub_bin" run --insecure --ingest "$endpoint" >"$demo/logs/hub.log" 2>&1 &
+# The survey round must exist and be open before ballots arrive: the hub
+# rejects a ballot of an unknown or closed round, or for a subject the
+# round does not list in the sender's ward.
+"$hub_bin" round create --file "$demo/seed/rounds.csv" >>"$demo/logs/migrate.log" 2>&1 ||
+  fail "district-hub round create failed"
+"$hub_bin" round open 2023-R1 >>"$demo/logs/migrate.log" 2>&1 ||
+  fail "district-hub round open failed"
+say "survey round: $("$hub_bin" round show 2023-R1 2>>"$demo/logs/migrate.log")"
+
+# Keys: the hub's pair, and one pair per agent enrolled for its unit.
+keys="$demo/keys"
+mkdir -p "$keys" && chmod 700 "$keys"
+"$hub_bin" keygen "$keys/hub.key" >"$demo/logs/keys.log" 2>&1 ||
+  fail "district-hub keygen failed"
+for code in "${units[@]}"; do
+  { "$agent_bin" keygen "$keys/$code.key" &&
+    "$hub_bin" enroll --ward "$code" --key "$keys/$code.key"; } \
+    >>"$demo/logs/keys.log" 2>&1 || fail "could not make and enroll the key of $code"
+done
+say "CURVE keys: hub and ${#units[@]} agents, each enrolled for its unit"
+export WARDSYNC_AGENT_HUB_PUBLIC_KEY="$keys/hub.key"
+# The city's key, enrolled as city:HN: what city-pull presents.
+{ "$hub_bin" keygen "$keys/city.key" &&
+  "$hub_bin" enroll --city HN --key "$keys/city.key"; } \
+  >>"$demo/logs/keys.log" 2>&1 || fail "could not make and enroll the city's key"
+
+# The hub runs as wardsync_hub, not as the owner.
+hub_conninfo=$(sed -e 's/user=[^ ]*/user=wardsync_hub/' \
+  -e "s/password=[^ ]*/password=$(cat "$hub_password_file")/" <<<"$demo_conninfo")
+WARDSYNC_HUB_PULL="$pull_endpoint" \
+WARDSYNC_HUB_DATABASE="$hub_conninfo" WARDSYNC_HUB_SECRET_KEY="$keys/hub.key_secret" \
+  "$hub_bin" run --ingest "$endpoint" >"$demo/logs/hub.log" 2>&1 &
 hub_pid=$!
 echo "$hub_pid" >>"$demo/pids"
 for _ in $(seq 1 150); do
@@ -202,14 +246,16 @@ say "hub running (pid $hub_pid): $(grep -o 'ingest endpoint=[^ ]*' "$demo/logs/h
 # ------------------------------------------------------------ agents
 agent() { # CODE ARGS...: ward-agent for one unit
   local code=$1; shift
-  "$agent_bin" --home "$demo/agents/$code" --ward "$code" --hub "$endpoint" "$@"
+  WARDSYNC_AGENT_SECRET_KEY="$keys/$code.key_secret" \
+    "$agent_bin" --home "$demo/agents/$code" --ward "$code" --hub "$endpoint" "$@"
 }
 
 for code in "${units[@]}"; do
   mkdir -p "$demo/agents/$code/inbox"
   # The binary itself, not the agent() function: a backgrounded function
   # is a subshell, and SIGTERM to it would orphan the ward-agent.
-  "$agent_bin" --home "$demo/agents/$code" --ward "$code" --hub "$endpoint" \
+  WARDSYNC_AGENT_SECRET_KEY="$keys/$code.key_secret" \
+    "$agent_bin" --home "$demo/agents/$code" --ward "$code" --hub "$endpoint" \
     run >"$demo/logs/$code.log" 2>&1 &
   agent_pid[$code]=$!
   echo "$!" >>"$demo/pids"
@@ -343,8 +389,34 @@ check petitions_resolved 152
 check petitions_in_progress 52
 check reception_sessions 167
 check reception_citizens 537
-check petitions_received 235 optional
-check subjects_flagged 22 optional
+check petitions_received 235
+check subjects_flagged 22
+
+# A ratio: numerator, denominator and the value rounded to one decimal
+# (of a percentage when PERCENT is given).
+check_ratio() { # CODE NUM DEN SHOWN [percent]
+  local code=$1 num=$2 den=$3 shown=$4 pct=${5:-} line
+  line=$(awk -F, -v c="$code" 'NR > 1 && $1 == c && $2 == "LB"' "$demo/indicators.csv")
+  if awk -F, -v n="$num" -v d="$den" -v s="$shown" -v p="$pct" '
+       { v = $6 * (p != "" ? 100 : 1); r = sprintf("%.1f", v) }
+       END { exit !(NR == 1 && $4 == n && $5 == d && r == s) }' <<<"$line"; then
+    printf '  %-28s expected %s/%s = %s%s  OK\n' "$code" "$num" "$den" "$shown" "${pct:+ %}"
+  else
+    printf '  %-28s expected %s/%s = %s%s  got %s  FAIL\n' "$code" "$num" "$den" "$shown" "${pct:+ %}" "$line"
+    check_failed=1
+  fi
+}
+check_ratio petition_resolution_rate 152 204 74.5 percent
+check_ratio citizens_per_session 537 167 3.2
+
+ind() { awk -F, -v c="$1" 'NR > 1 && $1 == c && $2 == "LB" { print $'"${2:-6}"' }' "$demo/indicators.csv"; }
+echo
+printf 'district LB: %s ballots, %s subjects flagged, petition resolution rate %s/%s = %s %%, %s reception sessions, %s citizens, %s citizens per session\n' \
+  "$(ind ballots_received | sed -E ':a;s/^([0-9]+)([0-9]{3})/\1,\2/;ta')" "$(ind subjects_flagged)" \
+  "$(ind petition_resolution_rate 4)" "$(ind petition_resolution_rate 5)" \
+  "$(awk -v v="$(ind petition_resolution_rate)" 'BEGIN { printf "%.1f", v * 100 }')" \
+  "$(ind reception_sessions)" "$(ind reception_citizens)" \
+  "$(awk -v v="$(ind citizens_per_session)" 'BEGIN { printf "%.1f", v }')"
 
 # The flag rule of DESIGN §6 (defaults) recounted in SQL over the stored
 # ballots, independently of the hub's own indicator code.
@@ -367,6 +439,24 @@ if flagged=$("$psql_bin" "$demo_conninfo" -X -qAt -v ON_ERROR_STOP=1 -c "$flag_s
 else
   printf '  %-28s SQL recount not possible: %s\n' subjects_flagged "$(head -n 1 <<<"$flagged")"
 fi
+
+# ------------------------------------------------------------ city, report
+# The city pulls the district (CURVE, as city:HN) into one CSV per dataset,
+# then once more to show that a repeated pull brings only what changed.
+rm -rf "$demo/city"
+say "city-pull: pulling the district from $pull_endpoint"
+city_pull() {
+  "$citypull_bin" --hub "LB=$pull_endpoint key=$keys/hub.key" \
+    --secret-key "$keys/city.key_secret" --output "$demo/city" \
+    --timeout-ms 300000 "$@"
+}
+city_pull 2>&1 | sed 's/^/  /' || fail "city-pull failed (see above)"
+say "city-pull again (incremental: only changes since the last cursor)"
+city_pull 2>&1 | sed 's/^/  /' || fail "second city-pull failed (see above)"
+say "wrote $demo/city/{indicators,petitions,ballot_aggregates,sync_status}.csv"
+"$hub_bin" status || fail "district-hub status failed"
+"$hub_bin" report -o "$demo/report.html" || fail "district-hub report failed"
+say "wrote $demo/report.html"
 
 say "stopping agents and hub"
 stop_all

@@ -14,8 +14,11 @@ packages=(
   libcsv-dev                                # RFC 4180 CSV import
   libjansson-dev                            # JSON output
   libcmocka-dev                             # tests
+  valgrind                                  # leak check of the unit suite
+  clang libclang-rt-14-dev                  # libFuzzer targets (make fuzz)
   docker-compose                            # checks docker-compose.yml (config only)
   util-linux procps                         # runuser, pkill in scripts
+  chromium fonts-noto-core python3          # report test: headless browser, Vietnamese glyphs
 )
 
 missing=()

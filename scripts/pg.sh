@@ -4,8 +4,14 @@
 #   scripts/pg.sh start    initialise (first time) and start; prints the
 #                          connection string and writes it to var/pg/conninfo
 #   scripts/pg.sh stop     stop it (and remove a temporary data directory)
+#   scripts/pg.sh crash    stop it the hard way (-m immediate: no
+#                          checkpoint, crash recovery at the next start;
+#                          the data directory is kept) - for fault tests
 #   scripts/pg.sh status   is it running
 #   scripts/pg.sh conninfo print the owner's connection string
+#
+# start also writes var/pg/hub.password and var/pg/city.password (once),
+# the passwords of the wardsync_hub and wardsync_city roles.
 #
 # PostgreSQL refuses to run as root, so as root the server runs as the
 # unprivileged user "postgres". Its data directory lives in var/pg/data when
@@ -93,6 +99,14 @@ CONF
     echo "pg: started on 127.0.0.1:$port ($data)"
   fi
   write_conninfo
+  # Passwords "district-hub migrate" gives the hub's and the city's roles
+  # (hub.hub_role_password_file, hub.city_role_password_file): one per
+  # cluster, since roles are cluster-wide.
+  local role
+  for role in hub city; do
+    [ -s "$var/$role.password" ] ||
+      (umask 077; head -c 18 /dev/urandom | base64 | tr -d '/+=' > "$var/$role.password")
+  done
   PGPASSWORD=$(cat "$password_file") "$bindir/psql" -h 127.0.0.1 -p "$port" -U wardsync_owner -d postgres -qAtc \
     "SELECT 1 FROM pg_database WHERE datname='wardsync'" | grep -q 1 ||
     PGPASSWORD=$(cat "$password_file") "$bindir/createdb" -h 127.0.0.1 -p "$port" -U wardsync_owner wardsync
@@ -110,12 +124,19 @@ stop() {
   esac
 }
 
+crash() {
+  local data; data=$(cat "$datadir_file")
+  pg pg_ctl -D "$data" -m immediate -w stop >/dev/null
+  echo "pg: stopped -m immediate"
+}
+
 case "${1:-}" in
   start) start ;;
+  crash) crash ;;
   stop) stop ;;
   status)
     [ -f "$datadir_file" ] && pg pg_ctl -D "$(cat "$datadir_file")" status ;;
   conninfo) cat "$conninfo_file" ;;
-  -h|--help|"") sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; [ -n "${1:-}" ] ;;
-  *) echo "pg: unknown command \"$1\" (start, stop, status, conninfo)" >&2; exit 2 ;;
+  -h|--help|"") sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; [ -n "${1:-}" ] ;;
+  *) echo "pg: unknown command \"$1\" (start, stop, crash, status, conninfo)" >&2; exit 2 ;;
 esac

@@ -907,6 +907,50 @@ static int write_remediation(struct seed *w, const char *dir, int unit,
     return close_output(f, path);
 }
 
+/* Expected ballots per subject, for the round's completeness indicator. */
+#define EXPECTED_PER_SUBJECT 12
+
+/* DIR/rounds.csv, for "district-hub round create --file": the survey
+ * round, the form of each subject category, every ward with its expected
+ * ballots and every subject with its category. */
+static int write_rounds(const struct seed *w, const struct calendar *cal,
+                        const char *dir)
+{
+    char path[4096], opens[11], closes[11];
+    snprintf(path, sizeof path, "%s/rounds.csv", dir);
+    FILE *f = fopen(path, "w");
+    if (f == NULL) {
+        fprintf(stderr, "seedgen: could not open file \"%s\": %s\n", path,
+                strerror(errno));
+        return -EIO;
+    }
+    day_to_text(cal->round_open, opens);
+    day_to_text(cal->round_close, closes);
+    fputs("record,round,a,b,c\n", f);
+    fprintf(f, "round,%s,%s,%s,Đợt lấy phiếu nhận diện 2023\n", SURVEY, opens,
+            closes);
+    for (int k = 0; k < 2; k++)
+        fprintf(f, "form,%s,%s,%s,\n", SURVEY, form_names[k], form_names[k]);
+    for (int u = 0; u < N_WARDS; u++) {
+        int n = 0;
+        for (int i = 0; i < w->n_subjects; i++)
+            n += w->subjects[i].unit == u;
+        fprintf(f, "ward,%s,%s,%d,\n", SURVEY, unit_codes[u],
+                n * EXPECTED_PER_SUBJECT);
+    }
+    for (int i = 0; i < w->n_subjects; i++) {
+        const struct subject *sj = &w->subjects[i];
+        fprintf(f, "subject,%s,%s,%s,%s\n", SURVEY, unit_codes[sj->unit],
+                sj->code, form_names[sj->form]);
+    }
+    if (fclose(f) != 0) {
+        fprintf(stderr, "seedgen: could not write file \"%s\": %s\n", path,
+                strerror(errno));
+        return -EIO;
+    }
+    return 0;
+}
+
 static int make_dir(const char *path)
 {
     if (mkdir(path, 0755) == 0 || errno == EEXIST)
@@ -1468,7 +1512,9 @@ static void usage(FILE *f)
             "DIR/LB (district\n"
             "office), each with petitions.csv and reception.csv, the wards "
             "with ballots.csv,\n"
-            "and remediation.csv where a ward has flagged subjects (CSV "
+            "and remediation.csv where a ward has flagged subjects, and "
+            "DIR/rounds.csv,\n"
+            "the survey round for \"district-hub round create --file\" (CSV "
             "formats of\n"
             "docs/contracts.md). The same seed always gives the same "
             "files.\n"
@@ -1560,6 +1606,8 @@ int main(int argc, char **argv)
     make_sessions(w, &r_reception, &cal);
 
     int rc = make_dir(out);
+    if (rc == 0)
+        rc = write_rounds(w, &cal, out);
     bool remediation_written[N_UNITS] = {false};
     for (int u = 0; u < N_UNITS && rc == 0; u++) {
         char dir[4096];

@@ -14,6 +14,7 @@
 #include "settings.h"
 #include "status.h"
 #include "sync.h"
+#include "wardsync/keys.h"
 
 static const char usage_text[] =
     "usage: ward-agent [-c FILE] [--home DIR] [--ward CODE] [--hub ENDPOINT] "
@@ -27,6 +28,9 @@ static const char usage_text[] =
     "                       sync the outbox to the hub and watch HOME/inbox/\n"
     "  status [--format table|json]\n"
     "                       show what is queued, delivered and rejected\n"
+    "  keygen [--force] PATH\n"
+    "                       write a CURVE key pair: PATH (public, for the\n"
+    "                       hub's enroll) and PATH_secret (owner-only)\n"
     "\n"
     "options:\n"
     "  -c, --config FILE    INI file with an [agent] section\n"
@@ -58,6 +62,15 @@ static const char run_usage[] =
     "empty\n"
     "  --max-seconds N      give up (exit 3) after N seconds\n";
 
+static const char keygen_usage[] =
+    "usage: ward-agent keygen [--force] PATH\n"
+    "\n"
+    "Writes a new CURVE key pair: PATH holds the public key (the district\n"
+    "registers it with \"district-hub enroll --ward CODE --key PATH\"),\n"
+    "PATH_secret both keys, mode 0600 (set it as secret_key). Existing files\n"
+    "are kept unless --force. The agent also needs the hub's public key\n"
+    "file as hub_public_key.\n";
+
 static const char status_usage[] =
     "usage: ward-agent [OPTIONS] status [--format table|json]\n"
     "\n"
@@ -72,6 +85,7 @@ enum {
     OPT_UNTIL_IDLE,
     OPT_MAX_SECONDS,
     OPT_FORMAT,
+    OPT_FORCE,
 };
 
 #define GLOBAL_OPTIONS                                                         \
@@ -256,6 +270,46 @@ static int command_status(int argc, char **argv,
     return code;
 }
 
+static int command_keygen(int argc, char **argv)
+{
+    static const struct option options[] = {
+        {"force", no_argument, NULL, OPT_FORCE},
+        {"help", no_argument, NULL, 'h'},
+        {0, 0, 0, 0}};
+    bool force = false;
+    int opt;
+
+    optind = 0;
+    while ((opt = getopt_long(argc, argv, "+h", options, NULL)) != -1) {
+        if (opt == 'h') {
+            fputs(keygen_usage, stdout);
+            return EXIT_OK;
+        }
+        if (opt != OPT_FORCE) {
+            fputs(keygen_usage, stderr);
+            return EXIT_USAGE;
+        }
+        force = true;
+    }
+    if (argc - optind != 1)
+        return usage_error(keygen_usage, "keygen wants one PATH");
+    struct ws_keypair pair;
+    char err[512];
+    if (ws_keys_generate(&pair) < 0) {
+        fprintf(stderr, "ward-agent: libzmq was built without CURVE\n");
+        return EXIT_IO;
+    }
+    int rc = ws_keys_write(argv[optind], &pair, force, err, sizeof err);
+    ws_keys_wipe(&pair);
+    if (rc < 0) {
+        fprintf(stderr, "ward-agent: %s\n", err);
+        return rc == -EEXIST ? EXIT_USAGE : EXIT_IO;
+    }
+    printf("public key: %s\nwrote %s and %s_secret\n", pair.public_z85,
+           argv[optind], argv[optind]);
+    return EXIT_OK;
+}
+
 int main(int argc, char **argv)
 {
     static const struct option options[] = {GLOBAL_OPTIONS, {0, 0, 0, 0}};
@@ -286,6 +340,8 @@ int main(int argc, char **argv)
         return command_run(sub_argc, sub_argv, &overrides);
     if (strcmp(command, "status") == 0)
         return command_status(sub_argc, sub_argv, &overrides);
+    if (strcmp(command, "keygen") == 0)
+        return command_keygen(sub_argc, sub_argv);
     if (strcmp(command, "help") == 0) {
         fputs(usage_text, stdout);
         return EXIT_OK;

@@ -53,6 +53,19 @@ int settings_load(const struct agent_overrides *overrides,
     settings->catalogue = ws_config_get(cfg, SECTION, "catalogue", NULL);
     if (settings->catalogue && !*settings->catalogue)
         settings->catalogue = NULL;
+    settings->secret_key = ws_config_get(cfg, SECTION, "secret_key", NULL);
+    if (settings->secret_key && !*settings->secret_key)
+        settings->secret_key = NULL;
+    settings->hub_public_key =
+        ws_config_get(cfg, SECTION, "hub_public_key", NULL);
+    if (settings->hub_public_key && !*settings->hub_public_key)
+        settings->hub_public_key = NULL;
+    if (!settings->secret_key != !settings->hub_public_key) {
+        fprintf(stderr, "ward-agent: secret_key and hub_public_key: set both "
+                        "(CURVE) or neither (only for a hub run --insecure)\n");
+        rc = -EINVAL;
+        goto fail;
+    }
 
     if ((rc = get_int(settings, "batch_size", 500, 1, 100000,
                       &settings->batch_size)) < 0 ||

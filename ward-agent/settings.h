@@ -26,7 +26,9 @@ struct agent_settings {
     const char *ward;         /* "" when not configured */
     const char *hub;
     const char *home;
-    const char *catalogue; /* NULL: the built-in default */
+    const char *catalogue;      /* NULL: the built-in default */
+    const char *secret_key;     /* CURVE secret key file; NULL: no CURVE */
+    const char *hub_public_key; /* hub's public key file; NULL: no CURVE */
     int64_t batch_size;
     int64_t ack_timeout_ms;
     int64_t inbox_poll_ms;

@@ -16,11 +16,14 @@
 #include "sync.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/random.h>
+#include <unistd.h>
 
 #include <zmq.h>
 
@@ -29,6 +32,7 @@
 #include "settings.h"
 #include "wardsync/catalogue.h"
 #include "wardsync/codec.h"
+#include "wardsync/keys.h"
 #include "wardsync/log.h"
 #include "wardsync/util.h"
 
@@ -134,6 +138,38 @@ static int open_socket(struct sync_state *state)
         ws_error("sync", "could not set ZMQ_MAXMSGSIZE: %s",
                  zmq_strerror(errno));
         return -EIO;
+    }
+    if (settings->secret_key) {
+        /* CURVE client: our key pair, and the hub's public key, which
+         * authenticates the hub to us. */
+        struct ws_keypair own, hub;
+        char err[512];
+        if (ws_keys_read_secret(settings->secret_key, &own, err, sizeof err) <
+                0 ||
+            ws_keys_read_public(settings->hub_public_key, &hub, err,
+                                sizeof err) < 0) {
+            ws_error("sync", "%s", err);
+            ws_keys_wipe(&own);
+            return -EINVAL;
+        }
+        int rc = zmq_setsockopt(state->socket, ZMQ_CURVE_SERVERKEY,
+                                hub.public_z85, WS_KEY_Z85_LEN);
+        if (rc == 0)
+            rc = zmq_setsockopt(state->socket, ZMQ_CURVE_PUBLICKEY,
+                                own.public_z85, WS_KEY_Z85_LEN);
+        if (rc == 0)
+            rc = zmq_setsockopt(state->socket, ZMQ_CURVE_SECRETKEY,
+                                own.secret_z85, WS_KEY_Z85_LEN);
+        ws_keys_wipe(&own);
+        if (rc != 0) {
+            ws_error("sync", "could not set CURVE keys: %s",
+                     zmq_strerror(errno));
+            return -EIO;
+        }
+    } else {
+        ws_warn("sync", "no CURVE keys configured (secret_key, "
+                        "hub_public_key): connecting without encryption, "
+                        "which only a hub run --insecure accepts");
     }
     if (zmq_connect(state->socket, settings->hub) < 0) {
         ws_error("sync", "could not connect to hub endpoint \"%s\": %s",
@@ -453,6 +489,38 @@ static int64_t min_positive(int64_t a, int64_t b)
     return a < b ? a : b;
 }
 
+/* Two "run" processes on one home would send the same outbox twice over
+ * (each with its own view of what is in flight): the first holds an
+ * exclusive lock on home/run.lock until it exits, even by kill -9 (the
+ * kernel drops the lock with the process). Returns the lock's fd, or -1
+ * after logging who holds it. */
+static int lock_home(const char *home)
+{
+    char path[4096], holder[32] = "";
+    snprintf(path, sizeof path, "%s/run.lock", home);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        ws_error("agent", "could not open \"%s\": %s", path, strerror(errno));
+        return -1;
+    }
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        ssize_t n = pread(fd, holder, sizeof holder - 1, 0);
+        holder[n > 0 ? n : 0] = '\0';
+        holder[strcspn(holder, "\n")] = '\0';
+        ws_error("agent",
+                 "another ward-agent run is using this home home=%s pid=%s",
+                 home, holder[0] ? holder : "unknown");
+        close(fd);
+        return -1;
+    }
+    char pid[32];
+    int len = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
+    if (ftruncate(fd, 0) != 0 || pwrite(fd, pid, (size_t)len, 0) != len)
+        ws_warn("agent", "could not write the pid to \"%s\": %s", path,
+                strerror(errno));
+    return fd;
+}
+
 int sync_command(const struct agent_settings *settings,
                  const struct sync_run_options *options)
 {
@@ -468,10 +536,15 @@ int sync_command(const struct agent_settings *settings,
 
     if (settings_make_home(settings) < 0)
         return EXIT_IO;
+    int lock_fd = lock_home(settings->home);
+    if (lock_fd < 0)
+        return EXIT_IO;
     rc =
         outbox_open(settings->outbox_path, settings->ward, true, &state.outbox);
-    if (rc < 0)
+    if (rc < 0) {
+        close(lock_fd);
         return rc == -EINVAL ? EXIT_USAGE : EXIT_IO;
+    }
     if (settings_load_catalogue(settings, &cat) < 0)
         goto close;
     if ((rc = open_socket(&state)) < 0) {
@@ -562,5 +635,6 @@ close:
     close_socket(&state);
     ws_catalogue_destroy(&cat);
     outbox_close(&state.outbox);
+    close(lock_fd);
     return code;
 }

@@ -12,7 +12,6 @@
 #include <errno.h>
 #include <ini.h>
 #include <inttypes.h>
-#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -151,6 +151,9 @@ struct ws_csv_reader *ws_csv_open(const char *path, char *err, size_t errlen)
         errno = ENOMEM;
         return NULL;
     }
+    /* libcsv grows a field's buffer linearly by this much; the default 128
+     * bytes costs a realloc every 128 bytes of a long field. */
+    csv_set_blk_size(&r->parser, 64 * 1024);
     csv_set_space_func(&r->parser, is_blank);
     csv_set_term_func(&r->parser, is_term);
     r->at_bom_check = true;

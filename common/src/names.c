@@ -6,7 +6,6 @@
  */
 #include "wardsync/names.h"
 
-#include <ctype.h>
 #include <string.h>
 #include <strings.h>
 

@@ -18,8 +18,28 @@
 #include <unistd.h>
 #include <zmq.h>
 
+#include "wardsync/keys.h"
+
 const char *it_hub_bin = WS_HUB_BIN;
 const char *it_agent_bin = WS_AGENT_BIN;
+
+/* The hub the it_send_* helpers talk to: its env, and whether it runs
+ * CURVE (the last one started decides). */
+static struct it_env *current_env;
+static bool current_secure;
+
+/* Identities made by it_principal_keys, per "kind:code". */
+#define IT_MAX_PRINCIPALS 32
+static struct {
+    char principal[80];
+    struct it_curve curve;
+    char secret_path[420];
+} principals[IT_MAX_PRINCIPALS];
+static size_t n_principals;
+
+/* The password file given to migrate for wardsync_hub: run-tests.sh's, or
+ * one made in the work dir (then the first migrate sets it). */
+static char hub_password_file[512];
 
 static void sleep_ms(int ms)
 {
@@ -91,10 +111,45 @@ int it_env_setup(struct it_env *env, const char *prefix)
     if (system(cmd) != 0)
         return -1;
 
+    const char *pw = getenv("WARDSYNC_TEST_HUB_PASSWORD_FILE");
+    if (pw && *pw) {
+        snprintf(hub_password_file, sizeof hub_password_file, "%s", pw);
+    } else {
+        fprintf(stderr, "harness: WARDSYNC_TEST_HUB_PASSWORD_FILE is not set "
+                        "(run through scripts/run-tests.sh)\n");
+        return -1;
+    }
+    char password[256] = "";
+    FILE *pf = fopen(hub_password_file, "r");
+    if (!pf || !fgets(password, sizeof password, pf)) {
+        fprintf(stderr, "harness: could not read %s\n", hub_password_file);
+        if (pf)
+            fclose(pf);
+        return -1;
+    }
+    fclose(pf);
+    password[strcspn(password, "\r\n")] = '\0';
+    /* The owner's conninfo with the hub's user and password. */
+    char copy[1024];
+    snprintf(copy, sizeof copy, "%s", env->conninfo);
+    size_t used = 0;
+    for (char *tok = strtok(copy, " "); tok; tok = strtok(NULL, " ")) {
+        if (strncmp(tok, "user=", 5) == 0 || strncmp(tok, "password=", 9) == 0)
+            continue;
+        used += (size_t)snprintf(env->hub_conninfo + used,
+                                 sizeof env->hub_conninfo - used, "%s ", tok);
+    }
+    snprintf(env->hub_conninfo + used, sizeof env->hub_conninfo - used,
+             "user=wardsync_hub password=%s", password);
+
+    char pw_env[600];
+    snprintf(pw_env, sizeof pw_env, "WARDSYNC_HUB_HUB_ROLE_PASSWORD_FILE=%s",
+             hub_password_file);
+    const char *migrate_env[] = {pw_env, NULL};
     const char *argv[] = {it_hub_bin, "--database", env->conninfo, "migrate",
                           NULL};
     char *out = NULL;
-    int rc = it_run(argv, NULL, 120, &out);
+    int rc = it_run(argv, migrate_env, 120, &out);
     if (rc != 0) {
         fprintf(stderr, "harness: district-hub migrate exited %d:\n%s\n", rc,
                 out ? out : "");
@@ -102,11 +157,79 @@ int it_env_setup(struct it_env *env, const char *prefix)
         return -1;
     }
     free(out);
+
+    snprintf(env->hub_key, sizeof env->hub_key, "%s/hub.key", env->workdir);
+    const char *keygen[] = {it_hub_bin, "keygen", env->hub_key, NULL};
+    struct ws_keypair hub_pair;
+    char err[512];
+    if (it_run(keygen, NULL, 30, NULL) != 0 ||
+        ws_keys_read_public(env->hub_key, &hub_pair, err, sizeof err) != 0) {
+        fprintf(stderr, "harness: could not make the hub's key pair\n");
+        return -1;
+    }
+    memcpy(env->hub_public_z85, hub_pair.public_z85,
+           sizeof env->hub_public_z85);
+
     env->db = PQconnectdb(env->conninfo);
     if (PQstatus(env->db) != CONNECTION_OK) {
         fprintf(stderr, "harness: %s", PQerrorMessage(env->db));
         return -1;
     }
+    current_env = env;
+    n_principals = 0;
+    return 0;
+}
+
+int it_principal_keys(struct it_env *env, const char *kind, const char *code,
+                      struct it_curve *out, char *secret_path, size_t cap)
+{
+    char principal[80];
+    snprintf(principal, sizeof principal, "%s:%s", kind, code);
+    for (size_t i = 0; i < n_principals; i++) {
+        if (strcmp(principals[i].principal, principal) == 0) {
+            *out = principals[i].curve;
+            if (secret_path)
+                snprintf(secret_path, cap, "%s", principals[i].secret_path);
+            return 0;
+        }
+    }
+    if (n_principals == IT_MAX_PRINCIPALS)
+        return -1;
+    char path[400], opt[16], err[512];
+    snprintf(path, sizeof path, "%s/%s-%s.key", env->workdir, kind, code);
+    snprintf(opt, sizeof opt, "--%s", kind);
+    const char *keygen[] = {it_agent_bin, "keygen", path, NULL};
+    const char *enroll[] = {it_hub_bin, "--database", env->conninfo,
+                            "enroll",   opt,          code,
+                            "--key",    path,         NULL};
+    char *output = NULL;
+    if (it_run(keygen, NULL, 30, NULL) != 0 ||
+        it_run(enroll, NULL, 30, &output) != 0) {
+        fprintf(stderr, "harness: could not enroll %s:\n%s\n", principal,
+                output ? output : "");
+        free(output);
+        return -1;
+    }
+    free(output);
+    struct ws_keypair pair;
+    char secret[420];
+    snprintf(secret, sizeof secret, "%s_secret", path);
+    if (ws_keys_read_secret(secret, &pair, err, sizeof err) != 0) {
+        fprintf(stderr, "harness: %s\n", err);
+        return -1;
+    }
+    struct it_curve *c = &principals[n_principals].curve;
+    memcpy(c->public_z85, pair.public_z85, sizeof c->public_z85);
+    memcpy(c->secret_z85, pair.secret_z85, sizeof c->secret_z85);
+    memcpy(c->server_z85, env->hub_public_z85, sizeof c->server_z85);
+    snprintf(principals[n_principals].principal,
+             sizeof principals[n_principals].principal, "%s", principal);
+    snprintf(principals[n_principals].secret_path,
+             sizeof principals[n_principals].secret_path, "%s", secret);
+    *out = *c;
+    if (secret_path)
+        snprintf(secret_path, cap, "%s", secret);
+    n_principals++;
     return 0;
 }
 
@@ -257,17 +380,38 @@ int it_free_port(void)
 pid_t it_start_hub(struct it_env *env, const char *endpoint, char *endpoint_out,
                    size_t outlen)
 {
+    return it_start_hub_mode(env, endpoint, false, endpoint_out, outlen, NULL,
+                             0);
+}
+
+pid_t it_start_hub_mode(struct it_env *env, const char *endpoint, bool insecure,
+                        char *endpoint_out, size_t outlen, char *log_out,
+                        size_t log_outlen)
+{
     static int starts;
-    char log[512], ep[128];
+    char log[512], ep[128], secret_env[400];
     if (endpoint)
         snprintf(ep, sizeof ep, "%s", endpoint);
     else
         snprintf(ep, sizeof ep, "tcp://127.0.0.1:%d", it_free_port());
     snprintf(log, sizeof log, "%s/hub-%d.log", env->workdir, ++starts);
-    const char *argv[] = {it_hub_bin, "--database", env->conninfo,
-                          "run",      "--insecure", "--ingest",
-                          ep,         NULL};
-    pid_t pid = it_spawn(argv, NULL, log);
+    if (log_out)
+        snprintf(log_out, log_outlen, "%s", log);
+    snprintf(secret_env, sizeof secret_env, "WARDSYNC_HUB_SECRET_KEY=%s_secret",
+             env->hub_key);
+    /* The pull endpoint on a free port: tests run in parallel. */
+    const char *extra[] = {secret_env, "WARDSYNC_HUB_PULL=tcp://127.0.0.1:*",
+                           NULL};
+    const char *argv[] = {it_hub_bin,
+                          "--database",
+                          env->hub_conninfo,
+                          "run",
+                          "--ingest",
+                          ep,
+                          insecure ? "--insecure" : NULL,
+                          NULL};
+    current_secure = !insecure;
+    pid_t pid = it_spawn(argv, extra, log);
     if (pid < 0)
         return -1;
     if (it_wait_for_log(log, "endpoint=", 20000, NULL, 0) != 0) {
@@ -292,8 +436,9 @@ long it_query_long(PGconn *db, const char *sql)
     return v;
 }
 
-int it_send_raw(const char *endpoint, const void *data, size_t len,
-                int timeout_ms, Wardsync__V1__Ack **ack)
+int it_exchange(const char *endpoint, const struct it_curve *curve,
+                const void *data, size_t len, int timeout_ms,
+                Wardsync__V1__Ack **ack)
 {
     void *ctx = zmq_ctx_new();
     void *s = zmq_socket(ctx, ZMQ_DEALER);
@@ -301,6 +446,12 @@ int it_send_raw(const char *endpoint, const void *data, size_t len,
     char err[256];
     zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof linger);
     zmq_setsockopt(s, ZMQ_RCVTIMEO, &timeout_ms, sizeof timeout_ms);
+    zmq_setsockopt(s, ZMQ_SNDTIMEO, &timeout_ms, sizeof timeout_ms);
+    if (curve) {
+        zmq_setsockopt(s, ZMQ_CURVE_SERVERKEY, curve->server_z85, 40);
+        zmq_setsockopt(s, ZMQ_CURVE_PUBLICKEY, curve->public_z85, 40);
+        zmq_setsockopt(s, ZMQ_CURVE_SECRETKEY, curve->secret_z85, 40);
+    }
     if (zmq_connect(s, endpoint) != 0 || zmq_send(s, data, len, 0) < 0)
         goto close;
     zmq_msg_t msg;
@@ -316,6 +467,31 @@ close:
     return rc;
 }
 
+/* The enrolled identity of ward when the current hub runs CURVE. */
+static int default_curve(const char *ward, struct it_curve *curve,
+                         const struct it_curve **out)
+{
+    *out = NULL;
+    if (!current_secure)
+        return 0;
+    if (!current_env ||
+        it_principal_keys(current_env, "ward", ward && *ward ? ward : "LB01",
+                          curve, NULL, 0) != 0)
+        return -1;
+    *out = curve;
+    return 0;
+}
+
+int it_send_raw(const char *endpoint, const void *data, size_t len,
+                int timeout_ms, Wardsync__V1__Ack **ack)
+{
+    struct it_curve curve;
+    const struct it_curve *c;
+    if (default_curve(NULL, &curve, &c) != 0)
+        return -1;
+    return it_exchange(endpoint, c, data, len, timeout_ms, ack);
+}
+
 int it_send_batch(const char *endpoint, const Wardsync__V1__Batch *batch,
                   int timeout_ms, Wardsync__V1__Ack **ack)
 {
@@ -323,7 +499,11 @@ int it_send_batch(const char *endpoint, const Wardsync__V1__Batch *batch,
     size_t len;
     if (ws_pack(&batch->base, &buf, &len) != 0)
         return -1;
-    int rc = it_send_raw(endpoint, buf, len, timeout_ms, ack);
+    struct it_curve curve;
+    const struct it_curve *c;
+    int rc = default_curve(batch->ward, &curve, &c);
+    if (rc == 0)
+        rc = it_exchange(endpoint, c, buf, len, timeout_ms, ack);
     free(buf);
     return rc;
 }

@@ -18,14 +18,25 @@
 
 struct it_env {
     char dbname[64];
-    char conninfo[1024]; /* owner's, pointing at dbname */
-    char workdir[256];   /* scratch folder for homes, logs, files */
+    char conninfo[1024];     /* owner's, pointing at dbname */
+    char hub_conninfo[1024]; /* wardsync_hub's, what "run" uses */
+    char workdir[256];       /* scratch folder for homes, logs, files */
+    char hub_key[320];       /* hub public key file; PATH_secret beside */
+    char hub_public_z85[41];
     PGconn *db;
 };
 
+/* A CURVE client identity: NULL in it_exchange means no CURVE at all. */
+struct it_curve {
+    char public_z85[41];
+    char secret_z85[41];
+    char server_z85[41]; /* the hub's public key as the client believes */
+};
+
 /* Creates a fresh database named prefix_<pid>, migrates it with
- * "district-hub migrate" and a scratch folder. Returns 0 or -1 (with the
- * reason printed). */
+ * "district-hub migrate" as the owner (giving wardsync_hub the password of
+ * WARDSYNC_TEST_HUB_PASSWORD_FILE), a scratch folder and the hub's CURVE
+ * key pair in it. Returns 0 or -1 (with the reason printed). */
 int it_env_setup(struct it_env *env, const char *prefix);
 void it_env_teardown(struct it_env *env);
 
@@ -48,11 +59,23 @@ int it_stop(pid_t pid);
 int it_wait_for_log(const char *path, const char *needle, int timeout_ms,
                     char *rest, size_t restlen);
 
-/* Starts "district-hub run --insecure" on a free loopback port (or on
- * endpoint when not NULL) and waits until it listens. Writes the endpoint
- * to endpoint_out. Returns the pid or -1. */
+/* Starts "district-hub run" as wardsync_hub with the hub's CURVE key on a
+ * free loopback port (or on endpoint when not NULL) and waits until it
+ * listens. Writes the endpoint to endpoint_out. Returns the pid or -1. */
 pid_t it_start_hub(struct it_env *env, const char *endpoint, char *endpoint_out,
                    size_t outlen);
+
+/* Same, "run --insecure" (no CURVE) when insecure; the log goes to
+ * log_out (may be NULL). */
+pid_t it_start_hub_mode(struct it_env *env, const char *endpoint, bool insecure,
+                        char *endpoint_out, size_t outlen, char *log_out,
+                        size_t log_outlen);
+
+/* The CURVE identity of principal "ward:CODE" or "city:NAME": made and
+ * enrolled ("district-hub enroll") on first use, cached after. Writes the
+ * secret key file's path to secret_path (may be NULL). Returns 0 or -1. */
+int it_principal_keys(struct it_env *env, const char *kind, const char *code,
+                      struct it_curve *out, char *secret_path, size_t cap);
 
 /* A free TCP port on 127.0.0.1 (bound and released). */
 int it_free_port(void);
@@ -61,9 +84,17 @@ int it_free_port(void);
  * -1 on error (printed). */
 long it_query_long(PGconn *db, const char *sql);
 
+/* Sends one frame over a fresh DEALER socket (a CURVE client when curve is
+ * not NULL) and waits up to timeout_ms for the Ack. Returns 0 and *ack,
+ * or -1 (no answer). */
+int it_exchange(const char *endpoint, const struct it_curve *curve,
+                const void *data, size_t len, int timeout_ms,
+                Wardsync__V1__Ack **ack);
+
 /* Sends one Batch over a fresh DEALER socket and waits up to timeout_ms
- * for the Ack. Returns 0 and *ack (caller frees with
- * wardsync__v1__ack__free_unpacked), or -1. */
+ * for the Ack. When the last hub started is a CURVE one, the client is the
+ * enrolled identity of ward batch->ward (LB01 for it_send_raw). Returns 0
+ * and *ack (caller frees with wardsync__v1__ack__free_unpacked), or -1. */
 int it_send_batch(const char *endpoint, const Wardsync__V1__Batch *batch,
                   int timeout_ms, Wardsync__V1__Ack **ack);
 

@@ -26,6 +26,25 @@ static int group_setup(void **state)
     (void)state;
     if (it_env_setup(&env, "wardsync_it_pipeline") != 0)
         return -1;
+    /* Ballots are accepted only for an open round listing their subject
+     * in their ward (003_rounds.sql): the round the ballots below use. */
+    PGresult *r = PQexec(
+        env.db, "INSERT INTO survey_rounds (code, opens_on, closes_on, state)"
+                " VALUES ('2023-R1', '2023-10-01', '2023-10-31', 'open');"
+                "INSERT INTO survey_round_forms VALUES"
+                " ('2023-R1', 'leadership', 'leadership');"
+                "INSERT INTO survey_round_wards VALUES ('2023-R1', 'LB01', 30);"
+                "INSERT INTO survey_round_subjects VALUES"
+                " ('2023-R1', 'LB01', 'LB01-S01', 'leadership'),"
+                " ('2023-R1', 'LB01', 'LB01-S02', 'leadership'),"
+                " ('2023-R1', 'LB01', 'LB01-S03', 'leadership')");
+    bool round_ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+    if (!round_ok)
+        fprintf(stderr, "could not create the round: %s",
+                PQresultErrorMessage(r));
+    PQclear(r);
+    if (!round_ok)
+        return -1;
     hub = it_start_hub(&env, NULL, endpoint, sizeof endpoint);
     return hub > 0 ? 0 : -1;
 }
@@ -38,17 +57,46 @@ static int group_teardown(void **state)
     return 0;
 }
 
-/* Runs ward-agent with its home under the work dir and the given args. */
+/* The environment that gives ward's agent its enrolled CURVE key and the
+ * hub's public key, followed by extra (may be NULL). */
+struct agent_env {
+    char secret[480], hub_key[400];
+    const char *list[8];
+};
+
+static const char *const *agent_env_for(struct agent_env *ae, const char *ward,
+                                        const char *const extra[])
+{
+    struct it_curve curve;
+    char path[420];
+    assert_int_equal(
+        it_principal_keys(&env, "ward", ward, &curve, path, sizeof path), 0);
+    snprintf(ae->secret, sizeof ae->secret, "WARDSYNC_AGENT_SECRET_KEY=%s",
+             path);
+    snprintf(ae->hub_key, sizeof ae->hub_key,
+             "WARDSYNC_AGENT_HUB_PUBLIC_KEY=%s", env.hub_key);
+    size_t n = 0;
+    ae->list[n++] = ae->secret;
+    ae->list[n++] = ae->hub_key;
+    for (size_t i = 0; extra && extra[i] && n + 1 < 8; i++)
+        ae->list[n++] = extra[i];
+    ae->list[n] = NULL;
+    return ae->list;
+}
+
+/* Runs ward-agent with its home under the work dir and the given args, as
+ * the ward's enrolled CURVE identity. */
 static int agent(const char *home, const char *ward, const char *hub_ep,
                  const char *const extra_env[], char **out, const char *a1,
                  const char *a2, const char *a3, const char *a4)
 {
     char home_path[512];
+    struct agent_env ae;
     snprintf(home_path, sizeof home_path, "%s/%s", env.workdir, home);
     const char *argv[] = {it_agent_bin, "--home", home_path, "--ward",
                           ward,         "--hub",  hub_ep,    a1,
                           a2,           a3,       a4,        NULL};
-    return it_run(argv, extra_env, 60, out);
+    return it_run(argv, agent_env_for(&ae, ward, extra_env), 60, out);
 }
 
 /* Reads one integer key of "ward-agent status --format json". */
@@ -346,10 +394,18 @@ static void test_agent_queues_while_hub_is_down(void **state)
     snprintf(log, sizeof log, "%s/agent-a7.log", env.workdir);
     const char *argv[] = {it_agent_bin, "--home", home,  "--ward", "LB07",
                           "--hub",      ep,       "run", NULL};
-    pid_t a = it_spawn(argv, NULL, log);
+    struct agent_env ae;
+    pid_t a = it_spawn(argv, agent_env_for(&ae, "LB07", NULL), log);
     assert_true(a > 0);
     usleep(1500 * 1000);
     assert_int_equal(agent_status("a7", "LB07", "queued"), 3);
+    /* A second "run" on the same home is refused while the first lives. */
+    char *second_out = NULL;
+    assert_int_equal(agent("a7", "LB07", ep, NULL, &second_out, "run",
+                           "--until-idle", "--max-seconds", "5"),
+                     3);
+    assert_non_null(strstr(second_out, "another ward-agent run"));
+    free(second_out);
     assert_int_equal(
         count("SELECT count(*) FROM reception_sessions WHERE ward='LB07'"), 0);
 

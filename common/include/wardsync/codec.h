@@ -30,11 +30,14 @@ int ws_pack(const ProtobufCMessage *msg, uint8_t **out, size_t *len);
 /* Decodes a Batch from len bytes at data. Refuses frames longer than
  * max_frame, frames protobuf-c cannot parse, and batches whose protocol is
  * not WS_PROTOCOL_VERSION. Returns 0 and sets *out, or -EMSGSIZE, -EBADMSG
- * or -EPROTO with a reason in err (errlen bytes). */
+ * or -EPROTO with a reason in err (errlen bytes). The batch's own strings
+ * (agent_instance, ward) must be UTF-8 (-EBADMSG otherwise); event bodies
+ * are left to ws_validate_event so that one bad event is rejected alone. */
 int ws_batch_unpack(const void *data, size_t len, size_t max_frame,
                     Wardsync__V1__Batch **out, char *err, size_t errlen);
 
-/* Same contract for an Ack (no protocol field to check). */
+/* Same contract for an Ack (no protocol field to check; its strings must be
+ * UTF-8). */
 int ws_ack_unpack(const void *data, size_t len, size_t max_frame,
                   Wardsync__V1__Ack **out, char *err, size_t errlen);
 

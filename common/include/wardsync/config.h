@@ -16,14 +16,19 @@
 struct ws_config;
 
 /* Loads path (NULL: an empty config). Returns 0 and a new config in *out, or
- * a negative errno with "file:line: reason" in err. */
+ * a negative errno with "file:line: reason" in err. Lines longer than inih's
+ * compiled-in limit (INI_MAX_LINE, 200 bytes in Debian) are an error rather
+ * than silently cut. */
 int ws_config_load(const char *path, struct ws_config **out, char *err,
                    size_t errlen);
 
 void ws_config_destroy(struct ws_config **cfg);
 
-/* The value (environment override first), or def when absent. The returned
- * string belongs to the config or the environment. */
+/* The value (environment override first), or def when absent. An empty
+ * value, in the file ("catalogue =") or the environment, counts as absent.
+ * Section and key names compare case-insensitively; a key given twice in
+ * the file takes its later value. The returned string belongs to the config
+ * or the environment. */
 const char *ws_config_get(const struct ws_config *cfg, const char *section,
                           const char *key, const char *def);
 

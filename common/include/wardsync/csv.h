@@ -4,6 +4,10 @@
  * Built on libcsv (quotes, embedded commas and newlines). A UTF-8 byte order
  * mark at the start of the file is skipped. Each record remembers the line
  * on which it starts so that import errors can name "file:line:column".
+ * Quoting is strict (a quote inside an unquoted field is an error). Blanks
+ * (space, tab, CR) around an unquoted field are dropped, as libcsv does;
+ * quoted fields keep every byte. Only LF ends a record, so CRLF files read
+ * the same as LF files.
  */
 #ifndef WARDSYNC_CSV_H
 #define WARDSYNC_CSV_H

@@ -20,12 +20,16 @@ enum ws_log_level {
 
 /* Lines below this level are not printed. Default WS_LOG_INFO; the
  * environment variable WARDSYNC_LOG=debug|info|warn|error overrides it at
- * the first call. */
+ * the first call of any ws_log* function. A ws_log_set_level made after
+ * that (e.g. from a --verbose flag) wins over the environment. */
 void ws_log_set_level(enum ws_log_level level);
 
 /* Parses "debug", "info", "warn" or "error"; returns -1 for anything else. */
 int ws_log_level_parse(const char *name);
 
+/* Writes "2024-05-01T07:30:00.123Z LEVEL module: message" with one write(2);
+ * control characters in the message are escaped (\n, \xNN) so that one
+ * event is one line, and lines are cut at 4 KiB. errno is preserved. */
 void ws_log(enum ws_log_level level, const char *module, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 

@@ -29,7 +29,8 @@ int64_t ws_monotonic_ms(void);
  * Returns 0, or -EINVAL for anything else. */
 int ws_date_parse(const char *s, int32_t *days_out);
 
-/* Formats days since 1970-01-01 as "YYYY-MM-DD" into out (11 bytes). */
+/* Formats days since 1970-01-01 as "YYYY-MM-DD" into out (11 bytes). Days
+ * outside years 0000..9999 give "0000-00-00". */
 void ws_date_format(int32_t days, char out[11]);
 
 /* Milliseconds since the epoch of midnight UTC that starts the given day. */

@@ -1,0 +1,508 @@
+/*
+ * report.c - the district report as one HTML file with inline SVG charts.
+ *
+ * Every chart is an <svg class="chart" data-bars="N"> holding N
+ * <rect class="bar"> elements, one per value, so that a test can count
+ * what rendered. Texts shown to people are Vietnamese (GLOSSARY.md) with
+ * the code names beside them where an analyst needs them.
+ */
+#include "report.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "store.h"
+#include "store_pull.h"
+#include "wardsync/config.h"
+#include "wardsync/log.h"
+
+#define MODULE "report"
+#define SUPPRESS_BELOW 10
+
+/* HTML-escapes text (NULL: nothing). */
+static void put_text(FILE *out, const char *s)
+{
+    for (; s && *s; s++) {
+        switch (*s) {
+        case '&':
+            fputs("&amp;", out);
+            break;
+        case '<':
+            fputs("&lt;", out);
+            break;
+        case '>':
+            fputs("&gt;", out);
+            break;
+        case '"':
+            fputs("&quot;", out);
+            break;
+        default:
+            fputc(*s, out);
+        }
+    }
+}
+
+static const char *cell(const struct store_table *t, size_t r, const char *name)
+{
+    int c = store_table_column(t, name);
+    const char *v = c >= 0 ? store_table_get(t, r, (size_t)c) : NULL;
+    return v ? v : "";
+}
+
+static double num(const struct store_table *t, size_t r, const char *name)
+{
+    return strtod(cell(t, r, name), NULL);
+}
+
+struct bar {
+    char label[96];     /* under the bar */
+    char value[32];     /* above the bar ("<10" when suppressed) */
+    double height;      /* in the chart's unit; < 0: suppressed */
+    const char *colour; /* fill */
+};
+
+/* A vertical bar chart, scaled to max (0: the largest value). */
+static void svg_bars(FILE *out, const char *id, const char *title,
+                     const char *unit, const struct bar *bars, size_t n,
+                     double max)
+{
+    const int bar_w = 28, gap = 10, plot_h = 180, top = 30, bottom = 70;
+    const int left = 40;
+    if (max <= 0)
+        for (size_t i = 0; i < n; i++)
+            if (bars[i].height > max)
+                max = bars[i].height;
+    if (max <= 0)
+        max = 1;
+    /* Room on the right for the last slanted label. */
+    int width = left + (int)n * (bar_w + gap) + gap + 50;
+    if (width < 320)
+        width = 320;
+    fprintf(out, "<figure><figcaption>");
+    put_text(out, title);
+    fprintf(out,
+            "</figcaption>\n<svg class=\"chart\" id=\"%s\" data-bars=\"%zu\" "
+            "xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
+            "role=\"img\">\n",
+            id, n, width, top + plot_h + bottom);
+    fprintf(out,
+            "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"#555\"/>\n",
+            left, top + plot_h, width - 4, top + plot_h);
+    fprintf(out,
+            "<text x=\"4\" y=\"%d\" font-size=\"11\">%.0f</text>"
+            "<text x=\"4\" y=\"%d\" font-size=\"11\">0</text>",
+            top + 4, max, top + plot_h);
+    if (unit) {
+        fprintf(out, "<text x=\"4\" y=\"16\" font-size=\"11\">");
+        put_text(out, unit);
+        fputs("</text>\n", out);
+    }
+    if (n == 0)
+        fprintf(out,
+                "<text x=\"%d\" y=\"%d\" font-size=\"13\">Chưa có số "
+                "liệu (no data yet)</text>\n",
+                left + 10, top + plot_h / 2);
+    for (size_t i = 0; i < n; i++) {
+        int x = left + gap + (int)i * (bar_w + gap);
+        bool suppressed = bars[i].height < 0;
+        int h = suppressed ? 2 : (int)(bars[i].height / max * plot_h + 0.5);
+        if (h < 1)
+            h = 1;
+        fprintf(out,
+                "<rect class=\"bar%s\" x=\"%d\" y=\"%d\" width=\"%d\" "
+                "height=\"%d\" fill=\"%s\"><title>",
+                suppressed ? " suppressed" : "", x, top + plot_h - h, bar_w, h,
+                suppressed ? "#bbb" : bars[i].colour);
+        put_text(out, bars[i].label);
+        fputs(": ", out);
+        put_text(out, bars[i].value);
+        fputs("</title></rect>\n", out);
+        fprintf(out,
+                "<text x=\"%d\" y=\"%d\" font-size=\"10\" "
+                "text-anchor=\"middle\">",
+                x + bar_w / 2, top + plot_h - h - 3);
+        put_text(out, bars[i].value);
+        fprintf(out,
+                "</text><text font-size=\"10\" transform=\"translate(%d,%d) "
+                "rotate(40)\">",
+                x + 4, top + plot_h + 12);
+        put_text(out, bars[i].label);
+        fputs("</text>\n", out);
+    }
+    fputs("</svg></figure>\n", out);
+}
+
+static const char *const LEVEL_COLOURS[] = {"#2e7d32", "#f9a825", "#c62828"};
+
+/* Share of answers at each level within each content group. */
+static void chart_ballot_levels(FILE *out, const struct store_table *t)
+{
+    struct bar *bars = calloc(t->n_rows + 1, sizeof *bars);
+    if (!bars)
+        return;
+    for (size_t r = 0; r < t->n_rows; r++) {
+        double group_total = 0;
+        for (size_t k = 0; k < t->n_rows; k++)
+            if (strcmp(cell(t, k, "group_code"), cell(t, r, "group_code")) == 0)
+                group_total += num(t, k, "answers");
+        int level = atoi(cell(t, r, "level"));
+        snprintf(bars[r].label, sizeof bars[r].label, "%s mức %d",
+                 cell(t, r, "group_code"), level);
+        bars[r].colour =
+            LEVEL_COLOURS[(level >= 1 && level <= 3) ? level - 1 : 0];
+        if (num(t, r, "ballots") < SUPPRESS_BELOW) {
+            bars[r].height = -1;
+            snprintf(bars[r].value, sizeof bars[r].value, "<%d",
+                     SUPPRESS_BELOW);
+        } else {
+            double share = group_total > 0
+                               ? 100.0 * num(t, r, "answers") / group_total
+                               : 0;
+            bars[r].height = share;
+            snprintf(bars[r].value, sizeof bars[r].value, "%.0f%%", share);
+        }
+    }
+    svg_bars(out, "chart-ballot-levels",
+             "Mức độ nhận diện theo nhóm nội dung (ballot levels per content "
+             "group, % of answers)",
+             "%", bars, t->n_rows, 100);
+    free(bars);
+}
+
+static void chart_simple(FILE *out, const char *id, const char *title,
+                         const char *unit, const struct store_table *t,
+                         const char *label_col, const char *value_col,
+                         const char *colour)
+{
+    struct bar *bars = calloc(t->n_rows + 1, sizeof *bars);
+    if (!bars)
+        return;
+    for (size_t r = 0; r < t->n_rows; r++) {
+        snprintf(bars[r].label, sizeof bars[r].label, "%s",
+                 cell(t, r, label_col));
+        bars[r].height = num(t, r, value_col);
+        snprintf(bars[r].value, sizeof bars[r].value, "%s",
+                 cell(t, r, value_col));
+        bars[r].colour = colour;
+    }
+    svg_bars(out, id, title, unit, bars, t->n_rows, 0);
+    free(bars);
+}
+
+static void chart_on_time(FILE *out, const struct store_table *t)
+{
+    struct bar *bars = calloc(t->n_rows + 1, sizeof *bars);
+    if (!bars)
+        return;
+    for (size_t r = 0; r < t->n_rows; r++) {
+        double resolved = num(t, r, "resolved");
+        double rate =
+            resolved > 0 ? 100.0 * num(t, r, "on_time") / resolved : 0;
+        snprintf(bars[r].label, sizeof bars[r].label, "%s", cell(t, r, "ward"));
+        snprintf(bars[r].value, sizeof bars[r].value, "%.0f%%", rate);
+        bars[r].height = rate;
+        bars[r].colour = "#1565c0";
+    }
+    svg_bars(out, "chart-on-time",
+             "Tỷ lệ giải quyết đơn thư đúng hạn theo phường (petitions "
+             "resolved on time, %)",
+             "%", bars, t->n_rows, 100);
+    free(bars);
+}
+
+/* Flagged subjects by remediation status; overdue counted apart. */
+static void chart_remediation(FILE *out, const struct store_table *t)
+{
+    static const char *const status[] = {"required", "submitted", "completed"};
+    static const char *const label[] = {"Phải khắc phục", "Đã nộp kế hoạch",
+                                        "Đã hoàn thành"};
+    struct bar bars[4];
+    memset(bars, 0, sizeof bars);
+    int overdue = 0;
+    for (size_t r = 0; r < t->n_rows; r++)
+        if (strcmp(cell(t, r, "overdue"), "true") == 0)
+            overdue++;
+    for (int i = 0; i < 3; i++) {
+        int n = 0;
+        for (size_t r = 0; r < t->n_rows; r++)
+            if (strcmp(cell(t, r, "status"), status[i]) == 0)
+                n++;
+        snprintf(bars[i].label, sizeof bars[i].label, "%s", label[i]);
+        snprintf(bars[i].value, sizeof bars[i].value, "%d", n);
+        bars[i].height = n;
+        bars[i].colour = "#6a1b9a";
+    }
+    snprintf(bars[3].label, sizeof bars[3].label, "Quá hạn");
+    snprintf(bars[3].value, sizeof bars[3].value, "%d", overdue);
+    bars[3].height = overdue;
+    bars[3].colour = "#c62828";
+    svg_bars(out, "chart-remediation",
+             "Cán bộ phải khắc phục và tình trạng kế hoạch (flagged subjects "
+             "and remediation status)",
+             "người", bars, 4, 0);
+}
+
+static const char *const COUNT_CODES[] = {
+    "ballots_received",   "petitions_received",    "petitions_in_jurisdiction",
+    "petitions_resolved", "petitions_in_progress", "reception_sessions",
+    "reception_citizens"};
+static const char *const COUNT_LABELS[] = {
+    "Phiếu nhận diện hợp lệ", "Đơn thư đã nhận", "Thuộc thẩm quyền",
+    "Đã giải quyết",          "Đang giải quyết", "Lượt tiếp công dân",
+    "Số công dân được tiếp"};
+#define N_COUNT_CODES (sizeof COUNT_CODES / sizeof COUNT_CODES[0])
+
+/* One row per unit, one column per count indicator. */
+static void table_indicators(FILE *out, const struct store_indicator_row *rows,
+                             size_t n)
+{
+    bool any_suppressed = false;
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(rows[i].code, "ballots_received") == 0 &&
+            rows[i].count > 0 && rows[i].count < SUPPRESS_BELOW)
+            any_suppressed = true;
+    fputs("<table class=\"indicators\"><thead><tr><th>Đơn vị (unit)</th>", out);
+    for (size_t c = 0; c < N_COUNT_CODES; c++) {
+        fputs("<th>", out);
+        put_text(out, COUNT_LABELS[c]);
+        fputs("<br><code>", out);
+        put_text(out, COUNT_CODES[c]);
+        fputs("</code></th>", out);
+    }
+    fputs("</tr></thead><tbody>\n", out);
+    /* Rows come sorted by indicator, then unit: the units of the first
+     * indicator give the row order. */
+    for (size_t u = 0; u < n && strcmp(rows[u].code, rows[0].code) == 0; u++) {
+        fputs("<tr><th>", out);
+        put_text(out, rows[u].org_unit);
+        fputs(" ", out);
+        put_text(out, rows[u].name);
+        fputs("</th>", out);
+        for (size_t c = 0; c < N_COUNT_CODES; c++) {
+            const struct store_indicator_row *found = NULL;
+            for (size_t i = 0; i < n && !found; i++)
+                if (strcmp(rows[i].code, COUNT_CODES[c]) == 0 &&
+                    strcmp(rows[i].org_unit, rows[u].org_unit) == 0)
+                    found = &rows[i];
+            fputs("<td>", out);
+            if (!found)
+                fputs("–", out);
+            else if (c == 0 &&
+                     ((found->count > 0 && found->count < SUPPRESS_BELOW) ||
+                      (any_suppressed && strcmp(found->kind, "rollup") == 0)))
+                fprintf(out, "&lt;%d", SUPPRESS_BELOW);
+            else
+                fprintf(out, "%" PRId64, found->count);
+            fputs("</td>", out);
+        }
+        fputs("</tr>\n", out);
+    }
+    fputs("</tbody></table>\n", out);
+}
+
+static void table_flagged(FILE *out, const struct store_table *t)
+{
+    fputs("<table><thead><tr><th>Phường</th><th>Đợt</th><th>Cán bộ "
+          "(subject)</th><th>Tình trạng</th><th>Hạn</th><th>Quá "
+          "hạn</th></tr></thead><tbody>\n",
+          out);
+    for (size_t r = 0; r < t->n_rows; r++) {
+        static const char *const cols[] = {"ward", "survey", "subject",
+                                           "status", "due_on"};
+        fputs("<tr>", out);
+        for (size_t c = 0; c < 5; c++) {
+            fputs("<td>", out);
+            put_text(out, cell(t, r, cols[c]));
+            fputs("</td>", out);
+        }
+        fprintf(out, "<td>%s</td></tr>\n",
+                strcmp(cell(t, r, "overdue"), "true") == 0 ? "<b>quá hạn</b>"
+                                                           : "");
+    }
+    if (t->n_rows == 0)
+        fputs("<tr><td colspan=\"6\">Không có (none)</td></tr>\n", out);
+    fputs("</tbody></table>\n", out);
+}
+
+static const char STYLE[] =
+    "body{font-family:'Noto Sans','DejaVu Sans',Arial,sans-serif;"
+    "margin:24px;color:#222;max-width:1200px}"
+    "h1{font-size:22px}h2{font-size:18px;margin-top:28px;"
+    "border-bottom:1px solid #ccc}"
+    "table{border-collapse:collapse;font-size:12px;margin:8px 0}"
+    "th,td{border:1px solid #ccc;padding:3px 6px;text-align:right}"
+    "th:first-child,td:first-child{text-align:left}"
+    "thead th{background:#eef}code{font-size:10px;color:#666}"
+    "figure{display:inline-block;margin:8px 16px 8px 0;vertical-align:top}"
+    "figcaption{font-size:13px;font-weight:bold;max-width:520px}"
+    ".rules li{font-size:13px;margin:2px 0}";
+
+static void rules(FILE *out, const struct hub_settings *settings)
+{
+    const char *min_ballots =
+        ws_config_get(settings->config, "hub", "min_ballots", "10");
+    const char *l3 =
+        ws_config_get(settings->config, "hub", "level3_share", "0.30");
+    const char *l23 =
+        ws_config_get(settings->config, "hub", "level23_share", "0.50");
+    fputs("<h2>Quy tắc và ngưỡng áp dụng (rules and thresholds)</h2>"
+          "<ul class=\"rules\">",
+          out);
+    fputs("<li>Công bố: ô tính từ dưới 10 phiếu hiển thị “&lt;10”, kể cả "
+          "tổng của quận khi một phường bị ẩn (publication rule: cells "
+          "counting fewer than 10 ballots are suppressed, and so is the "
+          "district total they are part of).</li>",
+          out);
+    fputs("<li>Cán bộ phải khắc phục khi có ít nhất ", out);
+    put_text(out, min_ballots);
+    fputs(" phiếu hợp lệ và trên một nội dung bất kỳ: tỷ lệ mức 3 ≥ ", out);
+    put_text(out, l3);
+    fputs(", hoặc tỷ lệ mức 2 và 3 ≥ ", out);
+    put_text(out, l23);
+    fputs(" (flag rule: min_ballots, level3_share, level23_share).</li>", out);
+    fputs("<li>Kế hoạch khắc phục quá hạn: chưa hoàn thành sau hạn "
+          "(overdue is computed, not typed).</li>"
+          "<li>Đơn thư: thụ lý trong 10 ngày kể từ ngày nhận; khiếu nại giải "
+          "quyết trong 30 ngày kể từ ngày thụ lý (45 ngày khi gia hạn); tố "
+          "cáo 30 ngày, gia hạn một lần 30 ngày. Đúng hạn: giải quyết không "
+          "muộn hơn hạn ghi trên đơn.</li>"
+          "<li>Tồn đọng theo tuổi: đơn chưa giải quyết (đã nhận, đã thụ lý, "
+          "đang giải quyết), tính từ ngày nhận: 0–15, 16–30, 31–45, trên 45 "
+          "ngày.</li>"
+          "<li>Tiếp công dân: Chủ tịch UBND phường tiếp ít nhất một ngày "
+          "mỗi tuần; biểu đồ đếm số buổi và số công dân theo tuần ISO.</li>"
+          "</ul>\n",
+          out);
+}
+
+static int write_report(FILE *out, const struct hub_settings *settings,
+                        struct store *st, struct store_reader *rd, char *err,
+                        size_t errlen)
+{
+    struct store_table t[STORE_REPORT_N_QUERIES];
+    memset(t, 0, sizeof t);
+    struct store_indicator_row *rows = NULL;
+    size_t n_rows = 0;
+    int rc =
+        store_indicator_counts(st, NULL, NULL, &rows, &n_rows, err, errlen);
+    for (int q = 0; rc == 0 && q < STORE_REPORT_N_QUERIES; q++)
+        rc = store_report_query(rd, (enum store_report_query)q, &t[q], err,
+                                errlen);
+    if (rc < 0)
+        goto out;
+
+    char generated[32];
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    strftime(generated, sizeof generated, "%Y-%m-%d %H:%M UTC", &tm);
+    const char *district = "";
+    for (size_t r = 0; r < t[STORE_REPORT_WARDS].n_rows; r++)
+        if (strcmp(cell(&t[STORE_REPORT_WARDS], r, "kind"), "district") == 0)
+            district = cell(&t[STORE_REPORT_WARDS], r, "name");
+
+    fputs("<!DOCTYPE html>\n<html lang=\"vi\"><head><meta charset=\"utf-8\">"
+          "<title>Báo cáo kỷ luật, kỷ cương hành chính</title><style>",
+          out);
+    fputs(STYLE, out);
+    fputs("</style></head><body>\n<h1>Báo cáo kỷ luật, kỷ cương hành chính "
+          "– ",
+          out);
+    put_text(out, district);
+    fprintf(out,
+            "</h1><p>Chỉ thị 24-CT/TU · lập lúc %s · district-hub "
+            "report</p>\n",
+            generated);
+
+    fputs("<h2>Chỉ tiêu theo phường (indicators per ward)</h2>\n", out);
+    if (n_rows)
+        table_indicators(out, rows, n_rows);
+    else
+        fputs("<p>Chưa có số liệu.</p>\n", out);
+
+    fputs("<h2>Biểu đồ (charts)</h2>\n", out);
+    chart_ballot_levels(out, &t[STORE_REPORT_BALLOT_LEVELS]);
+    chart_remediation(out, &t[STORE_REPORT_FLAGGED]);
+    chart_simple(out, "chart-backlog",
+                 "Đơn thư tồn đọng theo số ngày (petition backlog by age, "
+                 "days)",
+                 "đơn", &t[STORE_REPORT_PETITION_AGE], "bucket", "n",
+                 "#ef6c00");
+    chart_on_time(out, &t[STORE_REPORT_ON_TIME]);
+    chart_simple(out, "chart-reception",
+                 "Tiếp công dân theo tuần (reception sessions per week)",
+                 "buổi", &t[STORE_REPORT_RECEPTION_WEEKS], "week", "sessions",
+                 "#00838f");
+
+    fputs("<h2>Cán bộ phải khắc phục (flagged subjects)</h2>\n", out);
+    table_flagged(out, &t[STORE_REPORT_FLAGGED]);
+    rules(out, settings);
+    fputs("</body></html>\n", out);
+    if (ferror(out)) {
+        snprintf(err, errlen, "could not write report: %s", strerror(errno));
+        rc = -EIO;
+    }
+out:
+    for (int q = 0; q < STORE_REPORT_N_QUERIES; q++)
+        store_table_clear(&t[q]);
+    free(rows);
+    return rc;
+}
+
+int report_run(const struct hub_settings *settings, const char *path)
+{
+    struct store *st = NULL;
+    struct store_reader *rd = NULL;
+    char err[2048];
+    int rc = HUB_EXIT_IO;
+    if (store_open(settings->database, &st, err, sizeof err) < 0 ||
+        store_reader_open(settings->database, &rd, err, sizeof err) < 0) {
+        ws_error(MODULE, "%s", err);
+        goto out;
+    }
+    bool to_stdout = !path || strcmp(path, "-") == 0;
+    char tmp[1024];
+    FILE *out = stdout;
+    if (!to_stdout) {
+        /* Written beside the target and renamed: a reader never sees half
+         * a report. */
+        if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp) {
+            ws_error(MODULE, "path too long: %s", path);
+            goto out;
+        }
+        out = fopen(tmp, "w");
+        if (!out) {
+            ws_error(MODULE, "could not open \"%s\": %s", tmp, strerror(errno));
+            goto out;
+        }
+    }
+    int wrc = write_report(out, settings, st, rd, err, sizeof err);
+    if (!to_stdout) {
+        if (fclose(out) != 0 && wrc == 0) {
+            snprintf(err, sizeof err, "could not write \"%s\": %s", tmp,
+                     strerror(errno));
+            wrc = -EIO;
+        }
+        if (wrc == 0 && rename(tmp, path) != 0) {
+            snprintf(err, sizeof err, "could not rename to \"%s\": %s", path,
+                     strerror(errno));
+            wrc = -EIO;
+        }
+        if (wrc < 0)
+            remove(tmp);
+    } else {
+        fflush(stdout);
+    }
+    if (wrc < 0)
+        ws_error(MODULE, "%s", err);
+    else
+        rc = HUB_EXIT_OK;
+out:
+    store_reader_close(&rd);
+    store_close(&st);
+    return rc;
+}

@@ -1,0 +1,18 @@
+/*
+ * report.h - "district-hub report": one self-contained HTML page.
+ */
+#ifndef DISTRICT_HUB_REPORT_H
+#define DISTRICT_HUB_REPORT_H
+
+#include "settings.h"
+
+/* Writes the district's indicators per ward (tables) and charts (inline
+ * SVG: ballot levels per content group, remediation of flagged subjects,
+ * petition backlog by age, on-time rate per ward, reception per week), with
+ * the rules and thresholds used, to path ("-": stdout). No external asset:
+ * styles and charts are inline, text is UTF-8. Ballot-derived cells
+ * counting fewer than 10 ballots are shown as "<10". Returns a hub_exit
+ * code. */
+int report_run(const struct hub_settings *settings, const char *path);
+
+#endif

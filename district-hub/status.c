@@ -1,0 +1,140 @@
+/*
+ * status.c - "district-hub status": what every agent last told the hub.
+ *
+ * The backlog is the one the agent reported with its last batch, not a
+ * guess of the hub's; lag is the time since the last contact.
+ */
+#include "status.h"
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store_pull.h"
+#include "wardsync/log.h"
+
+#define MODULE "status"
+
+static const char *cell(const struct store_table *t, size_t r, const char *name)
+{
+    int c = store_table_column(t, name);
+    const char *v = c >= 0 ? store_table_get(t, r, (size_t)c) : NULL;
+    return v ? v : "";
+}
+
+/* "3d 04h", "2h 05m", "42s": short enough for a table column. */
+static void format_lag(long long s, char *out, size_t cap)
+{
+    if (s < 0)
+        s = 0;
+    if (s >= 86400)
+        snprintf(out, cap, "%lldd %02lldh", s / 86400, (s % 86400) / 3600);
+    else if (s >= 3600)
+        snprintf(out, cap, "%lldh %02lldm", s / 3600, (s % 3600) / 60);
+    else if (s >= 60)
+        snprintf(out, cap, "%lldm %02llds", s / 60, s % 60);
+    else
+        snprintf(out, cap, "%llds", s);
+}
+
+static void print_table(const struct store_table *t, long silent_after_s,
+                        FILE *out)
+{
+    fprintf(out, "%-8s %-10s %-20s %-9s %8s %9s %9s %8s %9s  %s\n", "ward",
+            "agent", "last contact (UTC)", "lag", "backlog", "accepted",
+            "duplicate", "conflict", "rejected", "state");
+    size_t silent = 0;
+    for (size_t r = 0; r < t->n_rows; r++) {
+        char lag[32], agent[11];
+        format_lag(strtoll(cell(t, r, "lag_seconds"), NULL, 10), lag,
+                   sizeof lag);
+        snprintf(agent, sizeof agent, "%s", cell(t, r, "agent_instance"));
+        bool is_silent = strcmp(cell(t, r, "silent"), "t") == 0;
+        silent += is_silent;
+        fprintf(out, "%-8s %-10s %-20s %-9s %8s %9s %9s %8s %9s  %s\n",
+                cell(t, r, "ward"), agent, cell(t, r, "last_contact"), lag,
+                cell(t, r, "backlog"), cell(t, r, "accepted"),
+                cell(t, r, "duplicate"), cell(t, r, "conflict"),
+                cell(t, r, "rejected"), is_silent ? "SILENT" : "ok");
+    }
+    fprintf(out, "%zu agents, %zu silent for more than %lds\n", t->n_rows,
+            silent, silent_after_s);
+}
+
+static json_t *integer_of(const char *text)
+{
+    return json_integer(strtoll(text, NULL, 10));
+}
+
+static int print_json(const struct store_table *t, long silent_after_s,
+                      FILE *out)
+{
+    json_t *root = json_object();
+    json_t *agents = json_array();
+    if (!root || !agents)
+        goto fail;
+    json_object_set_new(root, "silent_after_s", json_integer(silent_after_s));
+    json_object_set_new(root, "agents", agents);
+    for (size_t r = 0; r < t->n_rows; r++) {
+        json_t *a = json_pack(
+            "{s:s, s:s, s:s, s:o, s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:b}",
+            "ward", cell(t, r, "ward"), "name", cell(t, r, "name"),
+            "agent_instance", cell(t, r, "agent_instance"), "committed_through",
+            integer_of(cell(t, r, "committed_through")), "first_contact",
+            cell(t, r, "first_contact"), "last_contact",
+            cell(t, r, "last_contact"), "lag_s",
+            integer_of(cell(t, r, "lag_seconds")), "backlog",
+            integer_of(cell(t, r, "backlog")), "accepted",
+            integer_of(cell(t, r, "accepted")), "duplicate",
+            integer_of(cell(t, r, "duplicate")), "conflict",
+            integer_of(cell(t, r, "conflict")), "rejected",
+            integer_of(cell(t, r, "rejected")), "silent",
+            strcmp(cell(t, r, "silent"), "t") == 0);
+        if (!a || json_array_append_new(agents, a) != 0)
+            goto fail;
+    }
+    if (json_dumpf(root, out, JSON_INDENT(2)) != 0)
+        goto fail;
+    fputc('\n', out);
+    json_decref(root);
+    return HUB_EXIT_OK;
+fail:
+    json_decref(root);
+    ws_error(MODULE, "could not write json");
+    return HUB_EXIT_IO;
+}
+
+int status_run(const struct hub_settings *settings, const char *format,
+               long silent_after_s, FILE *out)
+{
+    bool json = false;
+    if (format && strcmp(format, "json") == 0)
+        json = true;
+    else if (format && strcmp(format, "table") != 0) {
+        ws_error(MODULE, "unknown format \"%s\" (table or json)", format);
+        return HUB_EXIT_USAGE;
+    }
+    struct store_reader *rd = NULL;
+    struct store_table t = {0};
+    char err[1024];
+    if (store_reader_open(settings->database, &rd, err, sizeof err) < 0) {
+        ws_error(MODULE, "%s", err);
+        return HUB_EXIT_IO;
+    }
+    int rc = HUB_EXIT_IO;
+    if (store_status_agents(rd, silent_after_s, &t, err, sizeof err) < 0) {
+        ws_error(MODULE, "%s", err);
+        goto out;
+    }
+    if (json) {
+        rc = print_json(&t, silent_after_s, out);
+    } else {
+        print_table(&t, silent_after_s, out);
+        rc = HUB_EXIT_OK;
+    }
+out:
+    store_table_clear(&t);
+    store_reader_close(&rd);
+    return rc;
+}
