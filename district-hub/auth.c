@@ -695,7 +695,14 @@ static bool role_login_works(const struct hub_settings *settings,
 }
 
 /* ALTER ROLE cannot take parameters: the password is hashed here (SCRAM,
- * so the server never sees it) and the verifier quoted by libpq. */
+ * so the server never sees it), the role and verifier travel as bound
+ * parameters into two session settings, and a constant DO block quotes
+ * them with format(%I, %L); no SQL text is built in C. */
+static const char SET_PASSWORD_SQL[] =
+    "DO $$BEGIN EXECUTE format('ALTER ROLE %I PASSWORD %L',"
+    " current_setting('wardsync.role_name'),"
+    " current_setting('wardsync.role_verifier')); END$$";
+
 static int set_role_password(const struct hub_settings *settings, PGconn *db,
                              const char *role, const char *path)
 {
@@ -715,18 +722,18 @@ static int set_role_password(const struct hub_settings *settings, PGconn *db,
                  PQerrorMessage(db));
         return -EIO;
     }
-    char *literal = PQescapeLiteral(db, verifier, strlen(verifier));
+    const char *params[] = {role, verifier};
+    PGresult *res =
+        PQexecParams(db,
+                     "SELECT set_config('wardsync.role_name', $1, false),"
+                     " set_config('wardsync.role_verifier', $2, false)",
+                     2, NULL, params, NULL, NULL, 0);
     PQfreemem(verifier);
-    if (!literal) {
-        ws_error(MODULE, "could not quote the password of %s: %s", role,
-                 PQerrorMessage(db));
-        return -EIO;
+    if (PQresultStatus(res) == PGRES_TUPLES_OK) {
+        PQclear(res);
+        res = PQexec(db, SET_PASSWORD_SQL);
     }
-    char sql[1024];
-    snprintf(sql, sizeof sql, "ALTER ROLE %s PASSWORD %s", role, literal);
-    PQfreemem(literal);
-    PGresult *res = PQexec(db, sql);
-    memset(sql, 0, sizeof sql);
+    PQclear(PQexec(db, "RESET wardsync.role_verifier"));
     rc = 0;
     if (PQresultStatus(res) != PGRES_COMMAND_OK) {
         /* "tuple concurrently updated": another migrate set it too. */

@@ -45,7 +45,7 @@ say() { printf '[bench %5ss] %s\n' "$SECONDS" "$*" >&2; }
 
 "$top/scripts/pg.sh" start >/dev/null
 owner=$("$top/scripts/pg.sh" conninfo)
-psql "${owner/dbname=wardsync/dbname=postgres}" -qAtX -c "DROP DATABASE IF EXISTS wardsync_bench" -c "CREATE DATABASE wardsync_bench" >/dev/null
+psql "${owner/dbname=wardsync/dbname=postgres}" -qAtX -c "SET client_min_messages = warning" -c "DROP DATABASE IF EXISTS wardsync_bench" -c "CREATE DATABASE wardsync_bench" >/dev/null
 db="${owner/dbname=wardsync/dbname=wardsync_bench}"
 "$hub_bin" --database "$db" migrate >"$work/migrate.log" 2>&1
 port=$(( 30000 + RANDOM % 20000 ))
@@ -64,8 +64,8 @@ for w in "${wards[@]}"; do
     print "session,held_on,host_role,mode,citizens,petitions"
     for (i = 1; i <= n; i++)
       printf "%s-S%07d,2023-%02d-%02d,officer,regular,%d,0\n", w, i, 1 + i % 12, 1 + i % 28, i % 7 }' > "$work/csv/reception-$w.csv"
-  "$agent_bin" --home "$work/agents/$w" --ward "$w" --hub "$endpoint" import petitions "$work/csv/petitions-$w.csv" >/dev/null
-  "$agent_bin" --home "$work/agents/$w" --ward "$w" --hub "$endpoint" import reception "$work/csv/reception-$w.csv" >/dev/null
+  "$agent_bin" --home "$work/agents/$w" --ward "$w" --hub "$endpoint" import petitions "$work/csv/petitions-$w.csv" >/dev/null 2>&1
+  "$agent_bin" --home "$work/agents/$w" --ward "$w" --hub "$endpoint" import reception "$work/csv/reception-$w.csv" >/dev/null 2>&1
 done
 total=$(( events * ${#wards[@]} ))
 

@@ -66,7 +66,7 @@ port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); pr
        echo $((20000 + RANDOM % 20000)))
 endpoint="tcp://127.0.0.1:$port"
 
-admin_sql() { psql "${owner/dbname=wardsync/dbname=postgres}" -qAtX -v ON_ERROR_STOP=1 -c "$1"; }
+admin_sql() { psql "${owner/dbname=wardsync/dbname=postgres}" -qAtX -v ON_ERROR_STOP=1 -c "SET client_min_messages = warning" -c "$1"; }
 
 start_hub() {
   "$hub_bin" --database "$db" run --insecure --ingest "$endpoint" \
