@@ -18,6 +18,7 @@ packages=(
   clang libclang-rt-14-dev                  # libFuzzer targets (make fuzz)
   docker-compose                            # checks docker-compose.yml (config only)
   util-linux procps                         # runuser, pkill in scripts
+  iproute2 nftables                         # fault suite: namespaces, packet loss
   chromium fonts-noto-core python3          # report test: headless browser, Vietnamese glyphs
 )
 

@@ -4,7 +4,7 @@
 # with the database and prints "lost=N duplicated=N unexpected=N ...".
 #
 # usage: tests/chaos/run.sh [--short] [--build DIR] [SCENARIO...]
-#   scenarios: hub-kill agent-kill pg-restart pg-outage replay
+#   scenarios: hub-kill agent-kill pg-restart pg-outage replay net
 #              (default: all)
 #   --short    fewer events and faults (what "make test" runs)
 #
@@ -27,7 +27,7 @@ while [ $# -gt 0 ]; do
   esac
   shift
 done
-[ ${#scenarios[@]} -gt 0 ] || scenarios=(hub-kill agent-kill pg-restart pg-outage replay)
+[ ${#scenarios[@]} -gt 0 ] || scenarios=(hub-kill agent-kill pg-restart pg-outage replay net)
 
 hub_bin="$build/district-hub/district-hub"
 agent_bin="$build/ward-agent/ward-agent"
@@ -47,6 +47,8 @@ work=$(mktemp -d /tmp/wardsync-chaos.XXXXXX)
 export WARDSYNC_VAR="$work/var" WARDSYNC_PG_PORT="${WARDSYNC_CHAOS_PG_PORT:-54390}"
 hub_pid=""
 declare -A agent_pid=()
+net_mode=0          # 1: each agent in its own network namespace (scenario net)
+net_hub=10.231.0.1  # the hub's side of the test bridge
 
 log() { printf '[chaos %5ss] %s\n' "$SECONDS" "$*"; }
 
@@ -55,6 +57,7 @@ cleanup() {
   for w in "${!agent_pid[@]}"; do kill -9 "${agent_pid[$w]}" 2>/dev/null; done
   [ -n "$hub_pid" ] && kill -9 "$hub_pid" 2>/dev/null
   wait 2>/dev/null
+  net_teardown
   "$top/scripts/pg.sh" stop >/dev/null 2>&1
   if [ "${WARDSYNC_KEEP_CHAOS:-0}" = 1 ]; then echo "chaos: kept $work"; else rm -rf "$work"; fi
 }
@@ -69,16 +72,86 @@ endpoint="tcp://127.0.0.1:$port"
 admin_sql() { psql "${owner/dbname=wardsync/dbname=postgres}" -qAtX -v ON_ERROR_STOP=1 -c "SET client_min_messages = warning" -c "$1"; }
 
 start_hub() {
-  "$hub_bin" --database "$db" run --insecure --ingest "$endpoint" \
+  local ep=$endpoint
+  [ $net_mode -eq 1 ] && ep="tcp://$net_hub:$port"
+  "$hub_bin" --database "$db" run --insecure --ingest "$ep" \
     >>"$work/logs/hub.log" 2>&1 &
   hub_pid=$!
 }
 
 start_agent() {
-  local w=$1
-  "$agent_bin" --home "$work/agents/$w" --ward "$w" --hub "$endpoint" run \
-    >>"$work/logs/$w.log" 2>&1 &
+  local w=$1 i
+  if [ $net_mode -eq 1 ]; then
+    i=$(ward_index "$w")
+    ip netns exec "wsc$i" "$agent_bin" --home "$work/agents/$w" --ward "$w" \
+      --hub "tcp://$net_hub:$port" run >>"$work/logs/$w.log" 2>&1 &
+  else
+    "$agent_bin" --home "$work/agents/$w" --ward "$w" --hub "$endpoint" run \
+      >>"$work/logs/$w.log" 2>&1 &
+  fi
   agent_pid[$w]=$!
+}
+
+ward_index() {
+  local i
+  for i in "${!wards[@]}"; do [ "${wards[$i]}" = "$1" ] && { echo "$i"; return; }; done
+}
+
+# Network faults: a bridge on the host side (the hub binds its address)
+# and one namespace per agent behind a veth, each with an nftables table
+# whose input and output chains the scenario fills with drop rules. The
+# kernel here has no sch_netem, so loss and cut-offs are made with
+# nftables; delay, reordering and duplication are not simulated.
+net_available() {
+  [ "$(id -u)" -eq 0 ] && command -v ip >/dev/null && command -v nft >/dev/null &&
+    ip netns add wsc-probe 2>/dev/null && ip netns del wsc-probe
+}
+
+net_setup() {
+  local i
+  net_teardown
+  ip link add wscbr0 type bridge
+  ip addr add "$net_hub/24" dev wscbr0
+  ip link set wscbr0 up
+  for i in "${!wards[@]}"; do
+    ip netns add "wsc$i"
+    ip link add "wscv$i" type veth peer name eth0 netns "wsc$i"
+    ip link set "wscv$i" master wscbr0 up
+    ip netns exec "wsc$i" ip addr add "10.231.0.$((10 + i))/24" dev eth0
+    ip netns exec "wsc$i" ip link set eth0 up
+    ip netns exec "wsc$i" ip link set lo up
+    ip netns exec "wsc$i" nft -f - <<NFT
+table inet chaos {
+  chain in { type filter hook input priority 0; }
+  chain out { type filter hook output priority 0; }
+}
+NFT
+  done
+}
+
+# net_rule NS_INDEX RULE...: replace the namespace's drop rules (none: heal).
+net_rule() {
+  local i=$1; shift
+  ip netns exec "wsc$i" nft flush chain inet chaos in
+  ip netns exec "wsc$i" nft flush chain inet chaos out
+  if [ $# -gt 0 ]; then
+    ip netns exec "wsc$i" nft add rule inet chaos in "$@"
+    ip netns exec "wsc$i" nft add rule inet chaos out "$@"
+  fi
+}
+
+net_loss_all() {
+  local i
+  for i in "${!wards[@]}"; do
+    if [ "$1" -gt 0 ]; then net_rule "$i" numgen random mod 100 \< "$1" drop
+    else net_rule "$i"; fi
+  done
+}
+
+net_teardown() {
+  local n
+  for n in $(ip netns list 2>/dev/null | awk '/^wsc[0-9]+/ {print $1}'); do ip netns del "$n"; done
+  ip link del wscbr0 2>/dev/null || true
 }
 
 # N rows of reception sessions and petition events for one unit; part is
@@ -250,6 +323,34 @@ scenario_replay() {
   wait_idle
 }
 
+# Every agent behind a lossy link; five of them cut off entirely for a
+# while, then healed.
+scenario_net() {
+  local w i
+  if ! net_available; then
+    log "scenario net needs root, ip and nft: not run"; return 1
+  fi
+  net_setup
+  net_mode=1
+  start_hub
+  for w in "${wards[@]}"; do start_agent "$w"; done
+  net_loss_all 10
+  log "10% packet loss on every agent's link"
+  feed_all a
+  sleep 2
+  for i in 0 1 2 3 4; do net_rule "$i" drop; done
+  log "agents ${wards[*]:0:5} cut off"
+  sleep $(( short ? 4 : 20 ))
+  for i in 0 1 2 3 4; do net_rule "$i" numgen random mod 100 \< 10 drop; done
+  log "cut healed"
+  sleep 2
+  net_loss_all 0
+  wait_idle
+  local rc=$?
+  net_mode=0
+  return $rc
+}
+
 failed=0
 for s in "${scenarios[@]}"; do
   log "scenario $s: $rows rows per file, 2 files per agent, ${#wards[@]} agents"
@@ -259,6 +360,8 @@ for s in "${scenarios[@]}"; do
     WARDSYNC_KEEP_CHAOS=1
   fi
   stop_all
+  net_mode=0
+  net_teardown
   "$top/scripts/pg.sh" start >/dev/null
   check "$s" || failed=1
 done
