@@ -8,8 +8,12 @@
  * the loop stops reading the socket until the connection is back, so
  * batches wait in ZeroMQ's queue instead of being dropped.
  *
- * Group commit of batches from several agents in one transaction and the
- * retry_after_ms answer of a full hub are later issues.
+ * Group commit (DESIGN §4): every batch already waiting on the socket when
+ * a commit ends, and, once batches come faster than one commit each, those
+ * arriving within group_commit_ms more, are written in one transaction,
+ * each batch in its own savepoint so that a gap or a refused batch does not
+ * disturb the others; every Ack of the group is sent after its COMMIT.
+ * The retry_after_ms answer of a full hub is a later issue.
  */
 #include "ingest.h"
 
@@ -50,6 +54,10 @@
 #define FRAME_LOG_LIMIT_MS 1000
 /* Routing id, optional empty delimiter (REQ peers), one message frame. */
 #define ENVELOPE_MAX_PARTS 3
+/* Bounds of one group commit: memory (decoded batches wait for the commit)
+ * and the time the first agent of the group waits for its Ack. */
+#define GROUP_MAX_BATCHES 64
+#define GROUP_MAX_EVENTS 20000
 
 static volatile sig_atomic_t stop_requested;
 
@@ -58,6 +66,9 @@ static void on_stop_signal(int sig)
     (void)sig;
     stop_requested = 1;
 }
+
+struct envelope;
+struct pending;
 
 struct ingest {
     const struct hub_settings *settings;
@@ -72,6 +83,11 @@ struct ingest {
     struct ws_log_limit db_limit;
     struct ws_log_limit frame_limit;
     struct ws_log_limit send_limit;
+    /* Batches decoded and checked, waiting for the group's COMMIT. */
+    struct pending *group;
+    size_t n_group;
+    size_t group_events;
+    bool busy; /* the last group held more than one batch */
 };
 
 /* One received message: its envelope and the payload frame. */
@@ -87,6 +103,30 @@ static void envelope_close(struct envelope *env)
     for (int i = 0; i < env->n_parts; i++)
         zmq_msg_close(&env->parts[i]);
     env->n_parts = 0;
+}
+
+/* A batch waiting for the group's COMMIT, with what its Ack needs. */
+struct pending {
+    struct envelope env; /* moved from the received message */
+    Wardsync__V1__Batch *batch;
+    char ward[80];
+    char reject[512];
+    struct store_batch_result result;
+};
+
+/* Moves every part of from into to; from is left empty. */
+static void envelope_move(struct envelope *to, struct envelope *from)
+{
+    memset(to, 0, sizeof *to);
+    for (int i = 0; i < from->n_parts; i++) {
+        zmq_msg_init(&to->parts[i]);
+        zmq_msg_move(&to->parts[i], &from->parts[i]);
+        zmq_msg_close(&from->parts[i]);
+    }
+    to->n_parts = from->n_parts;
+    to->too_many = from->too_many;
+    memcpy(to->peer, from->peer, sizeof to->peer);
+    from->n_parts = 0;
 }
 
 /* Whether the reply needs the empty delimiter a REQ peer sent. */
@@ -265,10 +305,12 @@ static const char *batch_ward(struct ingest *in, struct envelope *env,
     return who->code;
 }
 
-/* Commits a decoded batch of the sender's ward and answers it. */
-static void handle_batch(struct ingest *in, struct envelope *env,
-                         const Wardsync__V1__Batch *batch, const char *user_id)
+/* Checks the sender of a decoded batch and adds it to the group (taking
+ * the batch and the envelope's parts), or answers a refusal at once. */
+static void admit_batch(struct ingest *in, struct envelope *env,
+                        Wardsync__V1__Batch **batch_in, const char *user_id)
 {
+    const Wardsync__V1__Batch *batch = *batch_in;
     char reason[512], err[1024], reject[512] = "";
     struct auth_principal who;
     const char *ward =
@@ -300,74 +342,122 @@ static void handle_batch(struct ingest *in, struct envelope *env,
         return;
     }
 
-    struct store_batch_result result;
-    int rc =
-        store_commit_batch(in->st, ward, batch, in->cat,
-                           reject[0] ? reject : NULL, &result, err, sizeof err);
-    if (rc < 0) {
-        ws_log_limited(&in->db_limit, LOG_LIMIT_MS, WS_LOG_ERROR, MODULE,
-                       "could not commit batch, not acknowledged ward=%s "
-                       "agent_instance=%s: %s",
-                       ward, batch->agent_instance, err);
-        store_batch_result_clear(&result);
-        if (rc == -EIO)
-            drop_store(in);
-        return;
-    }
+    struct pending *p = &in->group[in->n_group++];
+    memset(p, 0, sizeof *p);
+    envelope_move(&p->env, env);
+    p->batch = *batch_in;
+    *batch_in = NULL;
+    ws_strlcpy(p->ward, ward, sizeof p->ward);
+    ws_strlcpy(p->reject, reject, sizeof p->reject);
+    in->group_events += batch->n_events;
+}
 
+/* Answers one batch of a committed group. */
+static void answer_batch(struct ingest *in, struct pending *p)
+{
+    const Wardsync__V1__Batch *batch = p->batch;
+    struct store_batch_result *result = &p->result;
+    const char *ward = p->ward;
     Wardsync__V1__Ack ack = WARDSYNC__V1__ACK__INIT;
     ack.agent_instance = batch->agent_instance;
-    ack.committed_through = result.committed_through;
-    ack.error = result.error;
+    ack.committed_through = result->committed_through;
+    ack.error = result->error;
     Wardsync__V1__Outcome *outcomes =
-        calloc(result.n_outcomes ? result.n_outcomes : 1, sizeof *outcomes);
+        calloc(result->n_outcomes ? result->n_outcomes : 1, sizeof *outcomes);
     Wardsync__V1__Outcome **pointers =
-        calloc(result.n_outcomes ? result.n_outcomes : 1, sizeof *pointers);
+        calloc(result->n_outcomes ? result->n_outcomes : 1, sizeof *pointers);
     if (!outcomes || !pointers) {
         /* Committed but cannot answer: the agent's resend gets duplicates
          * acknowledged, so nothing is lost. */
         ws_error(MODULE, "out of memory building ack ward=%s", ward);
-        goto out_result;
+        goto out;
     }
-    for (size_t i = 0; i < result.n_outcomes; i++) {
+    for (size_t i = 0; i < result->n_outcomes; i++) {
         wardsync__v1__outcome__init(&outcomes[i]);
-        outcomes[i].seq = result.outcomes[i].seq;
-        outcomes[i].code = result.outcomes[i].code;
-        outcomes[i].reason = result.outcomes[i].reason;
+        outcomes[i].seq = result->outcomes[i].seq;
+        outcomes[i].code = result->outcomes[i].code;
+        outcomes[i].reason = result->outcomes[i].reason;
         pointers[i] = &outcomes[i];
     }
-    ack.n_outcomes = result.n_outcomes;
+    ack.n_outcomes = result->n_outcomes;
     ack.outcomes = pointers;
 
-    if (result.error[0])
+    if (result->error[0])
         ws_warn(MODULE,
                 "batch refused ward=%s agent_instance=%s events=%zu "
                 "committed_through=%" PRIu64 " reason=%s",
                 ward, batch->agent_instance, batch->n_events,
-                result.committed_through, result.error);
+                result->committed_through, result->error);
     else
         ws_log(batch->n_events ? WS_LOG_INFO : WS_LOG_DEBUG, MODULE,
                "batch committed ward=%s agent_instance=%s events=%zu "
                "accepted=%zu duplicate=%zu conflict=%zu rejected=%zu "
                "committed_through=%" PRIu64,
-               ward, batch->agent_instance, batch->n_events, result.accepted,
-               result.duplicates, result.conflicts, result.rejected,
-               result.committed_through);
-    send_ack(in, env, &ack);
+               ward, batch->agent_instance, batch->n_events, result->accepted,
+               result->duplicates, result->conflicts, result->rejected,
+               result->committed_through);
+    send_ack(in, &p->env, &ack);
 
-out_result:
+out:
     free(pointers);
     free(outcomes);
-    store_batch_result_clear(&result);
 }
 
-static void handle_message(struct ingest *in)
+/* Writes every batch of the group in one transaction and, once it has
+ * committed, answers each. When the transaction fails nobody is answered:
+ * the agents resend after their ack timeout. */
+static void commit_group(struct ingest *in)
+{
+    if (in->n_group == 0)
+        return;
+    char err[1024];
+    int rc = in->st ? store_begin(in->st, err, sizeof err) : -EIO;
+    if (!in->st)
+        snprintf(err, sizeof err, "database connection lost");
+    for (size_t i = 0; rc == 0 && i < in->n_group; i++) {
+        struct pending *p = &in->group[i];
+        rc = store_stage_batch(in->st, p->ward, p->batch, in->cat,
+                               p->reject[0] ? p->reject : NULL, &p->result, err,
+                               sizeof err);
+        if (rc < 0)
+            store_rollback(in->st);
+    }
+    if (rc == 0)
+        rc = store_commit(in->st, err, sizeof err);
+    if (rc < 0) {
+        ws_log_limited(&in->db_limit, LOG_LIMIT_MS, WS_LOG_ERROR, MODULE,
+                       "could not commit group, not acknowledged batches=%zu: "
+                       "%s",
+                       in->n_group, err);
+        if (rc == -EIO && in->st)
+            drop_store(in);
+    } else {
+        for (size_t i = 0; i < in->n_group; i++)
+            answer_batch(in, &in->group[i]);
+        if (in->n_group > 1)
+            ws_debug(MODULE, "group committed batches=%zu events=%zu",
+                     in->n_group, in->group_events);
+    }
+    for (size_t i = 0; i < in->n_group; i++) {
+        struct pending *p = &in->group[i];
+        store_batch_result_clear(&p->result);
+        wardsync__v1__batch__free_unpacked(p->batch, NULL);
+        envelope_close(&p->env);
+    }
+    in->busy = in->n_group > 1;
+    in->n_group = 0;
+    in->group_events = 0;
+}
+
+/* Receives one message and answers it or adds its batch to the group.
+ * Returns 1 when a message was read, 0 when none was waiting. */
+static int handle_message(struct ingest *in)
 {
     struct envelope env;
     if (envelope_recv(in->socket, &env) < 0) {
         if (errno != EAGAIN && errno != EINTR)
             ws_warn(MODULE, "could not receive: %s", zmq_strerror(errno));
-        return;
+        return 0;
     }
     zmq_msg_t *payload = envelope_payload(&env);
     if (!payload) {
@@ -395,12 +485,38 @@ static void handle_message(struct ingest *in)
         goto out_env;
     }
     /* Metadata of the connection rides on every frame it sent. */
-    handle_batch(in, &env, batch,
-                 in->insecure ? NULL : zmq_msg_gets(payload, "User-Id"));
-    wardsync__v1__batch__free_unpacked(batch, NULL);
+    admit_batch(in, &env, &batch,
+                in->insecure ? NULL : zmq_msg_gets(payload, "User-Id"));
+    if (batch)
+        wardsync__v1__batch__free_unpacked(batch, NULL);
 
 out_env:
     envelope_close(&env);
+    return 1;
+}
+
+/* Gathers a group: every message already waiting, and, while the hub is
+ * busy, those arriving within group_commit_ms of the first; then commits
+ * it. */
+static void ingest_group(struct ingest *in)
+{
+    int64_t deadline = 0;
+    while (in->st && in->n_group < GROUP_MAX_BATCHES &&
+           in->group_events < GROUP_MAX_EVENTS) {
+        if (handle_message(in))
+            continue;
+        if (!in->busy || in->settings->group_commit_ms <= 0 || in->n_group == 0)
+            break;
+        int64_t now = ws_monotonic_ms();
+        if (deadline == 0)
+            deadline = now + in->settings->group_commit_ms;
+        if (now >= deadline)
+            break;
+        zmq_pollitem_t item = {in->socket, 0, ZMQ_POLLIN, 0};
+        if (zmq_poll(&item, 1, (long)(deadline - now)) <= 0)
+            break;
+    }
+    commit_group(in);
 }
 
 static int set_int_option(void *socket, int option, int value, const char *name)
@@ -518,6 +634,12 @@ int ingest_run(const struct hub_settings *settings, const char *endpoint,
         goto out_catalogue;
 
     in.cat = cat;
+    in.group = calloc(GROUP_MAX_BATCHES, sizeof *in.group);
+    if (!in.group) {
+        ws_error(MODULE, "out of memory");
+        rc = HUB_EXIT_IO;
+        goto out_catalogue;
+    }
     if (store_open(settings->database, &in.st, err, sizeof err) < 0) {
         ws_error(MODULE, "%s", err);
         rc = HUB_EXIT_IO;
@@ -577,7 +699,7 @@ int ingest_run(const struct hub_settings *settings, const char *endpoint,
             break;
         }
         if (n > 0 && (items[0].revents & ZMQ_POLLIN))
-            handle_message(&in);
+            ingest_group(&in);
         if (n > 0 && pull && (items[1].revents & ZMQ_POLLIN))
             pull_handle(pull); /* between batches: see store_pull.c */
     }
@@ -595,6 +717,7 @@ out_ctx:
 out_store:
     store_close(&in.st);
 out_catalogue:
+    free(in.group);
     ws_catalogue_destroy(&cat);
     ws_keys_wipe(&keys);
     return rc;

@@ -55,6 +55,9 @@ int settings_load(const char *config_path, const char *database,
     rc =
         ws_config_get_int(out->config, "hub", "max_frame", WS_MAX_FRAME_DEFAULT,
                           1024, INT32_MAX, &out->max_frame, err, errlen);
+    if (rc == 0)
+        rc = ws_config_get_int(out->config, "hub", "group_commit_ms", 2, 0,
+                               1000, &out->group_commit_ms, err, errlen);
     if (rc < 0) {
         settings_release(out);
         return HUB_EXIT_INPUT;

@@ -32,10 +32,13 @@ struct hub_settings {
     const char *database;     /* libpq conninfo */
     const char *ingest;       /* ZeroMQ endpoint to bind */
     int64_t max_frame;        /* largest accepted frame, bytes */
-    const char *sql_dir;      /* folder of NNN_name.sql migrations */
-    const char *org_units;    /* org_units.csv */
-    const char *catalogue;    /* catalogue.csv */
-    const char *secret_key;   /* hub CURVE secret key file, or NULL */
+    /* Group commit: once batches are arriving faster than one commit each,
+     * wait up to this long for more before committing them together. */
+    int64_t group_commit_ms;
+    const char *sql_dir;    /* folder of NNN_name.sql migrations */
+    const char *org_units;  /* org_units.csv */
+    const char *catalogue;  /* catalogue.csv */
+    const char *secret_key; /* hub CURVE secret key file, or NULL */
     /* Files holding the passwords migrate gives the wardsync_hub and
      * wardsync_city roles; NULL leaves a role's password as it is. */
     const char *hub_role_password_file;

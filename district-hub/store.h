@@ -109,6 +109,23 @@ int store_commit_batch(struct store *st, const char *ward,
                        struct store_batch_result *result, char *err,
                        size_t errlen);
 
+/* Group commit (DESIGN §4): store_begin opens a transaction, each
+ * store_stage_batch does for one batch what store_commit_batch does except
+ * BEGIN and COMMIT, inside its own savepoint (a gap or a refused batch
+ * leaves nothing behind and does not disturb the others), and store_commit
+ * commits them all. result->committed_through is the mark the batch will
+ * have once store_commit returns 0; no ack may be sent before that. A
+ * negative return of store_stage_batch leaves the transaction unusable:
+ * call store_rollback. store_commit rolls back by itself on failure. */
+int store_begin(struct store *st, char *err, size_t errlen);
+int store_stage_batch(struct store *st, const char *ward,
+                      const Wardsync__V1__Batch *batch,
+                      const struct ws_catalogue *cat, const char *reject_reason,
+                      struct store_batch_result *result, char *err,
+                      size_t errlen);
+int store_commit(struct store *st, char *err, size_t errlen);
+void store_rollback(struct store *st);
+
 void store_batch_result_clear(struct store_batch_result *result);
 
 /* ---- indicators (indicators.c) ---- */

@@ -71,6 +71,8 @@ int settings_load(const struct agent_overrides *overrides,
                       &settings->batch_size)) < 0 ||
         (rc = get_int(settings, "ack_timeout_ms", 5000, 10, 3600000,
                       &settings->ack_timeout_ms)) < 0 ||
+        (rc = get_int(settings, "window", 4, 1, SETTINGS_WINDOW_MAX,
+                      &settings->window)) < 0 ||
         (rc = get_int(settings, "inbox_poll_ms", 1000, 10, 3600000,
                       &settings->inbox_poll_ms)) < 0 ||
         (rc = get_int(settings, "max_frame", WS_MAX_FRAME_DEFAULT, 65536,

@@ -12,6 +12,8 @@
 struct ws_config;
 struct ws_catalogue;
 
+#define SETTINGS_WINDOW_MAX 64
+
 /* Command-line values that override the file and the environment; NULL
  * means "not given". */
 struct agent_overrides {
@@ -31,6 +33,7 @@ struct agent_settings {
     const char *hub_public_key; /* hub's public key file; NULL: no CURVE */
     int64_t batch_size;
     int64_t ack_timeout_ms;
+    int64_t window; /* batches in flight at once, 1..SETTINGS_WINDOW_MAX */
     int64_t inbox_poll_ms;
     int64_t max_frame;
     char outbox_path[4096];

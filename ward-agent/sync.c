@@ -10,8 +10,12 @@
  * N). A missing Ack means resending the same seqs after a backoff; the hub
  * answers events it already holds as duplicates.
  *
- * Only one batch is in flight. struct flight is the place where a window of
- * several batches would go: the Ack handling already works by mark only.
+ * Up to `window` batches are in flight at once (they reach the hub in
+ * order on the one connection). An Ack retires every flight its mark
+ * covers and restarts the ack timeout of the oldest one left, so a busy
+ * hub that keeps committing never sees a resend storm; only a hub silent
+ * for ack_timeout_ms sends the loop back to its mark, after a backoff with
+ * jitter.
  */
 #include "sync.h"
 
@@ -53,9 +57,8 @@ static void on_stop_signal(int sig)
     stop_requested = 1;
 }
 
-/* The batch waiting for its Ack. */
+/* A batch waiting for its Ack. */
 struct flight {
-    bool active;
     uint64_t first;
     uint64_t last;
     int64_t deadline_ms; /* monotonic */
@@ -68,7 +71,8 @@ struct sync_state {
     void *socket;
     uint64_t hub_mark; /* highest seq the hub said it committed */
     uint64_t next_seq; /* first seq of the next batch to send */
-    struct flight flight;
+    struct flight flights[SETTINGS_WINDOW_MAX]; /* oldest first */
+    size_t n_flights;
     unsigned failures;     /* consecutive timeouts / refusals */
     int64_t not_before_ms; /* monotonic: backoff or retry_after */
     bool hub_silent;       /* last attempt went unanswered */
@@ -204,7 +208,7 @@ static void schedule_retry(struct sync_state *state, int64_t now,
     static struct ws_log_limit limit;
     int64_t delay = backoff_ms(state->failures);
     state->failures++;
-    state->flight.active = false;
+    state->n_flights = 0;
     state->next_seq = state->hub_mark + 1;
     state->not_before_ms = now + delay;
     state->hub_silent = true;
@@ -298,10 +302,10 @@ static int send_next_batch(struct sync_state *state, int64_t now)
         goto done;
     }
     state->flight_sent_once = true;
-    state->flight.active = true;
-    state->flight.first = first;
-    state->flight.last = last;
-    state->flight.deadline_ms = now + settings->ack_timeout_ms;
+    struct flight *f = &state->flights[state->n_flights++];
+    f->first = first;
+    f->last = last;
+    f->deadline_ms = now + settings->ack_timeout_ms;
     state->next_seq = last + 1;
     ws_debug("sync",
              "batch sent first_seq=%llu last_seq=%llu events=%zu "
@@ -414,10 +418,18 @@ static int handle_ack(struct sync_state *state, const void *data, size_t len,
     if (refused) {
         /* A gap is fixed by resending from the hub's mark at once; any
          * other refusal (protocol, ...) would repeat, so back off. */
-        bool gap = state->flight.active && through + 1 < state->flight.first;
+        bool gap = strncmp(ack->error, "gap:", 4) == 0;
+        if (gap && state->n_flights > 0 &&
+            state->flights[0].first == through + 1) {
+            /* The answer to a batch sent before we went back to the mark:
+             * the batch that starts at the mark is already on its way. */
+            ws_debug("sync", "ignoring stale gap answer committed_through=%llu",
+                     (unsigned long long)through);
+            goto done;
+        }
         ws_warn("sync", "hub refused batch: %s committed_through=%llu",
                 ack->error, (unsigned long long)through);
-        state->flight.active = false;
+        state->n_flights = 0;
         state->next_seq = through + 1;
         if (!gap) {
             state->not_before_ms = now + backoff_ms(state->failures);
@@ -428,12 +440,28 @@ static int handle_ack(struct sync_state *state, const void *data, size_t len,
         ws_log_limited(&busy_limit, 30000, WS_LOG_INFO, "sync",
                        "hub busy, waiting retry_after_ms=%u",
                        ack->retry_after_ms);
-        state->flight.active = false;
+        state->n_flights = 0;
         state->next_seq = state->hub_mark + 1;
         state->not_before_ms = now + ack->retry_after_ms;
-    } else if (!refused && state->flight.active && mark >= state->flight.last) {
-        state->flight.active = false;
-        state->failures = 0;
+    } else if (!refused) {
+        size_t done_n = 0;
+        while (done_n < state->n_flights && state->flights[done_n].last <= mark)
+            done_n++;
+        if (done_n > 0) {
+            memmove(state->flights, state->flights + done_n,
+                    (state->n_flights - done_n) * sizeof state->flights[0]);
+            state->n_flights -= done_n;
+            state->failures = 0;
+            /* The hub is committing: give the next batch a full timeout
+             * from now, however long it waited in the hub's queue. */
+            if (state->n_flights > 0 &&
+                state->flights[0].deadline_ms <
+                    now + state->settings->ack_timeout_ms)
+                state->flights[0].deadline_ms =
+                    now + state->settings->ack_timeout_ms;
+        }
+        if (state->n_flights == 0 && state->next_seq <= mark)
+            state->next_seq = mark + 1;
     }
 
 done:
@@ -579,15 +607,19 @@ int sync_command(const struct agent_settings *settings,
             inbox_empty = rc == 0 && scan.waiting == 0;
             next_inbox_scan = now + settings->inbox_poll_ms;
         }
-        if (state.flight.active && now >= state.flight.deadline_ms)
+        if (state.n_flights > 0 && now >= state.flights[0].deadline_ms)
             schedule_retry(&state, now, "no ack from hub");
 
         bool nothing_to_send = false;
-        if (!state.flight.active && now >= state.not_before_ms) {
+        while (state.n_flights < (size_t)settings->window &&
+               now >= state.not_before_ms) {
+            size_t before = state.n_flights;
             rc = send_next_batch(&state, now);
             if (rc < 0)
                 goto close;
             nothing_to_send = rc == 1;
+            if (rc != 0 || state.n_flights == before)
+                break;
         }
         if (nothing_to_send && options->until_idle && inbox_empty) {
             if (outbox_get_counts(state.outbox, &counts) < 0)
@@ -605,12 +637,15 @@ int sync_command(const struct agent_settings *settings,
 
         /* Sleep until the next thing to do, or a message. */
         int64_t wake = next_inbox_scan;
-        if (state.flight.active)
-            wake = min_positive(wake, state.flight.deadline_ms);
-        else if (state.not_before_ms > now)
-            wake = min_positive(wake, state.not_before_ms);
-        else if (!nothing_to_send)
-            wake = now;
+        bool window_full = state.n_flights >= (size_t)settings->window;
+        if (state.n_flights > 0)
+            wake = min_positive(wake, state.flights[0].deadline_ms);
+        if (!window_full) {
+            if (state.not_before_ms > now)
+                wake = min_positive(wake, state.not_before_ms);
+            else if (!nothing_to_send && state.n_flights == 0)
+                wake = now;
+        }
         if (give_up_at)
             wake = min_positive(wake, give_up_at);
         long timeout = wake > now ? (long)(wake - now) : 0;

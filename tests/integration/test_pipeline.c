@@ -14,6 +14,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <zmq.h>
+
 #include "harness.h"
 #include "wardsync/util.h"
 
@@ -426,6 +428,106 @@ static void test_agent_queues_while_hub_is_down(void **state)
                      7);
 }
 
+/* Batches sent back to back on one connection, as an agent's window does,
+ * are committed in one group; a gap among them (another agent instance)
+ * is refused alone and leaves nothing behind, not even its agent row. */
+static void test_window_and_gap_share_a_group(void **state)
+{
+    (void)state;
+    char instance[WS_UUID_LEN + 1], other[WS_UUID_LEN + 1];
+    struct raw_batch a, gap, b;
+    struct it_curve curve;
+    assert_int_equal(ws_uuid4(instance), 0);
+    assert_int_equal(ws_uuid4(other), 0);
+    raw_batch_init(&a, instance, "LB08", 1, 2);
+    raw_batch_init(&gap, other, "LB08", 4, 1);
+    raw_batch_init(&b, instance, "LB08", 3, 2);
+    assert_int_equal(it_principal_keys(&env, "ward", "LB08", &curve, NULL, 0),
+                     0);
+
+    void *ctx = zmq_ctx_new();
+    void *s = zmq_socket(ctx, ZMQ_DEALER);
+    int linger = 0, timeout_ms = 10000;
+    zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof linger);
+    zmq_setsockopt(s, ZMQ_RCVTIMEO, &timeout_ms, sizeof timeout_ms);
+    zmq_setsockopt(s, ZMQ_CURVE_SERVERKEY, curve.server_z85, 40);
+    zmq_setsockopt(s, ZMQ_CURVE_PUBLICKEY, curve.public_z85, 40);
+    zmq_setsockopt(s, ZMQ_CURVE_SECRETKEY, curve.secret_z85, 40);
+    assert_int_equal(zmq_connect(s, endpoint), 0);
+    const Wardsync__V1__Batch *batches[] = {&a.batch, &gap.batch, &b.batch};
+    for (size_t i = 0; i < 3; i++) {
+        uint8_t *buf = NULL;
+        size_t len = 0;
+        assert_int_equal(ws_pack(&batches[i]->base, &buf, &len), 0);
+        assert_true(zmq_send(s, buf, len, 0) >= 0);
+        free(buf);
+    }
+    uint64_t through = 0;
+    int refused = 0;
+    for (int i = 0; i < 3; i++) {
+        zmq_msg_t msg;
+        zmq_msg_init(&msg);
+        assert_true(zmq_msg_recv(&msg, s, 0) >= 0);
+        Wardsync__V1__Ack *ack = NULL;
+        char err[256];
+        assert_int_equal(ws_ack_unpack(zmq_msg_data(&msg), zmq_msg_size(&msg),
+                                       WS_MAX_FRAME_DEFAULT, &ack, err,
+                                       sizeof err),
+                         0);
+        zmq_msg_close(&msg);
+        if (strcmp(ack->agent_instance, other) == 0) {
+            assert_non_null(ack->error);
+            assert_int_equal(strncmp(ack->error, "gap:", 4), 0);
+            assert_int_equal(ack->committed_through, 0);
+            refused++;
+        } else {
+            assert_true(!ack->error || !ack->error[0]);
+            if (ack->committed_through > through)
+                through = ack->committed_through;
+        }
+        wardsync__v1__ack__free_unpacked(ack, NULL);
+    }
+    zmq_close(s);
+    zmq_ctx_term(ctx);
+    assert_int_equal(refused, 1);
+    assert_int_equal(through, 4);
+    assert_int_equal(count("SELECT count(*) FROM events WHERE ward='LB08'"), 4);
+    assert_int_equal(count("SELECT count(*) FROM agents WHERE ward='LB08'"), 1);
+}
+
+/* An event_id already stored with another payload, in the middle of a
+ * batch: the fast path gives way to the careful one, which keeps the
+ * conflict for review and stores the other events. */
+static void test_conflict_in_a_batch_spares_the_rest(void **state)
+{
+    (void)state;
+    char first_instance[WS_UUID_LEN + 1], instance[WS_UUID_LEN + 1];
+    struct raw_batch first, rb;
+    Wardsync__V1__Ack *ack = NULL;
+    assert_int_equal(ws_uuid4(first_instance), 0);
+    assert_int_equal(ws_uuid4(instance), 0);
+    raw_batch_init(&first, first_instance, "LB09", 1, 1);
+    raw_batch_init(&rb, instance, "LB09", 1, 3);
+    memcpy(rb.ids[1], first.ids[0], sizeof rb.ids[1]);
+
+    assert_int_equal(it_send_batch(endpoint, &first.batch, 10000, &ack), 0);
+    assert_int_equal(ack->committed_through, 1);
+    wardsync__v1__ack__free_unpacked(ack, NULL);
+
+    assert_int_equal(it_send_batch(endpoint, &rb.batch, 10000, &ack), 0);
+    assert_int_equal(ack->committed_through, 3);
+    assert_int_equal(ack->n_outcomes, 1);
+    assert_int_equal(ack->outcomes[0]->seq, 2);
+    assert_int_equal(ack->outcomes[0]->code,
+                     WARDSYNC__V1__OUTCOME__CODE__CODE_CONFLICT);
+    wardsync__v1__ack__free_unpacked(ack, NULL);
+
+    assert_int_equal(count("SELECT count(*) FROM events WHERE ward='LB09'"), 3);
+    assert_int_equal(count("SELECT count(*) FROM rejected_events WHERE "
+                           "ward='LB09' AND reason LIKE 'conflict:%'"),
+                     1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -437,6 +539,8 @@ int main(void)
         cmocka_unit_test(test_invalid_event_is_kept_with_reason),
         cmocka_unit_test(test_agent_shows_hub_rejection),
         cmocka_unit_test(test_agent_queues_while_hub_is_down),
+        cmocka_unit_test(test_window_and_gap_share_a_group),
+        cmocka_unit_test(test_conflict_in_a_batch_spares_the_rest),
     };
     return cmocka_run_group_tests_name("integration_pipeline", tests,
                                        group_setup, group_teardown);
