@@ -27,6 +27,7 @@
 #include <zmq.h>
 
 #include "auth.h"
+#include "envelope.h"
 #include "migrate.h"
 #include "pull.h"
 #include "store.h"
@@ -53,7 +54,6 @@
 /* Bad frames are logged each, unless a peer floods us with them. */
 #define FRAME_LOG_LIMIT_MS 1000
 /* Routing id, optional empty delimiter (REQ peers), one message frame. */
-#define ENVELOPE_MAX_PARTS 3
 /* Bounds of one group commit: memory (decoded batches wait for the commit)
  * and the time the first agent of the group waits for its Ack. */
 #define GROUP_MAX_BATCHES 64
@@ -67,7 +67,6 @@ static void on_stop_signal(int sig)
     stop_requested = 1;
 }
 
-struct envelope;
 struct pending;
 
 struct ingest {
@@ -90,21 +89,6 @@ struct ingest {
     bool busy; /* the last group held more than one batch */
 };
 
-/* One received message: its envelope and the payload frame. */
-struct envelope {
-    zmq_msg_t parts[ENVELOPE_MAX_PARTS];
-    int n_parts;
-    bool too_many;
-    char peer[96]; /* for logs: address and routing id */
-};
-
-static void envelope_close(struct envelope *env)
-{
-    for (int i = 0; i < env->n_parts; i++)
-        zmq_msg_close(&env->parts[i]);
-    env->n_parts = 0;
-}
-
 /* A batch waiting for the group's COMMIT, with what its Ack needs. */
 struct pending {
     struct envelope env; /* moved from the received message */
@@ -114,104 +98,19 @@ struct pending {
     struct store_batch_result result;
 };
 
-/* Moves every part of from into to; from is left empty. */
-static void envelope_move(struct envelope *to, struct envelope *from)
-{
-    memset(to, 0, sizeof *to);
-    for (int i = 0; i < from->n_parts; i++) {
-        zmq_msg_init(&to->parts[i]);
-        zmq_msg_move(&to->parts[i], &from->parts[i]);
-        zmq_msg_close(&from->parts[i]);
-    }
-    to->n_parts = from->n_parts;
-    to->too_many = from->too_many;
-    memcpy(to->peer, from->peer, sizeof to->peer);
-    from->n_parts = 0;
-}
-
-/* Whether the reply needs the empty delimiter a REQ peer sent. */
-static bool envelope_has_delimiter(const struct envelope *env)
-{
-    return env->n_parts == 3 && zmq_msg_size((zmq_msg_t *)&env->parts[1]) == 0;
-}
-
-static zmq_msg_t *envelope_payload(struct envelope *env)
-{
-    if (env->too_many)
-        return NULL;
-    if (env->n_parts == 2)
-        return &env->parts[1];
-    if (envelope_has_delimiter(env))
-        return &env->parts[2];
-    return NULL;
-}
-
-static void describe_peer(struct envelope *env)
-{
-    /* Metadata rides on the data frames, not on the routing id ROUTER
-     * prepends. */
-    const char *address =
-        zmq_msg_gets(&env->parts[env->n_parts - 1], "Peer-Address");
-    size_t id_len = zmq_msg_size(&env->parts[0]);
-    const unsigned char *id = zmq_msg_data(&env->parts[0]);
-    int o =
-        snprintf(env->peer, sizeof env->peer, "%s/", address ? address : "?");
-    for (size_t i = 0; i < id_len && o + 3 < (int)sizeof env->peer; i++)
-        o += snprintf(env->peer + o, sizeof env->peer - (size_t)o, "%02x",
-                      id[i]);
-}
-
-/* Receives every part of the next message. Returns 0, or -1 (errno set)
- * when nothing could be received. */
-static int envelope_recv(void *socket, struct envelope *env)
-{
-    memset(env, 0, sizeof *env);
-    int more;
-    do {
-        zmq_msg_t msg;
-        zmq_msg_init(&msg);
-        if (zmq_msg_recv(&msg, socket, ZMQ_DONTWAIT) < 0) {
-            int saved = errno;
-            zmq_msg_close(&msg);
-            envelope_close(env);
-            errno = saved;
-            return -1;
-        }
-        more = zmq_msg_more(&msg);
-        if (env->n_parts < ENVELOPE_MAX_PARTS) {
-            env->parts[env->n_parts++] = msg;
-        } else {
-            env->too_many = true;
-            zmq_msg_close(&msg);
-        }
-    } while (more);
-    describe_peer(env);
-    return 0;
-}
-
 /* Sends the ack to the peer of env. Failing to send is not fatal: the batch
  * is committed and the agent will resend it and get a duplicate's ack. */
 static void send_ack(struct ingest *in, struct envelope *env,
                      const Wardsync__V1__Ack *ack)
 {
-    uint8_t *buf = NULL;
-    size_t len = 0;
-    if (ws_pack(&ack->base, &buf, &len) < 0) {
+    int rc = envelope_reply(in->socket, env, &ack->base);
+    if (rc == -ENOMEM)
         ws_error(MODULE, "could not encode ack peer=%s: out of memory",
                  env->peer);
-        return;
-    }
-    int rc = zmq_send(in->socket, zmq_msg_data(&env->parts[0]),
-                      zmq_msg_size(&env->parts[0]), ZMQ_SNDMORE | ZMQ_DONTWAIT);
-    if (rc >= 0 && envelope_has_delimiter(env))
-        rc = zmq_send(in->socket, "", 0, ZMQ_SNDMORE | ZMQ_DONTWAIT);
-    if (rc >= 0)
-        rc = zmq_send(in->socket, buf, len, ZMQ_DONTWAIT);
-    if (rc < 0)
+    else if (rc < 0)
         ws_log_limited(&in->send_limit, LOG_LIMIT_MS, WS_LOG_WARN, MODULE,
                        "could not send ack peer=%s: %s", env->peer,
-                       zmq_strerror(errno));
-    free(buf);
+                       zmq_strerror(-rc));
 }
 
 static void send_error_ack(struct ingest *in, struct envelope *env,

@@ -24,6 +24,7 @@
 #include <zmq.h>
 
 #include "auth.h"
+#include "envelope.h"
 #include "store.h"
 #include "store_pull.h"
 #include "wardsync/codec.h"
@@ -38,7 +39,6 @@
 #define PULL_LINGER_MS 200
 #define PULL_MAX_REQUEST 65536
 #define PULL_SNDHWM 1000
-#define ENVELOPE_MAX_PARTS 3
 #define LOG_LIMIT_MS 10000
 /* A derived dataset is recomputed when its sources changed, and at least
  * this often (settings such as thresholds may change without a batch). */
@@ -60,79 +60,16 @@ struct pull_server {
     struct ws_log_limit peer_limit;
 };
 
-struct envelope {
-    zmq_msg_t parts[ENVELOPE_MAX_PARTS];
-    int n_parts;
-    bool too_many;
-};
-
-static void envelope_close(struct envelope *env)
-{
-    for (int i = 0; i < env->n_parts; i++)
-        zmq_msg_close(&env->parts[i]);
-    env->n_parts = 0;
-}
-
-static int envelope_recv(void *socket, struct envelope *env)
-{
-    memset(env, 0, sizeof *env);
-    int more;
-    do {
-        zmq_msg_t msg;
-        zmq_msg_init(&msg);
-        if (zmq_msg_recv(&msg, socket, ZMQ_DONTWAIT) < 0) {
-            int saved = errno;
-            zmq_msg_close(&msg);
-            envelope_close(env);
-            errno = saved;
-            return -1;
-        }
-        more = zmq_msg_more(&msg);
-        if (env->n_parts < ENVELOPE_MAX_PARTS)
-            env->parts[env->n_parts++] = msg;
-        else {
-            env->too_many = true;
-            zmq_msg_close(&msg);
-        }
-    } while (more);
-    return 0;
-}
-
-static bool envelope_has_delimiter(struct envelope *env)
-{
-    return env->n_parts == 3 && zmq_msg_size(&env->parts[1]) == 0;
-}
-
-static zmq_msg_t *envelope_payload(struct envelope *env)
-{
-    if (env->too_many)
-        return NULL;
-    if (env->n_parts == 2)
-        return &env->parts[1];
-    if (envelope_has_delimiter(env))
-        return &env->parts[2];
-    return NULL;
-}
-
 static void send_page(struct pull_server *ps, struct envelope *env,
                       const Wardsync__V1__PullPage *page)
 {
-    uint8_t *buf = NULL;
-    size_t len = 0;
-    if (ws_pack(&page->base, &buf, &len) < 0) {
+    int rc = envelope_reply(ps->socket, env, &page->base);
+    if (rc == -ENOMEM)
         ws_error(MODULE, "could not encode page: out of memory");
-        return;
-    }
-    int rc = zmq_send(ps->socket, zmq_msg_data(&env->parts[0]),
-                      zmq_msg_size(&env->parts[0]), ZMQ_SNDMORE | ZMQ_DONTWAIT);
-    if (rc >= 0 && envelope_has_delimiter(env))
-        rc = zmq_send(ps->socket, "", 0, ZMQ_SNDMORE | ZMQ_DONTWAIT);
-    if (rc >= 0)
-        rc = zmq_send(ps->socket, buf, len, ZMQ_DONTWAIT);
-    if (rc < 0)
+    else if (rc < 0)
         ws_log_limited(&ps->peer_limit, LOG_LIMIT_MS, WS_LOG_WARN, MODULE,
-                       "could not send page: %s", zmq_strerror(errno));
-    free(buf);
+                       "could not send page peer=%s: %s", env->peer,
+                       zmq_strerror(-rc));
 }
 
 static void send_error(struct pull_server *ps, struct envelope *env,
