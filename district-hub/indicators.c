@@ -29,6 +29,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "csvload.h"
 #include "formulas.h"
 #include "store_indicators.h"
 #include "wardsync/config.h"
@@ -238,6 +239,24 @@ int indicators_thresholds(const struct hub_settings *settings,
     "/usr/local/share/wardsync/district-hub/data/petition_rules.csv"
 #endif
 
+/* One row of the petition deadline rules file. */
+static int apply_petition_rule(struct ind_store *st,
+                               const struct ws_csv_record *rec, char *err,
+                               size_t errlen)
+{
+    if (rec->n_fields != 7) {
+        snprintf(err, errlen,
+                 "want kind,effective_from,accept_days,"
+                 "resolve_days,extension_days,max_extensions,"
+                 "source");
+        return -EINVAL;
+    }
+    const char *const fields[7] = {
+        rec->fields[0], rec->fields[1], rec->fields[2], rec->fields[3],
+        rec->fields[4], rec->fields[5], rec->fields[6]};
+    return ind_store_petition_rule(st, fields, err, errlen);
+}
+
 /* Loads the petition deadline rules file ([hub] petition_rules, default
  * district-hub/data/petition_rules.csv) into petition_deadline_rules, in
  * one transaction. Rules are versioned by effective_from: a new version
@@ -251,64 +270,12 @@ static int load_petition_rules(const struct hub_settings *settings,
                       stat(WS_HUB_SOURCE_PETITION_RULES, &sb) == 0
                           ? WS_HUB_SOURCE_PETITION_RULES
                           : WS_HUB_INSTALL_PETITION_RULES);
-    char err[1024], detail[768];
-    struct ws_csv_reader *reader = ws_csv_open(path, err, sizeof err);
-    if (!reader) {
-        ws_error(MODULE, "%s", err);
-        return HUB_EXIT_IO;
-    }
-    int rc = HUB_EXIT_OK, got;
-    size_t rules = 0;
-    struct ws_csv_record rec;
-    bool header = true;
-    if (ind_store_begin(st, err, sizeof err) < 0) {
-        ws_error(MODULE, "%s", err);
-        rc = HUB_EXIT_IO;
-        goto out_reader;
-    }
-    while ((got = ws_csv_next(reader, &rec, detail, sizeof detail)) == 1) {
-        if (header) {
-            header = false;
-            if (rec.n_fields >= 1 && strcmp(rec.fields[0], "kind") == 0)
-                continue;
-        }
-        if (rec.n_fields != 7) {
-            ws_error(MODULE,
-                     "%s:%ld: want kind,effective_from,accept_days,"
-                     "resolve_days,extension_days,max_extensions,source",
-                     path, rec.line);
-            rc = HUB_EXIT_INPUT;
-            goto out_rollback;
-        }
-        const char *const fields[7] = {
-            rec.fields[0], rec.fields[1], rec.fields[2], rec.fields[3],
-            rec.fields[4], rec.fields[5], rec.fields[6]};
-        int r = ind_store_petition_rule(st, fields, detail, sizeof detail);
-        if (r < 0) {
-            ws_error(MODULE, "%s:%ld: %s", path, rec.line, detail);
-            rc = r == -EIO ? HUB_EXIT_IO : HUB_EXIT_INPUT;
-            goto out_rollback;
-        }
-        rules++;
-    }
-    if (got < 0) {
-        ws_error(MODULE, "%s: %s", path, detail);
-        rc = HUB_EXIT_INPUT;
-        goto out_rollback;
-    }
-    if (ind_store_commit(st, err, sizeof err) < 0) {
-        ws_error(MODULE, "%s", err);
-        rc = HUB_EXIT_IO;
-        goto out_rollback;
-    }
-    ws_info(MODULE, "petition deadline rules loaded file=%s rules=%zu", path,
-            rules);
-    goto out_reader;
-
-out_rollback:
-    ind_store_rollback(st);
-out_reader:
-    ws_csv_close(&reader);
+    size_t rules;
+    int rc =
+        csvload_apply(st, MODULE, path, "kind", apply_petition_rule, &rules);
+    if (rc == HUB_EXIT_OK)
+        ws_info(MODULE, "petition deadline rules loaded file=%s rules=%zu",
+                path, rules);
     return rc;
 }
 

@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "csvload.h"
 #include "store_indicators.h"
 #include "wardsync/csv.h"
 #include "wardsync/log.h"
@@ -102,53 +103,10 @@ static int apply_record(struct ind_store *st, const struct ws_csv_record *rec,
 
 static int create_from_file(struct ind_store *st, const char *path)
 {
-    char err[1024], detail[768];
-    struct ws_csv_reader *reader = ws_csv_open(path, err, sizeof err);
-    if (!reader) {
-        ws_error(MODULE, "%s", err);
-        return HUB_EXIT_IO;
-    }
-    int rc = HUB_EXIT_OK;
-    if (ind_store_begin(st, err, sizeof err) < 0) {
-        ws_error(MODULE, "%s", err);
-        rc = HUB_EXIT_IO;
-        goto out_reader;
-    }
-    struct ws_csv_record rec;
-    int got;
-    size_t applied = 0;
-    bool header = true;
-    while ((got = ws_csv_next(reader, &rec, detail, sizeof detail)) == 1) {
-        if (header) {
-            header = false;
-            if (rec.n_fields >= 1 && strcmp(rec.fields[0], "record") == 0)
-                continue;
-        }
-        int r = apply_record(st, &rec, detail, sizeof detail);
-        if (r < 0) {
-            ws_error(MODULE, "%s:%ld: %s", path, rec.line, detail);
-            rc = r == -EIO ? HUB_EXIT_IO : HUB_EXIT_INPUT;
-            goto out_rollback;
-        }
-        applied++;
-    }
-    if (got < 0) {
-        ws_error(MODULE, "%s: %s", path, detail);
-        rc = HUB_EXIT_INPUT;
-        goto out_rollback;
-    }
-    if (ind_store_commit(st, err, sizeof err) < 0) {
-        ws_error(MODULE, "%s", err);
-        rc = HUB_EXIT_IO;
-        goto out_rollback;
-    }
-    ws_info(MODULE, "round file loaded file=%s records=%zu", path, applied);
-    goto out_reader;
-
-out_rollback:
-    ind_store_rollback(st);
-out_reader:
-    ws_csv_close(&reader);
+    size_t applied;
+    int rc = csvload_apply(st, MODULE, path, "record", apply_record, &applied);
+    if (rc == HUB_EXIT_OK)
+        ws_info(MODULE, "round file loaded file=%s records=%zu", path, applied);
     return rc;
 }
 

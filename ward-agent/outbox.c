@@ -299,6 +299,15 @@ static size_t encode_seq_field(uint64_t seq, uint8_t buf[11])
     return n;
 }
 
+/* Binds the key of an imported file (name, size, mtime, inode) to ?1..?4. */
+static void bind_source(sqlite3_stmt *stmt, const struct outbox_source *source)
+{
+    sqlite3_bind_text(stmt, 1, source->name, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(stmt, 2, source->size);
+    sqlite3_bind_int64(stmt, 3, source->mtime_ns);
+    sqlite3_bind_int64(stmt, 4, (sqlite3_int64)source->inode);
+}
+
 /* Records source inside the open transaction. */
 static int record_source(struct outbox *outbox,
                          const struct outbox_source *source, uint64_t first,
@@ -312,10 +321,7 @@ static int record_source(struct outbox *outbox,
                      &stmt);
     if (rc < 0)
         return rc;
-    sqlite3_bind_text(stmt, 1, source->name, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(stmt, 2, source->size);
-    sqlite3_bind_int64(stmt, 3, source->mtime_ns);
-    sqlite3_bind_int64(stmt, 4, (sqlite3_int64)source->inode);
+    bind_source(stmt, source);
     if (n) {
         sqlite3_bind_int64(stmt, 5, (sqlite3_int64)first);
         sqlite3_bind_int64(stmt, 6, (sqlite3_int64)last);
@@ -337,10 +343,7 @@ int outbox_source_imported(struct outbox *outbox,
                      &stmt);
     if (rc < 0)
         return rc;
-    sqlite3_bind_text(stmt, 1, source->name, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(stmt, 2, source->size);
-    sqlite3_bind_int64(stmt, 3, source->mtime_ns);
-    sqlite3_bind_int64(stmt, 4, (sqlite3_int64)source->inode);
+    bind_source(stmt, source);
     int step = sqlite3_step(stmt);
     if (step == SQLITE_ROW)
         *imported = true;

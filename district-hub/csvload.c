@@ -1,0 +1,63 @@
+/*
+ * csvload.c - see csvload.h.
+ */
+#include "csvload.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <string.h>
+
+#include "settings.h"
+#include "wardsync/log.h"
+
+int csvload_apply(struct ind_store *st, const char *module, const char *path,
+                  const char *header, csvload_apply_fn apply, size_t *applied)
+{
+    char err[1024], detail[768];
+    *applied = 0;
+    struct ws_csv_reader *reader = ws_csv_open(path, err, sizeof err);
+    if (!reader) {
+        ws_error(module, "%s", err);
+        return HUB_EXIT_IO;
+    }
+    int rc = HUB_EXIT_OK;
+    if (ind_store_begin(st, err, sizeof err) < 0) {
+        ws_error(module, "%s", err);
+        rc = HUB_EXIT_IO;
+        goto out_reader;
+    }
+    struct ws_csv_record rec;
+    int got;
+    bool first = true;
+    while ((got = ws_csv_next(reader, &rec, detail, sizeof detail)) == 1) {
+        if (first) {
+            first = false;
+            if (rec.n_fields >= 1 && strcmp(rec.fields[0], header) == 0)
+                continue;
+        }
+        int r = apply(st, &rec, detail, sizeof detail);
+        if (r < 0) {
+            ws_error(module, "%s:%ld: %s", path, rec.line, detail);
+            rc = r == -EIO ? HUB_EXIT_IO : HUB_EXIT_INPUT;
+            goto out_rollback;
+        }
+        (*applied)++;
+    }
+    if (got < 0) {
+        ws_error(module, "%s: %s", path, detail);
+        rc = HUB_EXIT_INPUT;
+        goto out_rollback;
+    }
+    if (ind_store_commit(st, err, sizeof err) < 0) {
+        ws_error(module, "%s", err);
+        rc = HUB_EXIT_IO;
+        goto out_rollback;
+    }
+    goto out_reader;
+
+out_rollback:
+    ind_store_rollback(st);
+out_reader:
+    ws_csv_close(&reader);
+    return rc;
+}
