@@ -58,6 +58,11 @@
  * and the time the first agent of the group waits for its Ack. */
 #define GROUP_MAX_BATCHES 64
 #define GROUP_MAX_EVENTS 20000
+/* Known org units are looked up in the database at most this often: a
+ * batch costs no round trip for it, and a unit added or changed by
+ * "district-hub migrate" is seen within a minute. */
+#define UNIT_CACHE_MS 60000
+#define UNIT_CACHE_SIZE 64
 
 static volatile sig_atomic_t stop_requested;
 
@@ -82,8 +87,17 @@ struct ingest {
     struct ws_log_limit db_limit;
     struct ws_log_limit frame_limit;
     struct ws_log_limit send_limit;
+    /* Kinds of the org units batches came from lately. */
+    struct unit_kind {
+        char code[80];
+        const char *kind; /* "ward", "district" or "city" */
+        int64_t expires_ms;
+    } units[UNIT_CACHE_SIZE];
+    size_t n_units;
     /* Batches decoded and checked, waiting for the group's COMMIT. */
     struct pending *group;
+    struct store_group_batch *items; /* the group as store_commit_group
+                                        takes it */
     size_t n_group;
     size_t group_events;
     bool busy; /* the last group held more than one batch */
@@ -95,7 +109,6 @@ struct pending {
     Wardsync__V1__Batch *batch;
     char ward[80];
     char reject[512];
-    struct store_batch_result result;
 };
 
 /* Sends the ack to the peer of env. Failing to send is not fatal: the batch
@@ -204,6 +217,36 @@ static const char *batch_ward(struct ingest *in, struct envelope *env,
     return who->code;
 }
 
+/* Sets *kind to the kind of org unit code, or NULL when it is unknown:
+ * from the cache while fresh, else from the database. Returns 0 or -EIO. */
+static int unit_kind(struct ingest *in, const char *code, const char **kind,
+                     char *err, size_t errlen)
+{
+    int64_t now = ws_monotonic_ms();
+    struct unit_kind *slot = NULL;
+    for (size_t i = 0; i < in->n_units; i++) {
+        if (strcmp(in->units[i].code, code) != 0)
+            continue;
+        if (in->units[i].expires_ms > now) {
+            *kind = in->units[i].kind;
+            return 0;
+        }
+        slot = &in->units[i];
+    }
+    if (store_org_unit_kind(in->st, code, kind, err, errlen) < 0)
+        return -EIO;
+    if (!*kind || strlen(code) >= sizeof in->units[0].code)
+        return 0; /* unknown units are asked again: they may be added */
+    if (!slot && in->n_units < UNIT_CACHE_SIZE)
+        slot = &in->units[in->n_units++];
+    if (slot) {
+        ws_strlcpy(slot->code, code, sizeof slot->code);
+        slot->kind = *kind;
+        slot->expires_ms = now + UNIT_CACHE_MS;
+    }
+    return 0;
+}
+
 /* Checks the sender of a decoded batch and adds it to the group (taking
  * the batch and the envelope's parts), or answers a refusal at once. */
 static void admit_batch(struct ingest *in, struct envelope *env,
@@ -226,7 +269,7 @@ static void admit_batch(struct ingest *in, struct envelope *env,
         return;
     }
     const char *kind = NULL;
-    if (store_org_unit_kind(in->st, ward, &kind, err, sizeof err) < 0) {
+    if (unit_kind(in, ward, &kind, err, sizeof err) < 0) {
         ws_log_limited(&in->db_limit, LOG_LIMIT_MS, WS_LOG_ERROR, MODULE,
                        "database error, batch not acknowledged peer=%s: %s",
                        env->peer, err);
@@ -252,15 +295,15 @@ static void admit_batch(struct ingest *in, struct envelope *env,
 }
 
 /* Answers one batch of a committed group. */
-static void answer_batch(struct ingest *in, struct pending *p)
+static void answer_batch(struct ingest *in, struct pending *p,
+                         const struct store_batch_result *result)
 {
     const Wardsync__V1__Batch *batch = p->batch;
-    struct store_batch_result *result = &p->result;
     const char *ward = p->ward;
     Wardsync__V1__Ack ack = WARDSYNC__V1__ACK__INIT;
     ack.agent_instance = batch->agent_instance;
     ack.committed_through = result->committed_through;
-    ack.error = result->error;
+    ack.error = (char *)result->error;
     Wardsync__V1__Outcome *outcomes =
         calloc(result->n_outcomes ? result->n_outcomes : 1, sizeof *outcomes);
     Wardsync__V1__Outcome **pointers =
@@ -310,19 +353,20 @@ static void commit_group(struct ingest *in)
     if (in->n_group == 0)
         return;
     char err[1024];
-    int rc = in->st ? store_begin(in->st, err, sizeof err) : -EIO;
-    if (!in->st)
-        snprintf(err, sizeof err, "database connection lost");
-    for (size_t i = 0; rc == 0 && i < in->n_group; i++) {
+    for (size_t i = 0; i < in->n_group; i++) {
         struct pending *p = &in->group[i];
-        rc = store_stage_batch(in->st, p->ward, p->batch, in->cat,
-                               p->reject[0] ? p->reject : NULL, &p->result, err,
-                               sizeof err);
-        if (rc < 0)
-            store_rollback(in->st);
+        in->items[i] = (struct store_group_batch){
+            .ward = p->ward,
+            .batch = p->batch,
+            .reject_reason = p->reject[0] ? p->reject : NULL,
+        };
     }
-    if (rc == 0)
-        rc = store_commit(in->st, err, sizeof err);
+    int rc = -EIO;
+    if (in->st)
+        rc = store_commit_group(in->st, in->items, in->n_group, in->cat, err,
+                                sizeof err);
+    else
+        snprintf(err, sizeof err, "database connection lost");
     if (rc < 0) {
         ws_log_limited(&in->db_limit, LOG_LIMIT_MS, WS_LOG_ERROR, MODULE,
                        "could not commit group, not acknowledged batches=%zu: "
@@ -332,14 +376,14 @@ static void commit_group(struct ingest *in)
             drop_store(in);
     } else {
         for (size_t i = 0; i < in->n_group; i++)
-            answer_batch(in, &in->group[i]);
+            answer_batch(in, &in->group[i], &in->items[i].result);
         if (in->n_group > 1)
             ws_debug(MODULE, "group committed batches=%zu events=%zu",
                      in->n_group, in->group_events);
     }
     for (size_t i = 0; i < in->n_group; i++) {
         struct pending *p = &in->group[i];
-        store_batch_result_clear(&p->result);
+        store_batch_result_clear(&in->items[i].result);
         wardsync__v1__batch__free_unpacked(p->batch, NULL);
         envelope_close(&p->env);
     }
@@ -534,7 +578,8 @@ int ingest_run(const struct hub_settings *settings, const char *endpoint,
 
     in.cat = cat;
     in.group = calloc(GROUP_MAX_BATCHES, sizeof *in.group);
-    if (!in.group) {
+    in.items = calloc(GROUP_MAX_BATCHES, sizeof *in.items);
+    if (!in.group || !in.items) {
         ws_error(MODULE, "out of memory");
         rc = HUB_EXIT_IO;
         goto out_catalogue;
@@ -617,6 +662,7 @@ out_store:
     store_close(&in.st);
 out_catalogue:
     free(in.group);
+    free(in.items);
     ws_catalogue_destroy(&cat);
     ws_keys_wipe(&keys);
     return rc;

@@ -48,15 +48,15 @@ enum stmt_id {
     ST_CATALOGUE_LEVEL,
     ST_CATALOGUE_RESPONDENT_GROUP,
     ST_ORG_UNIT_KIND,
-    ST_AGENT_ENSURE,
-    ST_AGENT_LOCK,
-    ST_AGENT_UPDATE,
+    ST_STAGE_CREATE,
+    ST_LOCK_AGENTS,
+    ST_APPLY,
+    ST_UPDATE_AGENTS,
     ST_EVENT_INSERT,
     ST_EVENT_SAME_PAYLOAD,
     ST_REJECTED_INSERT,
-    ST_REJECTED_LOOKUP,
+    ST_REJECTED_RANGE,
     ST_BALLOT_INSERT,
-    ST_BALLOT_LEVELS_INSERT,
     ST_PETITION_HISTORY_INSERT,
     ST_PETITION_UPSERT,
     ST_RECEPTION_UPSERT,
@@ -187,21 +187,18 @@ static const struct statement STATEMENTS[ST_COUNT] = {
          " ON CONFLICT (code) DO UPDATE SET label = EXCLUDED.label"},
     [ST_ORG_UNIT_KIND] = {"org_unit_kind", 1,
                           "SELECT kind FROM org_units WHERE code = $1"},
-    [ST_AGENT_ENSURE] = {"agent_ensure", 2,
-                         "INSERT INTO agents (ward, agent_instance)"
-                         " VALUES ($1, $2) ON CONFLICT DO NOTHING"},
-    [ST_AGENT_LOCK] = {"agent_lock", 2,
-                       "SELECT committed_through FROM agents"
-                       " WHERE ward = $1 AND agent_instance = $2"
-                       " FOR UPDATE"},
-    [ST_AGENT_UPDATE] = {"agent_update", 8,
-                         "UPDATE agents SET committed_through = $3::bigint,"
-                         " last_contact = now(), backlog = $4::bigint,"
-                         " accepted = accepted + $5::bigint,"
-                         " duplicate = duplicate + $6::bigint,"
-                         " conflict = conflict + $7::bigint,"
-                         " rejected = rejected + $8::bigint"
-                         " WHERE ward = $1 AND agent_instance = $2"},
+    /* The group commit (sql/011_set_based_ingest.sql). */
+    [ST_STAGE_CREATE] = {"stage_create", 0, "SELECT ingest_stage_create()"},
+    [ST_LOCK_AGENTS] =
+        {"lock_agents", 3,
+         "SELECT ward, agent_instance, committed_through"
+         " FROM ingest_lock_agents($1::text[], $2::text[], $3::boolean[])"},
+    [ST_APPLY] = {"apply", 0, "SELECT stored, refused FROM ingest_apply()"},
+    [ST_UPDATE_AGENTS] =
+        {"update_agents", 8,
+         "SELECT ingest_update_agents($1::text[], $2::text[], $3::bigint[],"
+         " $4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[],"
+         " $8::bigint[])"},
     [ST_EVENT_INSERT] =
         {"event_insert", 8,
          "INSERT INTO events (event_id, ward, agent_instance, seq, kind,"
@@ -220,25 +217,21 @@ static const struct statement STATEMENTS[ST_COUNT] = {
          "INSERT INTO rejected_events"
          " (ward, agent_instance, seq, event_id, kind, reason, payload)"
          " VALUES ($1, $2, $3::bigint, $4, $5, $6, $7::bytea)"},
-    /* A resent event that was rejected the first time is answered with
-     * its first outcome again, not as a plain duplicate: the Ack holding
+    /* Resent events that were rejected the first time are answered with
+     * their first outcome again, not as plain duplicates: the Ack holding
      * the rejection may have been lost on its way to the ward. */
-    [ST_REJECTED_LOOKUP] =
-        {"rejected_lookup", 3,
-         "SELECT reason FROM rejected_events"
-         " WHERE ward = $1 AND agent_instance = $2 AND seq = $3::bigint"
-         " ORDER BY id LIMIT 1"},
+    [ST_REJECTED_RANGE] =
+        {"rejected_range", 4,
+         "SELECT DISTINCT ON (seq) seq, reason FROM rejected_events"
+         " WHERE ward = $1 AND agent_instance = $2"
+         " AND seq BETWEEN $3::bigint AND $4::bigint ORDER BY seq, id"},
     [ST_BALLOT_INSERT] =
-        {"ballot_insert", 7,
+        {"ballot_insert", 8,
          "INSERT INTO ballots (event_id, ward, survey, form, subject,"
-         " respondent_group, collected_on)"
+         " respondent_group, collected_on, levels)"
          " VALUES ($1::uuid, $2, $3, $4, $5, $6::smallint,"
-         " (" MS_TO_TIMESTAMPTZ("$7") " AT TIME ZONE 'UTC')::date)"},
-    [ST_BALLOT_LEVELS_INSERT] =
-        {"ballot_levels_insert", 2,
-         "INSERT INTO ballot_levels (event_id, item, level)"
-         " SELECT $1::uuid, t.item, t.level"
-         " FROM unnest($2::smallint[]) WITH ORDINALITY AS t (level, item)"},
+         " (" MS_TO_TIMESTAMPTZ("$7") " AT TIME ZONE 'UTC')::date,"
+         " $8::smallint[])"},
     [ST_PETITION_HISTORY_INSERT] =
         {"petition_history_insert", 11,
          "INSERT INTO petition_history (event_id, ward, petition, kind,"
@@ -305,16 +298,22 @@ static const struct statement STATEMENTS[ST_COUNT] = {
 };
 /* clang-format on */
 
+/* COPY text of the rows being staged: one line per row, columns separated
+ * by tabs, \N for NULL; backslash, tab, newline and carriage return
+ * escaped. oom: an append failed (the buffer is then not used). */
+struct copy_buf {
+    char *data;
+    size_t len;
+    size_t cap;
+    size_t col; /* columns written on the current line */
+    bool oom;
+};
+
 struct store {
     PGconn *conn;
     bool prepared[ST_COUNT];
-    /* Pipeline mode (store_commit_batch's fast path): statements sent but
-     * not yet read, and for each whether it must return exactly one row. */
-    bool pipelined;
-    size_t n_queued;
-    size_t cap_queued;
-    bool *queued_wants_row;
-    bool pipeline_refused; /* a queued statement failed or had no row */
+    bool stage_ready;      /* this session's ingest_stage exists */
+    struct copy_buf stage; /* COPY text of the group being staged */
 };
 
 /* libpq's messages end with a newline; ours are one line. */
@@ -376,7 +375,7 @@ void store_close(struct store **st)
     if (!st || !*st)
         return;
     PQfinish((*st)->conn);
-    free((*st)->queued_wants_row);
+    free((*st)->stage.data);
     free(*st);
     *st = NULL;
 }
@@ -490,98 +489,6 @@ static int run_stmt(struct store *st, enum stmt_id id,
     if (!res)
         return -EIO;
     PQclear(res);
-    return 0;
-}
-
-/* ------------------------------------------------------------------ */
-/* pipeline: the fast path of a batch                                  */
-
-/* Statements sent before their results are read. Bounded so that neither
- * side can block writing while the other is not reading (libpq's warning
- * about pipelines in blocking mode): a few hundred small results fit in
- * the socket buffers with room to spare. */
-#define PIPELINE_CHUNK 256
-
-/* Sends a Sync and reads the result of every statement queued since the
- * last one, in order. A statement that failed, or that should have
- * returned one row and did not, sets st->pipeline_refused (the caller then
- * rolls back and takes the careful path). Returns 0, or -EIO when the
- * connection broke. */
-static int pipeline_drain(struct store *st, char *err, size_t errlen)
-{
-    if (PQpipelineSync(st->conn) != 1) {
-        set_pq_error(err, errlen, "could not sync pipeline",
-                     PQerrorMessage(st->conn));
-        return -EIO;
-    }
-    size_t next = 0;
-    int nulls = 0;
-    for (;;) {
-        PGresult *res = PQgetResult(st->conn);
-        if (!res) {
-            /* One NULL ends each statement's results; two in a row before
-             * the Sync means nothing more will come. */
-            if (++nulls > 1 || PQstatus(st->conn) != CONNECTION_OK) {
-                set_pq_error(err, errlen, "pipeline broken",
-                             PQerrorMessage(st->conn));
-                return -EIO;
-            }
-            continue;
-        }
-        nulls = 0;
-        ExecStatusType status = PQresultStatus(res);
-        if (status == PGRES_PIPELINE_SYNC) {
-            PQclear(res);
-            break;
-        }
-        bool ok = status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK;
-        if (ok && next < st->n_queued && st->queued_wants_row[next] &&
-            PQntuples(res) != 1)
-            ok = false;
-        if (!ok && !st->pipeline_refused) {
-            const char *primary =
-                PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
-            ws_debug(MODULE, "fast path refused, redoing batch carefully: %s",
-                     primary ? primary : "an event_id is already stored");
-            st->pipeline_refused = true;
-        }
-        next++;
-        PQclear(res);
-    }
-    st->n_queued = 0;
-    if (PQstatus(st->conn) != CONNECTION_OK) {
-        set_pq_error(err, errlen, "connection lost", PQerrorMessage(st->conn));
-        return -EIO;
-    }
-    return 0;
-}
-
-/* Sends a prepared statement into the pipeline without waiting for it.
- * Returns 0, or -EIO / -ENOMEM. */
-static int pipeline_queue(struct store *st, enum stmt_id id,
-                          const char *const *values, const int *lengths,
-                          const int *formats, bool wants_row, char *err,
-                          size_t errlen)
-{
-    if (st->n_queued == st->cap_queued) {
-        size_t cap = st->cap_queued ? st->cap_queued * 2 : PIPELINE_CHUNK;
-        bool *grown = realloc(st->queued_wants_row, cap * sizeof *grown);
-        if (!grown) {
-            snprintf(err, errlen, "out of memory");
-            return -ENOMEM;
-        }
-        st->queued_wants_row = grown;
-        st->cap_queued = cap;
-    }
-    const struct statement *s = &STATEMENTS[id];
-    if (PQsendQueryPrepared(st->conn, s->name, s->n_params, values, lengths,
-                            formats, 0) != 1) {
-        set_pq_error(err, errlen, s->name, PQerrorMessage(st->conn));
-        return -EIO;
-    }
-    st->queued_wants_row[st->n_queued++] = wants_row;
-    if (st->n_queued >= PIPELINE_CHUNK)
-        return pipeline_drain(st, err, errlen);
     return 0;
 }
 
@@ -780,16 +687,12 @@ struct event_ctx {
     char event_id[WS_UUID_LEN + 1];
 };
 
-/* Runs a statement of an event's: at once on the careful path, queued in
- * the pipeline on the fast path (where its failure shows at the drain).
- * Returns 0, or -EIO / -ENOMEM with the reason in err. */
+/* Runs a statement of an event's on the careful path. Returns 0, or -EIO
+ * with the reason in err. */
 static int event_stmt(struct event_ctx *ctx, enum stmt_id id,
                       const char *const *values, const int *lengths,
                       const int *formats, char *err, size_t errlen)
 {
-    if (ctx->st->pipelined)
-        return pipeline_queue(ctx->st, id, values, lengths, formats, false, err,
-                              errlen);
     PGresult *res =
         exec_stmt(ctx->st, id, values, lengths, formats, err, errlen);
     if (!res)
@@ -829,29 +732,25 @@ static int store_ballot(struct event_ctx *ctx, char *err, size_t errlen)
     const Wardsync__V1__Ballot *b = ctx->event->ballot;
     char group[16];
     snprintf(group, sizeof group, "%" PRIu32, b->respondent_group);
-    const char *values[] = {ctx->event_id, ctx->ward, b->survey,       b->form,
-                            b->subject,    group,     ctx->occurred_ms};
-    if (event_stmt(ctx, ST_BALLOT_INSERT, values, NULL, NULL, err, errlen) < 0)
-        return -EIO;
-
-    /* "{1,2,3,...}": digits only (levels were validated to be 1..3). */
-    size_t cap = 3 + b->n_levels * 12;
-    char *array = malloc(cap);
-    if (!array) {
+    /* "{1,2,3,...}": one digit each (levels were validated to be 1..3). */
+    char *levels = malloc(3 + 2 * b->n_levels);
+    if (!levels) {
         snprintf(err, errlen, "out of memory");
         return -ENOMEM;
     }
     size_t o = 0;
-    array[o++] = '{';
-    for (size_t i = 0; i < b->n_levels; i++)
-        o += (size_t)snprintf(array + o, cap - o, "%s%" PRIu32, i ? "," : "",
-                              b->levels[i]);
-    array[o++] = '}';
-    array[o] = '\0';
-    const char *level_values[] = {ctx->event_id, array};
-    int rc = event_stmt(ctx, ST_BALLOT_LEVELS_INSERT, level_values, NULL, NULL,
-                        err, errlen);
-    free(array);
+    levels[o++] = '{';
+    for (size_t i = 0; i < b->n_levels; i++) {
+        if (i)
+            levels[o++] = ',';
+        levels[o++] = (char)('0' + b->levels[i]);
+    }
+    levels[o++] = '}';
+    levels[o] = '\0';
+    const char *values[] = {ctx->event_id, ctx->ward, b->survey,        b->form,
+                            b->subject,    group,     ctx->occurred_ms, levels};
+    int rc = event_stmt(ctx, ST_BALLOT_INSERT, values, NULL, NULL, err, errlen);
+    free(levels);
     return rc;
 }
 
@@ -870,10 +769,13 @@ static int store_petition(struct event_ctx *ctx, char *err, size_t errlen)
                             p->note,
                             ctx->occurred_ms,
                             ctx->seq};
-    if (event_stmt(ctx, ST_PETITION_HISTORY_INSERT, values, NULL, NULL, err,
-                   errlen) < 0)
+    /* The current state first, then the history: its trigger gives the
+     * petition a new change number only when this event did not. */
+    if (event_stmt(ctx, ST_PETITION_UPSERT, values, NULL, NULL, err, errlen) <
+        0)
         return -EIO;
-    return event_stmt(ctx, ST_PETITION_UPSERT, values, NULL, NULL, err, errlen);
+    return event_stmt(ctx, ST_PETITION_HISTORY_INSERT, values, NULL, NULL, err,
+                      errlen);
 }
 
 static int store_reception(struct event_ctx *ctx, char *err, size_t errlen)
@@ -942,16 +844,6 @@ static int insert_event(struct event_ctx *ctx, char *err, size_t errlen)
                             ctx->queued_ms,      (const char *)payload};
     const int lengths[] = {0, 0, 0, 0, 0, 0, 0, (int)payload_len};
     const int formats[] = {0, 0, 0, 0, 0, 0, 0, 1};
-    if (ctx->st->pipelined) {
-        /* Fast path: the insert must return its row (the event_id is new);
-         * if it does not, the drain sends the batch to the careful path,
-         * which sorts out duplicates and conflicts. */
-        rc = pipeline_queue(ctx->st, ST_EVENT_INSERT, values, lengths, formats,
-                            true, err, errlen);
-        if (rc < 0)
-            goto out_payload;
-        goto typed;
-    }
     PGresult *res = exec_stmt(ctx->st, ST_EVENT_INSERT, values, lengths,
                               formats, err, errlen);
     if (!res) {
@@ -977,7 +869,6 @@ static int insert_event(struct event_ctx *ctx, char *err, size_t errlen)
         goto out_payload;
     }
 
-typed:
     switch (ev->body_case) {
     case WARDSYNC__V1__EVENT__BODY_BALLOT:
         rc = store_ballot(ctx, err, errlen);
@@ -1092,144 +983,391 @@ static int commit_one_event(struct event_ctx *ctx,
     return 0;
 }
 
-/* Why this path (issue #3). A batch used to cost five round trips per
- * event (SAVEPOINT, INSERT events, one or two typed INSERTs, RELEASE),
- * each waiting for the server. bench/ingest/run.sh --build build-perf
- * --events 10000 --latency-seconds 10 (15 agents, 150,000 petition and
- * reception events, bare COPY ~190,000 events/s, one-row commit p99
- * 0.8-1.3 ms):
- *
- *   per-event savepoints, one statement at a time   2,410 events/s
- *     ack p50 77 ms, p99 692 ms (agents resent on their 5 s timeout)
- *   validated in C, one libpq pipeline per batch    7,860 events/s
- *     without savepoints; careful path on refusal   ack p99 10.8 ms
- *   + group commit (ingest.c), window 4 (agent)     8,330 events/s
- *                                                   ack p99 4.6 ms
- *
- * The pipeline keeps every guarantee of the careful path because it
- * cannot commit anything the careful path would not: it runs inside the
- * batch's savepoint, every result is checked before the caller commits,
- * and any surprise (a row the database refuses, an event_id already
- * stored, so a duplicate or a conflict) rolls back to the savepoint and
- * the careful path redoes the batch one event at a time. Set-based
- * inserts (one INSERT ... SELECT FROM unnest per table) were not taken:
- * the petition and reception tally triggers (004_tallies.sql) are row
- * level, so the per-row server work stays, and two changes of one
- * petition in one batch would make ON CONFLICT DO UPDATE touch a row
- * twice, an error, sending such batches to the slow path. */
+/* ------------------------------------------------------------------ */
+/* group commit                                                        */
 
-/* The statements the fast path may queue: prepared before the pipeline
- * starts, since a pipeline cannot wait for a PQprepare. */
-static const enum stmt_id FAST_PATH_STMTS[] = {
-    ST_EVENT_INSERT,         ST_REJECTED_INSERT,         ST_BALLOT_INSERT,
-    ST_BALLOT_LEVELS_INSERT, ST_PETITION_HISTORY_INSERT, ST_PETITION_UPSERT,
-    ST_RECEPTION_UPSERT,     ST_REMEDIATION_UPSERT,
-};
+/* Why this path (issue #3). A group of batches is written with a fixed
+ * number of round trips, whatever its size:
+ *
+ *   BEGIN; lock the agents' rows and read their marks (one statement);
+ *   the marks decide in C what is a duplicate, a gap or new; new events
+ *   are validated in C and COPYed, as text, into the session's
+ *   ingest_stage; ingest_apply() moves them into the tables with one
+ *   INSERT per table; the agents' marks move in one statement; COMMIT.
+ *
+ * COPY was taken over a libpq pipeline of prepared statements (the path
+ * before this one) because the per-statement work of the server, not the
+ * network, was what cost: executor start-up per statement, and the
+ * statement-level triggers firing once per event. With one INSERT per
+ * table per group each trigger runs once per group. Figures are in the
+ * closing note of issue #3 and come from bench/ingest/run.sh.
+ *
+ * The fast path cannot commit anything the careful path (one event at a
+ * time, each in its own savepoint) would not: the stage is checked by the
+ * same C validation, and ingest_apply() writes all or nothing. When the
+ * database refuses a row, or an event_id is already stored (a duplicate
+ * or a conflict), nothing of the stage is kept and the careful path
+ * redoes the events above the marks one at a time, inside the same
+ * transaction, so each gets its own outcome. */
 
-/* Fast path of the events above the mark (see store_commit_batch):
- * validated here in C, sent as one pipeline without a savepoint per event
- * and without waiting per statement. Returns 0 when the database took
- * every statement as expected (outcomes in result), 1 when it refused one
- * or an event_id was already stored (the caller rolls back to its
- * savepoint and redoes the batch carefully), or -EIO / -ENOMEM. */
-static int commit_events_fast(struct event_ctx *ctx,
-                              const Wardsync__V1__Batch *batch, uint64_t mark,
-                              const struct ws_catalogue *cat,
-                              const char *reject_reason,
-                              struct store_batch_result *result, char *err,
-                              size_t errlen)
+static bool copy_reserve(struct copy_buf *b, size_t more)
 {
-    struct store *st = ctx->st;
-    for (size_t i = 0; i < sizeof FAST_PATH_STMTS / sizeof FAST_PATH_STMTS[0];
-         i++)
-        if (prepare_stmt(st, FAST_PATH_STMTS[i], err, errlen) < 0)
-            return -EIO;
-    if (PQenterPipelineMode(st->conn) != 1) {
-        set_pq_error(err, errlen, "could not enter pipeline mode",
-                     PQerrorMessage(st->conn));
-        return -EIO;
-    }
-    st->pipelined = true;
-    st->n_queued = 0;
-    st->pipeline_refused = false;
-
-    int rc = 0;
-    for (size_t i = 0; i < batch->n_events && rc == 0; i++) {
-        const Wardsync__V1__Event *ev = batch->events[i];
-        if (ev->seq <= mark)
-            continue;
-        ctx->event = ev;
-        snprintf(ctx->seq, sizeof ctx->seq, "%" PRIu64, ev->seq);
-        snprintf(ctx->occurred_ms, sizeof ctx->occurred_ms, "%" PRId64,
-                 ev->occurred_at_ms);
-        snprintf(ctx->queued_ms, sizeof ctx->queued_ms, "%" PRId64,
-                 ev->queued_at_ms);
-        ctx->event_id[0] = '\0';
-        char reason[512];
-        if (reject_reason)
-            ws_strlcpy(reason, reject_reason, sizeof reason);
-        if (reject_reason ||
-            ws_validate_event(ev, cat, reason, sizeof reason) != 0) {
-            rc = store_rejected(ctx, reason, err, errlen);
-            if (rc == 0) {
-                add_outcome(result, ev->seq,
-                            WARDSYNC__V1__OUTCOME__CODE__CODE_REJECTED, reason);
-                result->rejected++;
-            }
-            continue;
+    if (b->oom)
+        return false;
+    if (more <= b->cap - b->len)
+        return true;
+    size_t cap = b->cap ? b->cap : 64 * 1024;
+    while (cap - b->len < more) {
+        if (cap > SIZE_MAX / 2) {
+            b->oom = true;
+            return false;
         }
-        ws_strlcpy(ctx->event_id, ev->event_id, sizeof ctx->event_id);
-        rc = insert_event(ctx, err, errlen);
-        if (rc >= 0) {
-            rc = 0;
-            result->accepted++;
-        }
+        cap *= 2;
     }
-    char drain_err[256];
-    int drained = pipeline_drain(st, rc < 0 ? drain_err : err,
-                                 rc < 0 ? sizeof drain_err : errlen);
-    st->pipelined = false;
-    if (PQexitPipelineMode(st->conn) != 1 && rc == 0 && drained == 0) {
-        set_pq_error(err, errlen, "could not leave pipeline mode",
-                     PQerrorMessage(st->conn));
-        return -EIO;
+    char *grown = realloc(b->data, cap);
+    if (!grown) {
+        b->oom = true;
+        return false;
     }
-    if (rc < 0)
-        return rc;
-    if (drained < 0)
-        return -EIO;
-    return st->pipeline_refused ? 1 : 0;
+    b->data = grown;
+    b->cap = cap;
+    return true;
 }
 
-/* The outcome of an event at or below the mark, sent again: its first
- * rejection or conflict when it had one, else "duplicate". */
-static int repeat_outcome(struct store *st, const char *ward,
-                          const char *agent_instance, uint64_t seq,
-                          struct store_batch_result *result, char *err,
-                          size_t errlen)
+/* Starts the next column of the line. */
+static void copy_sep(struct copy_buf *b)
 {
-    char seq_text[24];
-    snprintf(seq_text, sizeof seq_text, "%" PRIu64, seq);
-    const char *values[] = {ward, agent_instance, seq_text};
-    PGresult *res =
-        exec_stmt(st, ST_REJECTED_LOOKUP, values, NULL, NULL, err, errlen);
-    if (!res)
-        return -EIO;
-    if (PQntuples(res) == 1) {
-        const char *reason = PQgetvalue(res, 0, 0);
-        bool conflict = strncmp(reason, "conflict:", 9) == 0;
-        add_outcome(result, seq,
-                    conflict ? WARDSYNC__V1__OUTCOME__CODE__CODE_CONFLICT
-                             : WARDSYNC__V1__OUTCOME__CODE__CODE_REJECTED,
-                    reason);
+    if (b->col++ > 0 && copy_reserve(b, 1))
+        b->data[b->len++] = '\t';
+}
+
+static void copy_null(struct copy_buf *b)
+{
+    copy_sep(b);
+    if (copy_reserve(b, 2)) {
+        memcpy(b->data + b->len, "\\N", 2);
+        b->len += 2;
+    }
+}
+
+/* A text column; NULL writes \N. */
+static void copy_text(struct copy_buf *b, const char *s)
+{
+    if (!s) {
+        copy_null(b);
+        return;
+    }
+    copy_sep(b);
+    size_t n = strlen(s);
+    if (n > (SIZE_MAX - 1) / 2 || !copy_reserve(b, 2 * n))
+        return;
+    char *o = b->data + b->len;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        char esc = c == '\\'   ? '\\'
+                   : c == '\t' ? 't'
+                   : c == '\n' ? 'n'
+                   : c == '\r' ? 'r'
+                               : 0;
+        if (esc) {
+            *o++ = '\\';
+            *o++ = esc;
+        } else {
+            *o++ = c;
+        }
+    }
+    b->len = (size_t)(o - b->data);
+}
+
+/* A date column: "" (no date) is NULL. */
+static void copy_date(struct copy_buf *b, const char *s)
+{
+    copy_text(b, s && s[0] ? s : NULL);
+}
+
+static void copy_int(struct copy_buf *b, int64_t v)
+{
+    char text[24];
+    snprintf(text, sizeof text, "%" PRId64, v);
+    copy_text(b, text);
+}
+
+/* A bytea column in hex form (\x..., its backslash escaped for COPY). */
+static void copy_bytea(struct copy_buf *b, const uint8_t *data, size_t n)
+{
+    static const char HEX[] = "0123456789abcdef";
+    copy_sep(b);
+    if (n > (SIZE_MAX - 3) / 2 || !copy_reserve(b, 3 + 2 * n))
+        return;
+    char *o = b->data + b->len;
+    *o++ = '\\';
+    *o++ = '\\';
+    *o++ = 'x';
+    for (size_t i = 0; i < n; i++) {
+        *o++ = HEX[data[i] >> 4];
+        *o++ = HEX[data[i] & 15];
+    }
+    b->len = (size_t)(o - b->data);
+}
+
+/* A smallint[] column of levels 1..3 (validated): "{1,2,3,...}". */
+static void copy_levels(struct copy_buf *b, const Wardsync__V1__Ballot *ballot)
+{
+    copy_sep(b);
+    size_t n = ballot->n_levels;
+    if (n > (SIZE_MAX - 2) / 2 || !copy_reserve(b, 2 + 2 * n))
+        return;
+    char *o = b->data + b->len;
+    *o++ = '{';
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            *o++ = ',';
+        *o++ = (char)('0' + ballot->levels[i]);
+    }
+    *o++ = '}';
+    b->len = (size_t)(o - b->data);
+}
+
+static void copy_end_row(struct copy_buf *b)
+{
+    if (copy_reserve(b, 1))
+        b->data[b->len++] = '\n';
+    b->col = 0;
+}
+
+/* The columns of ingest_stage the hub writes, in the order of stage_event
+ * (sql/011_set_based_ingest.sql defines the table). */
+#define STAGE_COPY_SQL                                                         \
+    "COPY ingest_stage (ord, ward, agent_instance, seq, raw_event_id, kind,"   \
+    " reason, occurred_ms, queued_ms, payload, survey, form, subject,"         \
+    " respondent_group, levels, petition, petition_kind, channel, status,"     \
+    " in_jurisdiction, received_on, due_on, note, session, held_on,"           \
+    " host_role, mode, citizens, petitions) FROM STDIN"
+
+/* The typed columns of the stage, from survey to petitions. */
+#define STAGE_TYPED_COLUMNS 19
+
+/* Appends one event above its agent's mark to the stage: reason not NULL
+ * stages it for rejected_events with the event as received, otherwise the
+ * fact and its typed columns. Returns 0 or -ENOMEM. */
+static int stage_event(struct copy_buf *b, size_t ord, const char *ward,
+                       const char *agent_instance,
+                       const Wardsync__V1__Event *ev, const char *reason)
+{
+    uint8_t *payload = NULL;
+    size_t payload_len = 0;
+    Wardsync__V1__Event fact = *ev;
+    if (!reason) {
+        /* The stored payload is the fact, not its place in an outbox. */
+        fact.seq = 0;
+        fact.queued_at_ms = 0;
+    }
+    if (ws_pack(&fact.base, &payload, &payload_len) < 0)
+        return -ENOMEM;
+
+    copy_int(b, (int64_t)ord);
+    copy_text(b, ward);
+    copy_text(b, agent_instance);
+    copy_int(b, (int64_t)ev->seq);
+    if (reason) {
+        char event_id[128], safe_reason[512];
+        safe_text(ev->event_id, event_id, sizeof event_id);
+        safe_text(reason, safe_reason, sizeof safe_reason);
+        copy_text(b, event_id);
+        copy_text(b, ws_event_kind(ev));
+        copy_text(b, safe_reason);
+        copy_null(b);
+        copy_null(b);
+        copy_bytea(b, payload, payload_len);
+        for (int i = 0; i < STAGE_TYPED_COLUMNS; i++)
+            copy_null(b);
+        copy_end_row(b);
+        free(payload);
+        return b->oom ? -ENOMEM : 0;
+    }
+
+    copy_text(b, ev->event_id);
+    copy_text(b, ws_event_kind(ev));
+    copy_null(b);
+    copy_int(b, ev->occurred_at_ms);
+    copy_int(b, ev->queued_at_ms);
+    copy_bytea(b, payload, payload_len);
+    free(payload);
+
+    const Wardsync__V1__Ballot *ballot = ev->ballot;
+    const Wardsync__V1__PetitionEvent *p = ev->petition;
+    const Wardsync__V1__ReceptionSession *r = ev->reception;
+    const Wardsync__V1__RemediationUpdate *m = ev->remediation;
+    bool is_ballot = ev->body_case == WARDSYNC__V1__EVENT__BODY_BALLOT;
+    bool is_petition = ev->body_case == WARDSYNC__V1__EVENT__BODY_PETITION;
+    bool is_reception = ev->body_case == WARDSYNC__V1__EVENT__BODY_RECEPTION;
+    bool is_remediation =
+        ev->body_case == WARDSYNC__V1__EVENT__BODY_REMEDIATION;
+
+    /* survey, form, subject, respondent_group, levels */
+    copy_text(b, is_ballot        ? ballot->survey
+                 : is_remediation ? m->survey
+                                  : NULL);
+    copy_text(b, is_ballot ? ballot->form : NULL);
+    copy_text(b, is_ballot        ? ballot->subject
+                 : is_remediation ? m->subject
+                                  : NULL);
+    if (is_ballot) {
+        copy_int(b, ballot->respondent_group);
+        copy_levels(b, ballot);
     } else {
-        add_outcome(result, seq, WARDSYNC__V1__OUTCOME__CODE__CODE_DUPLICATE,
-                    "already committed");
-        result->duplicates++;
+        copy_null(b);
+        copy_null(b);
+    }
+    /* petition, petition_kind, channel, status, in_jurisdiction,
+     * received_on, due_on, note */
+    if (is_petition) {
+        copy_text(b, p->petition);
+        copy_text(b, ws_petition_kind_name(p->kind));
+        copy_text(b, ws_petition_channel_name(p->channel));
+        copy_text(b, ws_petition_status_name(p->status));
+        copy_text(b, p->in_jurisdiction ? "t" : "f");
+        copy_date(b, p->received_on);
+        copy_date(b, p->due_on);
+        copy_text(b, p->note);
+    } else {
+        for (int i = 0; i < 3; i++)
+            copy_null(b);
+        copy_text(b, is_remediation ? ws_remediation_status_name(m->status)
+                                    : NULL);
+        copy_null(b);
+        copy_null(b);
+        copy_date(b, is_remediation ? m->due_on : NULL);
+        copy_null(b);
+    }
+    /* session, held_on, host_role, mode, citizens, petitions */
+    if (is_reception) {
+        copy_text(b, r->session);
+        copy_date(b, r->held_on);
+        copy_text(b, ws_host_role_name(r->host_role));
+        copy_text(b, ws_reception_mode_name(r->mode));
+        copy_int(b, r->citizens);
+        copy_int(b, r->petitions);
+    } else {
+        for (int i = 0; i < 6; i++)
+            copy_null(b);
+    }
+    copy_end_row(b);
+    return b->oom ? -ENOMEM : 0;
+}
+
+/* Sends the stage with COPY. Returns 0 when the server took it, 1 when it
+ * refused it (the transaction is then aborted: the caller rolls back to
+ * its savepoint), or -EIO when the connection broke. */
+static int copy_stage(struct store *st, char *err, size_t errlen)
+{
+    PGresult *res = PQexec(st->conn, STAGE_COPY_SQL);
+    if (PQresultStatus(res) != PGRES_COPY_IN) {
+        set_pq_error(err, errlen, "could not start COPY",
+                     res ? PQresultErrorMessage(res)
+                         : PQerrorMessage(st->conn));
+        PQclear(res);
+        return PQstatus(st->conn) == CONNECTION_OK ? 1 : -EIO;
     }
     PQclear(res);
-    return 0;
+    /* In blocking mode PQputCopyData queues, flushing as it needs. */
+    const size_t chunk = 1 << 20;
+    for (size_t off = 0; off < st->stage.len; off += chunk) {
+        size_t n = st->stage.len - off < chunk ? st->stage.len - off : chunk;
+        if (PQputCopyData(st->conn, st->stage.data + off, (int)n) != 1) {
+            set_pq_error(err, errlen, "COPY failed", PQerrorMessage(st->conn));
+            return -EIO;
+        }
+    }
+    if (PQputCopyEnd(st->conn, NULL) != 1) {
+        set_pq_error(err, errlen, "COPY failed", PQerrorMessage(st->conn));
+        return -EIO;
+    }
+    int rc = 0;
+    while ((res = PQgetResult(st->conn)) != NULL) {
+        if (PQresultStatus(res) != PGRES_COMMAND_OK && rc == 0) {
+            set_pq_error(err, errlen, "COPY refused",
+                         PQresultErrorMessage(res));
+            rc = 1;
+        }
+        PQclear(res);
+    }
+    if (PQstatus(st->conn) != CONNECTION_OK) {
+        set_pq_error(err, errlen, "connection lost", PQerrorMessage(st->conn));
+        return -EIO;
+    }
+    return rc;
 }
+
+/* A text[] literal of n strings, each double-quoted with " and \
+ * escaped. Returns a malloc'd string or NULL. */
+static char *text_array(const char *const *items, size_t stride, size_t n)
+{
+    struct copy_buf b = {0};
+    copy_reserve(&b, 3);
+    if (!b.oom)
+        b.data[b.len++] = '{';
+    for (size_t i = 0; i < n && !b.oom; i++) {
+        const char *s =
+            *(const char *const *)((const char *)items + i * stride);
+        size_t len = strlen(s);
+        if (!copy_reserve(&b, 4 + 2 * len))
+            break;
+        if (i)
+            b.data[b.len++] = ',';
+        b.data[b.len++] = '"';
+        for (size_t k = 0; k < len; k++) {
+            if (s[k] == '"' || s[k] == '\\')
+                b.data[b.len++] = '\\';
+            b.data[b.len++] = s[k];
+        }
+        b.data[b.len++] = '"';
+    }
+    if (!copy_reserve(&b, 2)) {
+        free(b.data);
+        return NULL;
+    }
+    b.data[b.len++] = '}';
+    b.data[b.len] = '\0';
+    return b.data;
+}
+
+/* A bigint[] literal of n values at stride bytes apart. */
+static char *int_array(const int64_t *values, size_t stride, size_t n)
+{
+    char *out = malloc(3 + n * 21);
+    if (!out)
+        return NULL;
+    size_t o = 0;
+    out[o++] = '{';
+    for (size_t i = 0; i < n; i++) {
+        int64_t v = *(const int64_t *)((const char *)values + i * stride);
+        o += (size_t)sprintf(out + o, "%s%" PRId64, i ? "," : "", v);
+    }
+    out[o++] = '}';
+    out[o] = '\0';
+    return out;
+}
+
+/* An outbox of the group: its row is locked for the whole transaction. */
+struct group_agent {
+    const char *ward;
+    const char *agent_instance;
+    int64_t mark; /* its mark as the batches of the group move it */
+    int64_t backlog;
+    int64_t accepted, duplicates, conflicts, rejected;
+    bool taken;  /* a batch of it was not refused as a whole */
+    bool create; /* a batch of it may start a new outbox (seq 1) */
+};
+
+/* What store_commit_group keeps per batch besides its result. */
+struct group_batch_state {
+    struct group_agent *agent;
+    uint64_t mark_before;
+    bool taken;          /* not refused as a whole (gap, bad seqs) */
+    size_t repeated;     /* outcomes of events at or below the mark */
+    size_t dup_repeated; /* of which plain duplicates */
+};
 
 /* The seqs of a batch must be consecutive and fit PostgreSQL's bigint.
  * Returns true, or false with the refusal in result->error. */
@@ -1255,87 +1393,184 @@ static bool batch_seqs_ok(const Wardsync__V1__Batch *batch,
     return true;
 }
 
-int store_stage_batch(struct store *st, const char *ward,
-                      const Wardsync__V1__Batch *batch,
-                      const struct ws_catalogue *cat, const char *reject_reason,
-                      struct store_batch_result *result, char *err,
-                      size_t errlen)
+/* Answers the events of a batch at or below its agent's mark (sent again,
+ * usually because an Ack was lost): with their first rejection or
+ * conflict when they had one, else "duplicate", in one query. */
+static int repeat_outcomes(struct store *st, const char *ward,
+                           const Wardsync__V1__Batch *batch, uint64_t mark,
+                           struct store_batch_result *result, char *err,
+                           size_t errlen)
 {
-    memset(result, 0, sizeof *result);
-    result->outcomes =
-        calloc(batch->n_events ? batch->n_events : 1, sizeof *result->outcomes);
-    if (!result->outcomes) {
+    uint64_t first = batch->events[0]->seq;
+    uint64_t last = first + batch->n_events - 1;
+    if (last > mark)
+        last = mark;
+    char from[24], to[24];
+    snprintf(from, sizeof from, "%" PRIu64, first);
+    snprintf(to, sizeof to, "%" PRIu64, last);
+    const char *values[] = {ward, batch->agent_instance, from, to};
+    PGresult *res =
+        exec_stmt(st, ST_REJECTED_RANGE, values, NULL, NULL, err, errlen);
+    if (!res)
+        return -EIO;
+    int rows = PQntuples(res), row = 0;
+    for (uint64_t seq = first; seq <= last; seq++) {
+        uint64_t rejected_seq = 0;
+        while (row < rows && (rejected_seq = strtoull(PQgetvalue(res, row, 0),
+                                                      NULL, 10)) < seq)
+            row++;
+        if (row < rows && rejected_seq == seq) {
+            const char *reason = PQgetvalue(res, row, 1);
+            bool conflict = strncmp(reason, "conflict:", 9) == 0;
+            add_outcome(result, seq,
+                        conflict ? WARDSYNC__V1__OUTCOME__CODE__CODE_CONFLICT
+                                 : WARDSYNC__V1__OUTCOME__CODE__CODE_REJECTED,
+                        reason);
+        } else {
+            add_outcome(result, seq,
+                        WARDSYNC__V1__OUTCOME__CODE__CODE_DUPLICATE,
+                        "already committed");
+            result->duplicates++;
+        }
+    }
+    PQclear(res);
+    return 0;
+}
+
+/* Locks the agents of the group, creating new ones, and reads their marks.
+ * Returns 0 or -EIO / -ENOMEM. */
+static int lock_agents(struct store *st, struct group_agent *agents,
+                       size_t n_agents, char *err, size_t errlen)
+{
+    char *wards = text_array(&agents[0].ward, sizeof *agents, n_agents);
+    char *instances =
+        text_array(&agents[0].agent_instance, sizeof *agents, n_agents);
+    char *create = malloc(2 * n_agents + 2);
+    if (!wards || !instances || !create) {
+        free(wards);
+        free(instances);
+        free(create);
         snprintf(err, errlen, "out of memory");
         return -ENOMEM;
     }
-    bool seqs_ok = batch_seqs_ok(batch, result);
-
-    const char *agent_values[] = {ward, batch->agent_instance};
-    /* A batch refused as a whole (gap, bad seqs) leaves nothing behind in
-     * the group's transaction. */
-    if (exec_simple(st, "SAVEPOINT batch", err, errlen) < 0)
-        return -EIO;
-    if (run_stmt(st, ST_AGENT_ENSURE, agent_values, err, errlen) < 0)
-        return -EIO;
+    size_t o = 0;
+    create[o++] = '{';
+    for (size_t a = 0; a < n_agents; a++) {
+        if (a)
+            create[o++] = ',';
+        create[o++] = agents[a].create ? 't' : 'f';
+    }
+    create[o++] = '}';
+    create[o] = '\0';
+    const char *values[] = {wards, instances, create};
     PGresult *res =
-        exec_stmt(st, ST_AGENT_LOCK, agent_values, NULL, NULL, err, errlen);
+        exec_stmt(st, ST_LOCK_AGENTS, values, NULL, NULL, err, errlen);
+    free(wards);
+    free(instances);
+    free(create);
     if (!res)
         return -EIO;
-    uint64_t mark =
-        PQntuples(res) == 1 ? strtoull(PQgetvalue(res, 0, 0), NULL, 10) : 0;
+    for (int r = 0; r < PQntuples(res); r++)
+        for (size_t a = 0; a < n_agents; a++)
+            if (strcmp(agents[a].ward, PQgetvalue(res, r, 0)) == 0 &&
+                strcmp(agents[a].agent_instance, PQgetvalue(res, r, 1)) == 0)
+                agents[a].mark = strtoll(PQgetvalue(res, r, 2), NULL, 10);
     PQclear(res);
-    result->committed_through = mark;
+    return 0;
+}
 
-    if (!seqs_ok)
-        return exec_simple(st, "ROLLBACK TO SAVEPOINT batch", err, errlen);
-    if (batch->n_events > 0 && batch->events[0]->seq > mark + 1) {
-        result->gap = true;
-        snprintf(result->error, sizeof result->error,
-                 "gap: expected seq %" PRIu64 ", got %" PRIu64, mark + 1,
-                 batch->events[0]->seq);
-        return exec_simple(st, "ROLLBACK TO SAVEPOINT batch", err, errlen);
+/* Moves the marks and counters of the agents that had a batch taken. */
+static int update_agents(struct store *st, const struct group_agent *agents,
+                         size_t n_agents, char *err, size_t errlen)
+{
+    struct group_agent *taken = calloc(n_agents ? n_agents : 1, sizeof *taken);
+    if (!taken) {
+        snprintf(err, errlen, "out of memory");
+        return -ENOMEM;
     }
+    size_t n = 0;
+    for (size_t a = 0; a < n_agents; a++)
+        if (agents[a].taken)
+            taken[n++] = agents[a];
+    int rc = 0;
+    if (n > 0) {
+        const size_t stride = sizeof *taken;
+        char *arrays[8] = {
+            text_array(&taken[0].ward, stride, n),
+            text_array(&taken[0].agent_instance, stride, n),
+            int_array(&taken[0].mark, stride, n),
+            int_array(&taken[0].backlog, stride, n),
+            int_array(&taken[0].accepted, stride, n),
+            int_array(&taken[0].duplicates, stride, n),
+            int_array(&taken[0].conflicts, stride, n),
+            int_array(&taken[0].rejected, stride, n),
+        };
+        for (int i = 0; i < 8; i++)
+            if (!arrays[i])
+                rc = -ENOMEM;
+        if (rc == 0)
+            rc = run_stmt(st, ST_UPDATE_AGENTS, (const char *const *)arrays,
+                          err, errlen);
+        else
+            snprintf(err, errlen, "out of memory");
+        for (int i = 0; i < 8; i++)
+            free(arrays[i]);
+    }
+    free(taken);
+    return rc;
+}
 
+/* Tries the fast path: COPY of the stage and ingest_apply(), inside a
+ * savepoint. Returns 0 when everything staged is written, 1 when the
+ * database refused it (nothing of it is kept; the careful path must redo
+ * the events), or -EIO. */
+static int apply_stage(struct store *st, char *err, size_t errlen)
+{
+    char why[512];
+    if (exec_simple(st, "SAVEPOINT stage", err, errlen) < 0)
+        return -EIO;
+    int rc = copy_stage(st, why, sizeof why);
+    if (rc < 0) {
+        snprintf(err, errlen, "%s", why);
+        return -EIO;
+    }
+    if (rc == 0) {
+        PGresult *res = exec_stmt(st, ST_APPLY, NULL, NULL, NULL, err, errlen);
+        if (!res)
+            return -EIO;
+        if (PQntuples(res) != 1 || !PQgetisnull(res, 0, 1)) {
+            snprintf(why, sizeof why, "%s",
+                     PQntuples(res) == 1 ? PQgetvalue(res, 0, 1)
+                                         : "no result from ingest_apply");
+            rc = 1;
+        }
+        PQclear(res);
+    }
+    if (rc == 1) {
+        ws_debug(MODULE, "fast path refused, redoing events carefully: %s",
+                 why);
+        if (exec_simple(st, "ROLLBACK TO SAVEPOINT stage", err, errlen) < 0)
+            return -EIO;
+    }
+    return rc;
+}
+
+/* The careful path for one batch taken: every event above the mark in its
+ * own savepoint (commit_one_event), after the fast path was refused. */
+static int commit_batch_carefully(struct store *st, struct store_group_batch *g,
+                                  const struct group_batch_state *gs,
+                                  const struct ws_catalogue *cat, char *err,
+                                  size_t errlen)
+{
+    struct store_batch_result *result = &g->result;
+    result->n_outcomes = gs->repeated;
+    result->duplicates = gs->dup_repeated;
+    result->accepted = result->conflicts = result->rejected = 0;
     struct event_ctx ctx = {
-        .st = st, .ward = ward, .agent_instance = batch->agent_instance};
-    size_t above_mark = 0;
-    for (size_t i = 0; i < batch->n_events; i++) {
-        const Wardsync__V1__Event *ev = batch->events[i];
-        if (ev->seq > mark) {
-            above_mark++;
-            continue;
-        }
-        if (repeat_outcome(st, ward, batch->agent_instance, ev->seq, result,
-                           err, errlen) < 0)
-            return -EIO;
-    }
-
-    /* Fast path first; the careful path (a savepoint per event) only when
-     * the database refused something the C checks let through. */
-    bool careful = false;
-    if (above_mark > 0) {
-        struct store_batch_result before = *result;
-        if (exec_simple(st, "SAVEPOINT batch_fast", err, errlen) < 0)
-            return -EIO;
-        int fast = commit_events_fast(&ctx, batch, mark, cat, reject_reason,
-                                      result, err, errlen);
-        if (fast < 0)
-            return fast;
-        if (fast == 1) {
-            if (exec_simple(st, "ROLLBACK TO SAVEPOINT batch_fast", err,
-                            errlen) < 0)
-                return -EIO;
-            result->n_outcomes = before.n_outcomes;
-            result->accepted = before.accepted;
-            result->duplicates = before.duplicates;
-            result->conflicts = before.conflicts;
-            result->rejected = before.rejected;
-            careful = true;
-        }
-    }
-    for (size_t i = 0; careful && i < batch->n_events; i++) {
-        const Wardsync__V1__Event *ev = batch->events[i];
-        if (ev->seq <= mark)
+        .st = st, .ward = g->ward, .agent_instance = g->batch->agent_instance};
+    for (size_t i = 0; i < g->batch->n_events; i++) {
+        const Wardsync__V1__Event *ev = g->batch->events[i];
+        if (ev->seq <= gs->mark_before)
             continue;
         ctx.event = ev;
         snprintf(ctx.seq, sizeof ctx.seq, "%" PRIu64, ev->seq);
@@ -1345,72 +1580,185 @@ int store_stage_batch(struct store *st, const char *ward,
                  ev->queued_at_ms);
         ctx.event_id[0] = '\0';
         int rc =
-            commit_one_event(&ctx, cat, reject_reason, result, err, errlen);
+            commit_one_event(&ctx, cat, g->reject_reason, result, err, errlen);
         if (rc < 0)
             return rc;
     }
-
-    uint64_t last =
-        batch->n_events ? batch->events[batch->n_events - 1]->seq : 0;
-    uint64_t new_mark = last > mark ? last : mark;
-    char mark_text[24], backlog[24], accepted[24], duplicates[24],
-        conflicts[24], rejected[24];
-    snprintf(mark_text, sizeof mark_text, "%" PRIu64, new_mark);
-    snprintf(backlog, sizeof backlog, "%" PRIu64,
-             batch->backlog > (uint64_t)INT64_MAX ? (uint64_t)INT64_MAX
-                                                  : batch->backlog);
-    snprintf(accepted, sizeof accepted, "%zu", result->accepted);
-    snprintf(duplicates, sizeof duplicates, "%zu", result->duplicates);
-    snprintf(conflicts, sizeof conflicts, "%zu", result->conflicts);
-    snprintf(rejected, sizeof rejected, "%zu", result->rejected);
-    const char *update_values[] = {ward,      batch->agent_instance,
-                                   mark_text, backlog,
-                                   accepted,  duplicates,
-                                   conflicts, rejected};
-    if (run_stmt(st, ST_AGENT_UPDATE, update_values, err, errlen) < 0)
-        return -EIO;
-    if (exec_simple(st, "RELEASE SAVEPOINT batch", err, errlen) < 0)
-        return -EIO;
-    result->committed_through = new_mark;
     return 0;
 }
 
-int store_begin(struct store *st, char *err, size_t errlen)
-{
-    return exec_simple(st, "BEGIN", err, errlen);
-}
-
-int store_commit(struct store *st, char *err, size_t errlen)
-{
-    if (exec_commit(st, err, errlen) < 0) {
-        rollback_quietly(st);
-        return -EIO;
-    }
-    return 0;
-}
-
-void store_rollback(struct store *st)
-{
-    rollback_quietly(st);
-}
-
-int store_commit_batch(struct store *st, const char *ward,
-                       const Wardsync__V1__Batch *batch,
-                       const struct ws_catalogue *cat,
-                       const char *reject_reason,
-                       struct store_batch_result *result, char *err,
+/* Decides, for one batch, what its agent's mark makes of it, answers the
+ * events sent again and stages the new ones. Returns 0 or -EIO / -ENOMEM. */
+static int stage_batch(struct store *st, struct store_group_batch *g,
+                       struct group_batch_state *gs,
+                       const struct ws_catalogue *cat, size_t *ord, char *err,
                        size_t errlen)
 {
-    memset(result, 0, sizeof *result);
-    if (store_begin(st, err, errlen) < 0)
-        return -EIO;
-    int rc = store_stage_batch(st, ward, batch, cat, reject_reason, result, err,
-                               errlen);
-    if (rc < 0) {
-        rollback_quietly(st);
-        return rc;
+    const Wardsync__V1__Batch *batch = g->batch;
+    struct store_batch_result *result = &g->result;
+    struct group_agent *agent = gs->agent;
+    uint64_t mark = (uint64_t)agent->mark;
+    gs->mark_before = mark;
+    result->committed_through = mark;
+    if (!batch_seqs_ok(batch, result))
+        return 0;
+    if (batch->n_events > 0 && batch->events[0]->seq > mark + 1) {
+        result->gap = true;
+        snprintf(result->error, sizeof result->error,
+                 "gap: expected seq %" PRIu64 ", got %" PRIu64, mark + 1,
+                 batch->events[0]->seq);
+        return 0;
     }
-    return store_commit(st, err, errlen);
+    gs->taken = agent->taken = true;
+    agent->backlog = batch->backlog > (uint64_t)INT64_MAX
+                         ? INT64_MAX
+                         : (int64_t)batch->backlog;
+    if (batch->n_events == 0)
+        return 0;
+    if (batch->events[0]->seq <= mark &&
+        repeat_outcomes(st, g->ward, batch, mark, result, err, errlen) < 0)
+        return -EIO;
+    gs->repeated = result->n_outcomes;
+    gs->dup_repeated = result->duplicates;
+
+    for (size_t i = 0; i < batch->n_events; i++) {
+        const Wardsync__V1__Event *ev = batch->events[i];
+        if (ev->seq <= mark)
+            continue;
+        char reason[512];
+        const char *rejected = NULL;
+        if (g->reject_reason) {
+            rejected = g->reject_reason;
+        } else if (ws_validate_event(ev, cat, reason, sizeof reason) != 0) {
+            rejected = reason;
+        }
+        if (stage_event(&st->stage, (*ord)++, g->ward, batch->agent_instance,
+                        ev, rejected) < 0) {
+            snprintf(err, errlen, "out of memory");
+            return -ENOMEM;
+        }
+        if (rejected) {
+            add_outcome(result, ev->seq,
+                        WARDSYNC__V1__OUTCOME__CODE__CODE_REJECTED, rejected);
+            result->rejected++;
+        } else {
+            result->accepted++;
+        }
+    }
+    uint64_t last = batch->events[batch->n_events - 1]->seq;
+    if (last > mark)
+        agent->mark = (int64_t)last;
+    result->committed_through = (uint64_t)agent->mark;
+    return 0;
+}
+
+/* Everything of store_commit_group between BEGIN and COMMIT. */
+static int commit_group_body(struct store *st, struct store_group_batch *group,
+                             size_t n, struct group_batch_state *state,
+                             struct group_agent *agents, size_t n_agents,
+                             const struct ws_catalogue *cat, char *err,
+                             size_t errlen)
+{
+    int rc = lock_agents(st, agents, n_agents, err, errlen);
+    st->stage.len = 0;
+    st->stage.col = 0;
+    st->stage.oom = false;
+    size_t ord = 0;
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        rc = stage_batch(st, &group[i], &state[i], cat, &ord, err, errlen);
+    if (rc == 0 && ord > 0) {
+        rc = apply_stage(st, err, errlen);
+        if (rc == 1) {
+            rc = 0;
+            for (size_t i = 0; rc == 0 && i < n; i++)
+                if (state[i].taken)
+                    rc = commit_batch_carefully(st, &group[i], &state[i], cat,
+                                                err, errlen);
+        }
+    }
+    if (rc < 0)
+        return rc;
+    for (size_t i = 0; i < n; i++) {
+        if (!state[i].taken)
+            continue;
+        struct group_agent *a = state[i].agent;
+        const struct store_batch_result *r = &group[i].result;
+        a->accepted += (int64_t)r->accepted;
+        a->duplicates += (int64_t)r->duplicates;
+        a->conflicts += (int64_t)r->conflicts;
+        a->rejected += (int64_t)r->rejected;
+    }
+    return update_agents(st, agents, n_agents, err, errlen);
+}
+
+int store_commit_group(struct store *st, struct store_group_batch *group,
+                       size_t n, const struct ws_catalogue *cat, char *err,
+                       size_t errlen)
+{
+    int rc = -ENOMEM;
+    struct group_batch_state *state = calloc(n ? n : 1, sizeof *state);
+    struct group_agent *agents = calloc(n ? n : 1, sizeof *agents);
+    size_t n_agents = 0;
+    if (!state || !agents)
+        goto out_nomem;
+    for (size_t i = 0; i < n; i++) {
+        struct store_batch_result *result = &group[i].result;
+        memset(result, 0, sizeof *result);
+        size_t events = group[i].batch->n_events;
+        result->outcomes =
+            calloc(events ? events : 1, sizeof *result->outcomes);
+        if (!result->outcomes)
+            goto out_nomem;
+        size_t a = 0;
+        while (a < n_agents && (strcmp(agents[a].ward, group[i].ward) != 0 ||
+                                strcmp(agents[a].agent_instance,
+                                       group[i].batch->agent_instance) != 0))
+            a++;
+        if (a == n_agents) {
+            agents[a].ward = group[i].ward;
+            agents[a].agent_instance = group[i].batch->agent_instance;
+            n_agents++;
+        }
+        state[i].agent = &agents[a];
+        const Wardsync__V1__Batch *batch = group[i].batch;
+        if (batch_seqs_ok(batch, result) &&
+            (batch->n_events == 0 || batch->events[0]->seq == 1))
+            agents[a].create = true;
+        result->error[0] = '\0';
+    }
+
+    /* The session's stage table, created once, outside any transaction
+     * (a rolled-back transaction would take it away again). */
+    if (!st->stage_ready) {
+        if (run_stmt(st, ST_STAGE_CREATE, NULL, err, errlen) < 0) {
+            rc = -EIO;
+            goto out;
+        }
+        st->stage_ready = true;
+    }
+    if (exec_simple(st, "BEGIN", err, errlen) < 0) {
+        rc = -EIO;
+        goto out;
+    }
+    rc = commit_group_body(st, group, n, state, agents, n_agents, cat, err,
+                           errlen);
+    if (rc == 0)
+        rc = exec_commit(st, err, errlen);
+    if (rc < 0)
+        rollback_quietly(st);
+    goto out;
+
+out_nomem:
+    snprintf(err, errlen, "out of memory");
+out:
+    /* The stage buffer is kept for the next group, unless it grew large. */
+    if (st->stage.cap > (64u << 20)) {
+        free(st->stage.data);
+        st->stage = (struct copy_buf){0};
+    }
+    free(state);
+    free(agents);
+    return rc;
 }
 
 void store_batch_result_clear(struct store_batch_result *result)

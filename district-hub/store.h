@@ -89,42 +89,36 @@ struct store_batch_result {
     struct store_outcome *outcomes; /* malloc'd; store_batch_result_clear */
 };
 
-/* Commits one batch of ward's agent in one transaction (DESIGN §4):
- * locks the agent row, answers a gap with the mark and stores nothing,
- * skips events at or below the mark as duplicates, validates the rest with
- * the shared rules and stores each in events and its typed table, or in
- * rejected_events with the reason (validation failure, event_id conflict,
- * or a row the database refused), then moves the mark to the batch's last
- * seq and COMMITs. ward and batch->agent_instance must already be checked
- * codes. When reject_reason is not NULL every event above the mark is
- * stored in rejected_events with that reason instead (a batch whose content
- * claims another ward than the authenticated sender). Returns 0 once
- * committed (or the gap / refusal is known) with *result filled, or -EIO
- * (connection unusable, nothing committed) or -ENOMEM. The caller clears
- * *result with store_batch_result_clear. */
-int store_commit_batch(struct store *st, const char *ward,
-                       const Wardsync__V1__Batch *batch,
-                       const struct ws_catalogue *cat,
-                       const char *reject_reason,
-                       struct store_batch_result *result, char *err,
-                       size_t errlen);
+/* One batch of a group commit: the sender's ward (from its User-Id, an
+ * already checked code), the decoded batch (its agent_instance already
+ * checked), and reject_reason: NULL, or a reason every event above the
+ * mark is stored in rejected_events with instead (a batch whose content
+ * claims another ward than the authenticated sender). result is filled by
+ * store_commit_group. */
+struct store_group_batch {
+    const char *ward;
+    const Wardsync__V1__Batch *batch;
+    const char *reject_reason;
+    struct store_batch_result result;
+};
 
-/* Group commit (DESIGN §4): store_begin opens a transaction, each
- * store_stage_batch does for one batch what store_commit_batch does except
- * BEGIN and COMMIT, inside its own savepoint (a gap or a refused batch
- * leaves nothing behind and does not disturb the others), and store_commit
- * commits them all. result->committed_through is the mark the batch will
- * have once store_commit returns 0; no ack may be sent before that. A
- * negative return of store_stage_batch leaves the transaction unusable:
- * call store_rollback. store_commit rolls back by itself on failure. */
-int store_begin(struct store *st, char *err, size_t errlen);
-int store_stage_batch(struct store *st, const char *ward,
-                      const Wardsync__V1__Batch *batch,
-                      const struct ws_catalogue *cat, const char *reject_reason,
-                      struct store_batch_result *result, char *err,
-                      size_t errlen);
-int store_commit(struct store *st, char *err, size_t errlen);
-void store_rollback(struct store *st);
+/* Group commit (DESIGN §4): writes every batch of group in one
+ * transaction. Each batch's agent row is locked; a batch that starts above
+ * its agent's mark plus one is a gap, and one whose seqs are not
+ * consecutive is refused: nothing of either is stored (result->error,
+ * result->gap). Events at or below the mark are answered again (their
+ * first rejection or conflict, else duplicate). The rest are validated
+ * with the shared rules and stored in events and their typed tables, or
+ * in rejected_events with the reason (validation failure, event_id
+ * conflict, or a row the database refused); then the marks move and the
+ * transaction COMMITs. Batches of one agent are taken in the order given.
+ * Returns 0 once committed, with every result filled
+ * (result->committed_through is the batch's mark after the commit), or
+ * -EIO (connection unusable, nothing committed: no ack may be sent) or
+ * -ENOMEM. The caller clears each result with store_batch_result_clear. */
+int store_commit_group(struct store *st, struct store_group_batch *group,
+                       size_t n, const struct ws_catalogue *cat, char *err,
+                       size_t errlen);
 
 void store_batch_result_clear(struct store_batch_result *result);
 

@@ -35,16 +35,14 @@ SELECT event_id, ward, agent_instance,
 -- 12 ballots for S01 in LB01 (published), 3 for S02 in LB02 (suppressed):
 -- every level appears in every content group.
 INSERT INTO ballots (event_id, ward, survey, form, subject, respondent_group,
-                     collected_on)
+                     collected_on, levels)
 SELECT event_id, ward, 'R2026', 'leadership',
        CASE ward WHEN 'LB01' THEN 'S01' ELSE 'S02' END, 1 + n % 4,
-       '2026-10-01'
+       '2026-10-01',
+       ARRAY(SELECT (1 + (i + n) % 3)::smallint
+               FROM generate_series(1, 41) i ORDER BY i)
   FROM fx_events
  WHERE kind = 'ballot' AND (ward = 'LB01' OR (ward = 'LB02' AND n <= 3));
-INSERT INTO ballot_levels (event_id, item, level)
-SELECT b.event_id, i, 1 + (i + e.n) % 3
-  FROM ballots b JOIN fx_events e USING (event_id)
- CROSS JOIN generate_series(1, 41) i;
 
 -- Petitions: open ones of every age, resolved ones in LB01 and LB02.
 INSERT INTO petitions (ward, petition, kind, channel, status,
