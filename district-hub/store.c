@@ -193,7 +193,7 @@ static const struct statement STATEMENTS[ST_COUNT] = {
         {"lock_agents", 3,
          "SELECT ward, agent_instance, committed_through"
          " FROM ingest_lock_agents($1::text[], $2::text[], $3::boolean[])"},
-    [ST_APPLY] = {"apply", 0, "SELECT stored, refused FROM ingest_apply()"},
+    [ST_APPLY] = {"apply", 0, "SELECT ingest_apply()"},
     [ST_UPDATE_AGENTS] =
         {"update_agents", 8,
          "SELECT ingest_update_agents($1::text[], $2::text[], $3::bigint[],"
@@ -313,6 +313,7 @@ struct store {
     PGconn *conn;
     bool prepared[ST_COUNT];
     bool stage_ready;      /* this session's ingest_stage exists */
+    char sqlstate[6];      /* of the last statement that failed */
     struct copy_buf stage; /* COPY text of the group being staged */
 };
 
@@ -467,6 +468,9 @@ static PGresult *exec_stmt(struct store *st, enum stmt_id id,
                                    lengths, formats, 0);
     ExecStatusType status = PQresultStatus(res);
     if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
+        const char *code =
+            res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+        ws_strlcpy(st->sqlstate, code ? code : "", sizeof st->sqlstate);
         /* The server's primary message ("value too long for type ...")
          * reads best in a rejection reason; libpq's own otherwise. */
         const char *primary =
@@ -674,6 +678,17 @@ static void safe_text(const char *in, char *out, size_t cap)
             o += (size_t)snprintf(out + o, cap - o, "\\x%02x", c);
     }
     out[o] = '\0';
+}
+
+/* SQLSTATE classes of errors that are the data's fault (22 data
+ * exception, 23 integrity constraint, P0 raised by a trigger): the event
+ * is rejected. Anything else (the server is short of disk or memory, a
+ * deadlock, a lost connection) says nothing about the event: the group is
+ * not committed and the agents resend it later. */
+static bool data_error(const char *sqlstate)
+{
+    return strncmp(sqlstate, "22", 2) == 0 || strncmp(sqlstate, "23", 2) == 0 ||
+           strncmp(sqlstate, "P0", 2) == 0;
 }
 
 struct event_ctx {
@@ -941,7 +956,11 @@ static int commit_one_event(struct event_ctx *ctx,
         return -ENOMEM;
     }
     if (fate < 0) {
-        if (PQstatus(ctx->st->conn) != CONNECTION_OK) {
+        /* Only the data's fault rejects the event; a server in trouble
+         * (no disk, a deadlock, a lost connection) fails the group, which
+         * is not acknowledged and comes again. */
+        if (PQstatus(ctx->st->conn) != CONNECTION_OK ||
+            !data_error(ctx->st->sqlstate)) {
             snprintf(err, errlen, "%s", detail);
             return -EIO;
         }
@@ -1263,6 +1282,9 @@ static int copy_stage(struct store *st, char *err, size_t errlen)
 {
     PGresult *res = PQexec(st->conn, STAGE_COPY_SQL);
     if (PQresultStatus(res) != PGRES_COPY_IN) {
+        const char *code =
+            res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+        ws_strlcpy(st->sqlstate, code ? code : "", sizeof st->sqlstate);
         set_pq_error(err, errlen, "could not start COPY",
                      res ? PQresultErrorMessage(res)
                          : PQerrorMessage(st->conn));
@@ -1286,6 +1308,8 @@ static int copy_stage(struct store *st, char *err, size_t errlen)
     int rc = 0;
     while ((res = PQgetResult(st->conn)) != NULL) {
         if (PQresultStatus(res) != PGRES_COMMAND_OK && rc == 0) {
+            const char *code = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+            ws_strlcpy(st->sqlstate, code ? code : "", sizeof st->sqlstate);
             set_pq_error(err, errlen, "COPY refused",
                          PQresultErrorMessage(res));
             rc = 1;
@@ -1360,15 +1384,6 @@ struct group_agent {
     bool create; /* a batch of it may start a new outbox (seq 1) */
 };
 
-/* What store_commit_group keeps per batch besides its result. */
-struct group_batch_state {
-    struct group_agent *agent;
-    uint64_t mark_before;
-    bool taken;          /* not refused as a whole (gap, bad seqs) */
-    size_t repeated;     /* outcomes of events at or below the mark */
-    size_t dup_repeated; /* of which plain duplicates */
-};
-
 /* The seqs of a batch must be consecutive and fit PostgreSQL's bigint.
  * Returns true, or false with the refusal in result->error. */
 static bool batch_seqs_ok(const Wardsync__V1__Batch *batch,
@@ -1437,140 +1452,212 @@ static int repeat_outcomes(struct store *st, const char *ward,
     return 0;
 }
 
-/* Locks the agents of the group, creating new ones, and reads their marks.
- * Returns 0 or -EIO / -ENOMEM. */
-static int lock_agents(struct store *st, struct group_agent *agents,
-                       size_t n_agents, char *err, size_t errlen)
+/* One statement of a pipeline: a prepared statement with its values, or a
+ * constant command when command is set. */
+struct pipe_stmt {
+    enum stmt_id id;
+    const char *const *values;
+    const char *command;
+};
+
+/* Sends n statements as one pipeline (one round trip) and reads their
+ * results into res[i] (the caller PQclear()s them; NULL for those the
+ * server skipped after a failure). Returns 0 when every statement
+ * succeeded, 1 when one failed (*failed is its index, its reason in err,
+ * its SQLSTATE in st->sqlstate; the transaction is then aborted), or
+ * -EIO. */
+static int pipeline_run(struct store *st, const struct pipe_stmt *stmts,
+                        size_t n, PGresult **res, size_t *failed, char *err,
+                        size_t errlen)
 {
-    char *wards = text_array(&agents[0].ward, sizeof *agents, n_agents);
-    char *instances =
-        text_array(&agents[0].agent_instance, sizeof *agents, n_agents);
-    char *create = malloc(2 * n_agents + 2);
-    if (!wards || !instances || !create) {
-        free(wards);
-        free(instances);
-        free(create);
-        snprintf(err, errlen, "out of memory");
-        return -ENOMEM;
+    *failed = n;
+    for (size_t i = 0; i < n; i++)
+        res[i] = NULL;
+    for (size_t i = 0; i < n; i++)
+        if (!stmts[i].command && prepare_stmt(st, stmts[i].id, err, errlen) < 0)
+            return -EIO;
+    if (PQenterPipelineMode(st->conn) != 1) {
+        set_pq_error(err, errlen, "could not enter pipeline mode",
+                     PQerrorMessage(st->conn));
+        return -EIO;
     }
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        const struct statement *s = &STATEMENTS[stmts[i].id];
+        int sent = stmts[i].command
+                       ? PQsendQueryParams(st->conn, stmts[i].command, 0, NULL,
+                                           NULL, NULL, NULL, 0)
+                       : PQsendQueryPrepared(st->conn, s->name, s->n_params,
+                                             stmts[i].values, NULL, NULL, 0);
+        if (sent != 1) {
+            set_pq_error(err, errlen, "could not send",
+                         PQerrorMessage(st->conn));
+            rc = -EIO;
+        }
+    }
+    if (rc == 0 && PQpipelineSync(st->conn) != 1) {
+        set_pq_error(err, errlen, "could not sync pipeline",
+                     PQerrorMessage(st->conn));
+        rc = -EIO;
+    }
+    /* Each statement's result is followed by a NULL; the Sync's result
+     * ends the pipeline. Two NULLs in a row mean the connection broke. */
+    size_t next = 0;
+    int nulls = 0;
+    while (rc >= 0) {
+        PGresult *r = PQgetResult(st->conn);
+        if (!r) {
+            if (++nulls > 1 || PQstatus(st->conn) != CONNECTION_OK) {
+                set_pq_error(err, errlen, "pipeline broken",
+                             PQerrorMessage(st->conn));
+                rc = -EIO;
+            }
+            continue;
+        }
+        nulls = 0;
+        ExecStatusType status = PQresultStatus(r);
+        if (status == PGRES_PIPELINE_SYNC) {
+            PQclear(r);
+            break;
+        }
+        if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK &&
+            status != PGRES_PIPELINE_ABORTED && rc == 0) {
+            const char *code = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+            const char *primary =
+                PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
+            size_t at = next < n ? next : n - 1;
+            ws_strlcpy(st->sqlstate, code ? code : "", sizeof st->sqlstate);
+            set_pq_error(err, errlen,
+                         stmts[at].command ? stmts[at].command
+                                           : STATEMENTS[stmts[at].id].name,
+                         primary ? primary : PQresultErrorMessage(r));
+            *failed = at;
+            rc = 1;
+        }
+        if (next < n && !res[next] &&
+            (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK))
+            res[next] = r;
+        else
+            PQclear(r);
+        next++;
+    }
+    if (PQexitPipelineMode(st->conn) != 1 && rc >= 0) {
+        set_pq_error(err, errlen, "could not leave pipeline mode",
+                     PQerrorMessage(st->conn));
+        rc = -EIO;
+    }
+    if (rc < 0)
+        for (size_t i = 0; i < n; i++) {
+            PQclear(res[i]);
+            res[i] = NULL;
+        }
+    return rc;
+}
+
+/* The parameters of ST_LOCK_AGENTS: wards, instances and create flags. */
+static int lock_params(const struct group_agent *agents, size_t n_agents,
+                       char *params[3])
+{
+    params[0] = text_array(&agents[0].ward, sizeof *agents, n_agents);
+    params[1] = text_array(&agents[0].agent_instance, sizeof *agents, n_agents);
+    params[2] = malloc(2 * n_agents + 2);
+    if (!params[0] || !params[1] || !params[2])
+        return -ENOMEM;
     size_t o = 0;
-    create[o++] = '{';
+    params[2][o++] = '{';
     for (size_t a = 0; a < n_agents; a++) {
         if (a)
-            create[o++] = ',';
-        create[o++] = agents[a].create ? 't' : 'f';
+            params[2][o++] = ',';
+        params[2][o++] = agents[a].create ? 't' : 'f';
     }
-    create[o++] = '}';
-    create[o] = '\0';
-    const char *values[] = {wards, instances, create};
-    PGresult *res =
-        exec_stmt(st, ST_LOCK_AGENTS, values, NULL, NULL, err, errlen);
-    free(wards);
-    free(instances);
-    free(create);
-    if (!res)
-        return -EIO;
-    for (int r = 0; r < PQntuples(res); r++)
-        for (size_t a = 0; a < n_agents; a++)
-            if (strcmp(agents[a].ward, PQgetvalue(res, r, 0)) == 0 &&
-                strcmp(agents[a].agent_instance, PQgetvalue(res, r, 1)) == 0)
-                agents[a].mark = strtoll(PQgetvalue(res, r, 2), NULL, 10);
-    PQclear(res);
+    params[2][o++] = '}';
+    params[2][o] = '\0';
     return 0;
 }
 
-/* Moves the marks and counters of the agents that had a batch taken. */
-static int update_agents(struct store *st, const struct group_agent *agents,
-                         size_t n_agents, char *err, size_t errlen)
+/* BEGIN, then lock the agents of the group (creating the new ones that
+ * may start at seq 1) and read their marks: one round trip. Returns 0 or
+ * -EIO / -ENOMEM. */
+static int begin_and_lock(struct store *st, struct group_agent *agents,
+                          size_t n_agents, char *err, size_t errlen)
+{
+    char *params[3] = {NULL, NULL, NULL};
+    int rc = lock_params(agents, n_agents, params);
+    if (rc < 0) {
+        snprintf(err, errlen, "out of memory");
+        goto out;
+    }
+    const struct pipe_stmt stmts[] = {
+        {.command = "BEGIN"},
+        {.id = ST_LOCK_AGENTS, .values = (const char *const *)params},
+    };
+    PGresult *res[2];
+    size_t failed;
+    rc = pipeline_run(st, stmts, 2, res, &failed, err, errlen);
+    if (rc != 0) {
+        if (rc == 1) {
+            PQclear(res[0]);
+            PQclear(res[1]);
+        }
+        rc = -EIO; /* nothing in BEGIN or the lock is the data's fault */
+        goto out;
+    }
+    for (int r = 0; r < PQntuples(res[1]); r++)
+        for (size_t a = 0; a < n_agents; a++)
+            if (strcmp(agents[a].ward, PQgetvalue(res[1], r, 0)) == 0 &&
+                strcmp(agents[a].agent_instance, PQgetvalue(res[1], r, 1)) == 0)
+                agents[a].mark = strtoll(PQgetvalue(res[1], r, 2), NULL, 10);
+    PQclear(res[0]);
+    PQclear(res[1]);
+out:
+    for (int i = 0; i < 3; i++)
+        free(params[i]);
+    return rc;
+}
+
+/* The parameters of ST_UPDATE_AGENTS, for the agents that had a batch
+ * taken. Sets *n_taken; returns 0 or -ENOMEM. */
+static int update_params(const struct group_agent *agents, size_t n_agents,
+                         char *params[8], size_t *n_taken)
 {
     struct group_agent *taken = calloc(n_agents ? n_agents : 1, sizeof *taken);
-    if (!taken) {
-        snprintf(err, errlen, "out of memory");
+    if (!taken)
         return -ENOMEM;
-    }
     size_t n = 0;
     for (size_t a = 0; a < n_agents; a++)
         if (agents[a].taken)
             taken[n++] = agents[a];
+    *n_taken = n;
     int rc = 0;
     if (n > 0) {
         const size_t stride = sizeof *taken;
-        char *arrays[8] = {
-            text_array(&taken[0].ward, stride, n),
-            text_array(&taken[0].agent_instance, stride, n),
-            int_array(&taken[0].mark, stride, n),
-            int_array(&taken[0].backlog, stride, n),
-            int_array(&taken[0].accepted, stride, n),
-            int_array(&taken[0].duplicates, stride, n),
-            int_array(&taken[0].conflicts, stride, n),
-            int_array(&taken[0].rejected, stride, n),
-        };
+        params[0] = text_array(&taken[0].ward, stride, n);
+        params[1] = text_array(&taken[0].agent_instance, stride, n);
+        params[2] = int_array(&taken[0].mark, stride, n);
+        params[3] = int_array(&taken[0].backlog, stride, n);
+        params[4] = int_array(&taken[0].accepted, stride, n);
+        params[5] = int_array(&taken[0].duplicates, stride, n);
+        params[6] = int_array(&taken[0].conflicts, stride, n);
+        params[7] = int_array(&taken[0].rejected, stride, n);
         for (int i = 0; i < 8; i++)
-            if (!arrays[i])
+            if (!params[i])
                 rc = -ENOMEM;
-        if (rc == 0)
-            rc = run_stmt(st, ST_UPDATE_AGENTS, (const char *const *)arrays,
-                          err, errlen);
-        else
-            snprintf(err, errlen, "out of memory");
-        for (int i = 0; i < 8; i++)
-            free(arrays[i]);
     }
     free(taken);
     return rc;
 }
 
-/* Tries the fast path: COPY of the stage and ingest_apply(), inside a
- * savepoint. Returns 0 when everything staged is written, 1 when the
- * database refused it (nothing of it is kept; the careful path must redo
- * the events), or -EIO. */
-static int apply_stage(struct store *st, char *err, size_t errlen)
-{
-    char why[512];
-    if (exec_simple(st, "SAVEPOINT stage", err, errlen) < 0)
-        return -EIO;
-    int rc = copy_stage(st, why, sizeof why);
-    if (rc < 0) {
-        snprintf(err, errlen, "%s", why);
-        return -EIO;
-    }
-    if (rc == 0) {
-        PGresult *res = exec_stmt(st, ST_APPLY, NULL, NULL, NULL, err, errlen);
-        if (!res)
-            return -EIO;
-        if (PQntuples(res) != 1 || !PQgetisnull(res, 0, 1)) {
-            snprintf(why, sizeof why, "%s",
-                     PQntuples(res) == 1 ? PQgetvalue(res, 0, 1)
-                                         : "no result from ingest_apply");
-            rc = 1;
-        }
-        PQclear(res);
-    }
-    if (rc == 1) {
-        ws_debug(MODULE, "fast path refused, redoing events carefully: %s",
-                 why);
-        if (exec_simple(st, "ROLLBACK TO SAVEPOINT stage", err, errlen) < 0)
-            return -EIO;
-    }
-    return rc;
-}
-
-/* The careful path for one batch taken: every event above the mark in its
- * own savepoint (commit_one_event), after the fast path was refused. */
+/* Answers one batch taken on the careful path: every event above the mark
+ * in its own savepoint (commit_one_event). */
 static int commit_batch_carefully(struct store *st, struct store_group_batch *g,
-                                  const struct group_batch_state *gs,
-                                  const struct ws_catalogue *cat, char *err,
-                                  size_t errlen)
+                                  uint64_t mark, const struct ws_catalogue *cat,
+                                  char *err, size_t errlen)
 {
-    struct store_batch_result *result = &g->result;
-    result->n_outcomes = gs->repeated;
-    result->duplicates = gs->dup_repeated;
-    result->accepted = result->conflicts = result->rejected = 0;
     struct event_ctx ctx = {
         .st = st, .ward = g->ward, .agent_instance = g->batch->agent_instance};
     for (size_t i = 0; i < g->batch->n_events; i++) {
         const Wardsync__V1__Event *ev = g->batch->events[i];
-        if (ev->seq <= gs->mark_before)
+        if (ev->seq <= mark)
             continue;
         ctx.event = ev;
         snprintf(ctx.seq, sizeof ctx.seq, "%" PRIu64, ev->seq);
@@ -1579,26 +1666,25 @@ static int commit_batch_carefully(struct store *st, struct store_group_batch *g,
         snprintf(ctx.queued_ms, sizeof ctx.queued_ms, "%" PRId64,
                  ev->queued_at_ms);
         ctx.event_id[0] = '\0';
-        int rc =
-            commit_one_event(&ctx, cat, g->reject_reason, result, err, errlen);
+        int rc = commit_one_event(&ctx, cat, g->reject_reason, &g->result, err,
+                                  errlen);
         if (rc < 0)
             return rc;
     }
     return 0;
 }
 
-/* Decides, for one batch, what its agent's mark makes of it, answers the
- * events sent again and stages the new ones. Returns 0 or -EIO / -ENOMEM. */
-static int stage_batch(struct store *st, struct store_group_batch *g,
-                       struct group_batch_state *gs,
-                       const struct ws_catalogue *cat, size_t *ord, char *err,
-                       size_t errlen)
+/* Decides, for one batch, what its agent's mark makes of it and answers
+ * the events sent again; then stages the new ones (fast path) or stores
+ * them one at a time (careful path). Returns 0 or -EIO / -ENOMEM. */
+static int take_batch(struct store *st, struct store_group_batch *g,
+                      struct group_agent *agent, bool careful,
+                      const struct ws_catalogue *cat, size_t *ord, char *err,
+                      size_t errlen)
 {
     const Wardsync__V1__Batch *batch = g->batch;
     struct store_batch_result *result = &g->result;
-    struct group_agent *agent = gs->agent;
     uint64_t mark = (uint64_t)agent->mark;
-    gs->mark_before = mark;
     result->committed_through = mark;
     if (!batch_seqs_ok(batch, result))
         return 0;
@@ -1609,7 +1695,7 @@ static int stage_batch(struct store *st, struct store_group_batch *g,
                  batch->events[0]->seq);
         return 0;
     }
-    gs->taken = agent->taken = true;
+    agent->taken = true;
     agent->backlog = batch->backlog > (uint64_t)INT64_MAX
                          ? INT64_MAX
                          : (int64_t)batch->backlog;
@@ -1618,8 +1704,13 @@ static int stage_batch(struct store *st, struct store_group_batch *g,
     if (batch->events[0]->seq <= mark &&
         repeat_outcomes(st, g->ward, batch, mark, result, err, errlen) < 0)
         return -EIO;
-    gs->repeated = result->n_outcomes;
-    gs->dup_repeated = result->duplicates;
+
+    uint64_t last = batch->events[batch->n_events - 1]->seq;
+    if (last > mark)
+        agent->mark = (int64_t)last;
+    result->committed_through = (uint64_t)agent->mark;
+    if (careful)
+        return commit_batch_carefully(st, g, mark, cat, err, errlen);
 
     for (size_t i = 0; i < batch->n_events; i++) {
         const Wardsync__V1__Event *ev = batch->events[i];
@@ -1627,11 +1718,10 @@ static int stage_batch(struct store *st, struct store_group_batch *g,
             continue;
         char reason[512];
         const char *rejected = NULL;
-        if (g->reject_reason) {
+        if (g->reject_reason)
             rejected = g->reject_reason;
-        } else if (ws_validate_event(ev, cat, reason, sizeof reason) != 0) {
+        else if (ws_validate_event(ev, cat, reason, sizeof reason) != 0)
             rejected = reason;
-        }
         if (stage_event(&st->stage, (*ord)++, g->ward, batch->agent_instance,
                         ev, rejected) < 0) {
             snprintf(err, errlen, "out of memory");
@@ -1645,50 +1735,86 @@ static int stage_batch(struct store *st, struct store_group_batch *g,
             result->accepted++;
         }
     }
-    uint64_t last = batch->events[batch->n_events - 1]->seq;
-    if (last > mark)
-        agent->mark = (int64_t)last;
-    result->committed_through = (uint64_t)agent->mark;
     return 0;
 }
 
-/* Everything of store_commit_group between BEGIN and COMMIT. */
-static int commit_group_body(struct store *st, struct store_group_batch *group,
-                             size_t n, struct group_batch_state *state,
-                             struct group_agent *agents, size_t n_agents,
-                             const struct ws_catalogue *cat, char *err,
-                             size_t errlen)
+/* One attempt at committing the group: the fast path (careful false) or
+ * the careful one. Returns 0 once committed, 1 when the database refused
+ * the fast path's data (the transaction is rolled back; the caller tries
+ * again carefully), or -EIO / -ENOMEM (rolled back too). */
+static int try_group(struct store *st, struct store_group_batch *group,
+                     size_t n, struct group_agent *agents, size_t n_agents,
+                     size_t *agent_of, bool careful,
+                     const struct ws_catalogue *cat, char *err, size_t errlen)
 {
-    int rc = lock_agents(st, agents, n_agents, err, errlen);
+    for (size_t i = 0; i < n; i++) {
+        struct store_batch_result *r = &group[i].result;
+        struct store_outcome *outcomes = r->outcomes;
+        memset(r, 0, sizeof *r);
+        r->outcomes = outcomes;
+    }
+    for (size_t a = 0; a < n_agents; a++) {
+        agents[a].mark = agents[a].backlog = 0;
+        agents[a].accepted = agents[a].duplicates = 0;
+        agents[a].conflicts = agents[a].rejected = 0;
+        agents[a].taken = false;
+    }
     st->stage.len = 0;
     st->stage.col = 0;
     st->stage.oom = false;
+
+    int rc = begin_and_lock(st, agents, n_agents, err, errlen);
     size_t ord = 0;
     for (size_t i = 0; rc == 0 && i < n; i++)
-        rc = stage_batch(st, &group[i], &state[i], cat, &ord, err, errlen);
+        rc = take_batch(st, &group[i], &agents[agent_of[i]], careful, cat, &ord,
+                        err, errlen);
     if (rc == 0 && ord > 0) {
-        rc = apply_stage(st, err, errlen);
-        if (rc == 1) {
-            rc = 0;
-            for (size_t i = 0; rc == 0 && i < n; i++)
-                if (state[i].taken)
-                    rc = commit_batch_carefully(st, &group[i], &state[i], cat,
-                                                err, errlen);
-        }
+        rc = copy_stage(st, err, errlen);
+        if (rc == 1 && !data_error(st->sqlstate))
+            rc = -EIO;
     }
-    if (rc < 0)
-        return rc;
-    for (size_t i = 0; i < n; i++) {
-        if (!state[i].taken)
-            continue;
-        struct group_agent *a = state[i].agent;
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        struct group_agent *a = &agents[agent_of[i]];
         const struct store_batch_result *r = &group[i].result;
         a->accepted += (int64_t)r->accepted;
         a->duplicates += (int64_t)r->duplicates;
         a->conflicts += (int64_t)r->conflicts;
         a->rejected += (int64_t)r->rejected;
     }
-    return update_agents(st, agents, n_agents, err, errlen);
+
+    /* ingest_apply(), the agents' marks and COMMIT: one round trip. */
+    char *params[8] = {NULL};
+    size_t n_taken = 0;
+    if (rc == 0 && update_params(agents, n_agents, params, &n_taken) < 0) {
+        snprintf(err, errlen, "out of memory");
+        rc = -ENOMEM;
+    }
+    if (rc == 0) {
+        struct pipe_stmt stmts[3];
+        size_t k = 0;
+        if (ord > 0)
+            stmts[k++] = (struct pipe_stmt){.id = ST_APPLY};
+        if (n_taken > 0)
+            stmts[k++] = (struct pipe_stmt){
+                .id = ST_UPDATE_AGENTS, .values = (const char *const *)params};
+        stmts[k++] = (struct pipe_stmt){.command = "COMMIT"};
+        PGresult *res[3];
+        size_t failed;
+        rc = pipeline_run(st, stmts, k, res, &failed, err, errlen);
+        if (rc == 1 && !(ord > 0 && failed == 0 && data_error(st->sqlstate)))
+            rc = -EIO; /* only ingest_apply may refuse the data */
+        if (rc == 0 && strcmp(PQcmdStatus(res[k - 1]), "COMMIT") != 0) {
+            snprintf(err, errlen, "commit failed: transaction was rolled back");
+            rc = -EIO;
+        }
+        for (size_t i = 0; i < k; i++)
+            PQclear(res[i]);
+    }
+    for (int i = 0; i < 8; i++)
+        free(params[i]);
+    if (rc != 0)
+        rollback_quietly(st);
+    return rc;
 }
 
 int store_commit_group(struct store *st, struct store_group_batch *group,
@@ -1696,35 +1822,33 @@ int store_commit_group(struct store *st, struct store_group_batch *group,
                        size_t errlen)
 {
     int rc = -ENOMEM;
-    struct group_batch_state *state = calloc(n ? n : 1, sizeof *state);
+    size_t *agent_of = calloc(n ? n : 1, sizeof *agent_of);
     struct group_agent *agents = calloc(n ? n : 1, sizeof *agents);
     size_t n_agents = 0;
-    if (!state || !agents)
+    if (!agent_of || !agents)
         goto out_nomem;
     for (size_t i = 0; i < n; i++) {
         struct store_batch_result *result = &group[i].result;
         memset(result, 0, sizeof *result);
-        size_t events = group[i].batch->n_events;
-        result->outcomes =
-            calloc(events ? events : 1, sizeof *result->outcomes);
+        const Wardsync__V1__Batch *batch = group[i].batch;
+        result->outcomes = calloc(batch->n_events ? batch->n_events : 1,
+                                  sizeof *result->outcomes);
         if (!result->outcomes)
             goto out_nomem;
         size_t a = 0;
-        while (a < n_agents && (strcmp(agents[a].ward, group[i].ward) != 0 ||
-                                strcmp(agents[a].agent_instance,
-                                       group[i].batch->agent_instance) != 0))
+        while (a < n_agents &&
+               (strcmp(agents[a].ward, group[i].ward) != 0 ||
+                strcmp(agents[a].agent_instance, batch->agent_instance) != 0))
             a++;
         if (a == n_agents) {
             agents[a].ward = group[i].ward;
-            agents[a].agent_instance = group[i].batch->agent_instance;
+            agents[a].agent_instance = batch->agent_instance;
             n_agents++;
         }
-        state[i].agent = &agents[a];
-        const Wardsync__V1__Batch *batch = group[i].batch;
+        agent_of[i] = a;
         if (batch_seqs_ok(batch, result) &&
             (batch->n_events == 0 || batch->events[0]->seq == 1))
             agents[a].create = true;
-        result->error[0] = '\0';
     }
 
     /* The session's stage table, created once, outside any transaction
@@ -1736,16 +1860,16 @@ int store_commit_group(struct store *st, struct store_group_batch *group,
         }
         st->stage_ready = true;
     }
-    if (exec_simple(st, "BEGIN", err, errlen) < 0) {
-        rc = -EIO;
-        goto out;
+    rc = try_group(st, group, n, agents, n_agents, agent_of, false, cat, err,
+                   errlen);
+    if (rc == 1) {
+        ws_debug(MODULE,
+                 "fast path refused, redoing the group one event at "
+                 "a time: %s",
+                 err);
+        rc = try_group(st, group, n, agents, n_agents, agent_of, true, cat, err,
+                       errlen);
     }
-    rc = commit_group_body(st, group, n, state, agents, n_agents, cat, err,
-                           errlen);
-    if (rc == 0)
-        rc = exec_commit(st, err, errlen);
-    if (rc < 0)
-        rollback_quietly(st);
     goto out;
 
 out_nomem:
@@ -1756,9 +1880,9 @@ out:
         free(st->stage.data);
         st->stage = (struct copy_buf){0};
     }
-    free(state);
+    free(agent_of);
     free(agents);
-    return rc;
+    return rc == 1 ? -EIO : rc;
 }
 
 void store_batch_result_clear(struct store_batch_result *result)

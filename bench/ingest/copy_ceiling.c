@@ -121,6 +121,7 @@ int main(int argc, char **argv)
         return 3;
     }
     if (exec_ok(db, "SET synchronous_commit = on") < 0 ||
+        exec_ok(db, "SET client_min_messages = warning") < 0 ||
         exec_ok(db, "DROP TABLE IF EXISTS bench_copy") < 0 ||
         exec_ok(db, "CREATE TABLE bench_copy (event_id uuid PRIMARY KEY,"
                     " ward text NOT NULL, seq bigint NOT NULL,"
