@@ -362,11 +362,13 @@ static void commit_group(struct ingest *in)
         };
     }
     int rc = -EIO;
+    int64_t started_us = ws_monotonic_us();
     if (in->st)
         rc = store_commit_group(in->st, in->items, in->n_group, in->cat, err,
                                 sizeof err);
     else
         snprintf(err, sizeof err, "database connection lost");
+    int64_t took_us = ws_monotonic_us() - started_us;
     if (rc < 0) {
         ws_log_limited(&in->db_limit, LOG_LIMIT_MS, WS_LOG_ERROR, MODULE,
                        "could not commit group, not acknowledged batches=%zu: "
@@ -377,9 +379,8 @@ static void commit_group(struct ingest *in)
     } else {
         for (size_t i = 0; i < in->n_group; i++)
             answer_batch(in, &in->group[i], &in->items[i].result);
-        if (in->n_group > 1)
-            ws_debug(MODULE, "group committed batches=%zu events=%zu",
-                     in->n_group, in->group_events);
+        ws_debug(MODULE, "group committed batches=%zu events=%zu ms=%.2f",
+                 in->n_group, in->group_events, (double)took_us / 1000.0);
     }
     for (size_t i = 0; i < in->n_group; i++) {
         struct pending *p = &in->group[i];

@@ -24,6 +24,9 @@ int64_t ws_now_ms(void);
 /* Monotonic time in milliseconds, for timeouts and intervals. */
 int64_t ws_monotonic_ms(void);
 
+/* Monotonic time in microseconds, for measuring short work. */
+int64_t ws_monotonic_us(void);
+
 /* Parses a strict ISO 8601 calendar date "YYYY-MM-DD" (years 1900..2999,
  * real days of the month, leap years) into days since 1970-01-01.
  * Returns 0, or -EINVAL for anything else. */
