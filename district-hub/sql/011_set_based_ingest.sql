@@ -44,6 +44,54 @@ CREATE VIEW ballot_levels AS
       FROM ballots b
      CROSS JOIN LATERAL unnest(b.levels) WITH ORDINALITY AS l (level, item);
 
+-- Rating tallies: one row per (round, ward, subject, respondent group)
+-- holding the counts of each level as arrays indexed by item, instead of
+-- one row per item. A group commit of ballots touched about 38 tally rows
+-- per subject and group (measured: 7,000 ballots, 23,000 upserts, 200 ms
+-- of a 420 ms write); now it touches one. ballot_tallies and
+-- ballot_item_tallies stay, as views of the same shape, for readers.
+CREATE TABLE ballot_level_counts (
+    survey text NOT NULL,
+    ward text NOT NULL,
+    subject text NOT NULL,
+    respondent_group smallint NOT NULL,
+    n1 bigint[] NOT NULL,
+    n2 bigint[] NOT NULL,
+    n3 bigint[] NOT NULL,
+    PRIMARY KEY (survey, ward, subject, respondent_group),
+    CHECK (cardinality(n1) = cardinality(n2)
+           AND cardinality(n2) = cardinality(n3))
+);
+
+INSERT INTO ballot_level_counts
+SELECT survey, ward, subject, respondent_group,
+       array_agg(n1 ORDER BY item), array_agg(n2 ORDER BY item),
+       array_agg(n3 ORDER BY item)
+  FROM ballot_tallies
+ GROUP BY survey, ward, subject, respondent_group;
+DROP TABLE ballot_item_tallies;
+DROP TABLE ballot_tallies;
+
+CREATE VIEW ballot_tallies AS
+    SELECT c.survey, c.ward, c.subject, c.respondent_group,
+           u.item::smallint AS item, u.n1, u.n2, u.n3
+      FROM ballot_level_counts c
+     CROSS JOIN LATERAL unnest(c.n1, c.n2, c.n3) WITH ORDINALITY
+           AS u (n1, n2, n3, item);
+
+CREATE VIEW ballot_item_tallies AS
+    SELECT survey, ward, subject, item, sum(n1)::bigint AS n1,
+           sum(n2)::bigint AS n2, sum(n3)::bigint AS n3
+      FROM ballot_tallies
+     GROUP BY survey, ward, subject, item;
+
+-- Element-wise sum of two count arrays (the shorter one padded with 0).
+CREATE FUNCTION ballot_counts_add(a bigint[], b bigint[]) RETURNS bigint[]
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT array_agg(coalesce(x, 0) + coalesce(y, 0) ORDER BY i)
+      FROM unnest(a, b) WITH ORDINALITY AS u (x, y, i)
+$$;
+
 -- Ballot counts and rating tallies, from the ballots of one statement.
 CREATE OR REPLACE FUNCTION ballots_tally() RETURNS trigger
 LANGUAGE plpgsql AS $$
@@ -58,35 +106,29 @@ BEGIN
        SET ballots = t.ballots + EXCLUDED.ballots,
            last_received = now();
 
-    WITH batch AS (
-        SELECT b.survey, b.ward, b.subject, b.respondent_group,
-               l.item::smallint AS item,
+    -- Every ballot of a subject answers every item of its form, so each
+    -- (key, item) below has a row and the arrays have no holes.
+    WITH per_item AS (
+        SELECT b.survey, b.ward, b.subject, b.respondent_group, l.item,
                count(*) FILTER (WHERE l.level = 1) AS n1,
                count(*) FILTER (WHERE l.level = 2) AS n2,
                count(*) FILTER (WHERE l.level = 3) AS n3
           FROM new_ballots b
          CROSS JOIN LATERAL unnest(b.levels) WITH ORDINALITY AS l (level, item)
          GROUP BY b.survey, b.ward, b.subject, b.respondent_group, l.item
-    ), by_group AS (
-        INSERT INTO ballot_tallies AS t
-               (survey, ward, subject, respondent_group, item, n1, n2, n3)
-        SELECT survey, ward, subject, respondent_group, item, n1, n2, n3
-          FROM batch
-         ORDER BY survey, ward, subject, item, respondent_group
-        ON CONFLICT (survey, ward, subject, item, respondent_group) DO UPDATE
-           SET n1 = t.n1 + EXCLUDED.n1, n2 = t.n2 + EXCLUDED.n2,
-               n3 = t.n3 + EXCLUDED.n3
-        RETURNING 1
     )
-    INSERT INTO ballot_item_tallies AS t
-           (survey, ward, subject, item, n1, n2, n3)
-    SELECT survey, ward, subject, item, sum(n1), sum(n2), sum(n3)
-      FROM batch
-     GROUP BY survey, ward, subject, item
-     ORDER BY survey, ward, subject, item
-    ON CONFLICT (survey, ward, subject, item) DO UPDATE
-       SET n1 = t.n1 + EXCLUDED.n1, n2 = t.n2 + EXCLUDED.n2,
-           n3 = t.n3 + EXCLUDED.n3;
+    INSERT INTO ballot_level_counts AS t
+           (survey, ward, subject, respondent_group, n1, n2, n3)
+    SELECT survey, ward, subject, respondent_group,
+           array_agg(n1 ORDER BY item), array_agg(n2 ORDER BY item),
+           array_agg(n3 ORDER BY item)
+      FROM per_item
+     GROUP BY survey, ward, subject, respondent_group
+     ORDER BY survey, ward, subject, respondent_group
+    ON CONFLICT (survey, ward, subject, respondent_group) DO UPDATE
+       SET n1 = ballot_counts_add(t.n1, EXCLUDED.n1),
+           n2 = ballot_counts_add(t.n2, EXCLUDED.n2),
+           n3 = ballot_counts_add(t.n3, EXCLUDED.n3);
     RETURN NULL;
 END
 $$;
@@ -374,11 +416,14 @@ BEGIN
     -- state, but it changes the record the city pulls: give the petition a
     -- new change number, unless one of these rows is its current state
     -- (then its writer already did).
+    -- (No NOT EXISTS against new_history here: PL/pgSQL keeps the plan it
+    -- made for the first, small statement, and an anti-join that rescans
+    -- the transition table per petition took 13 s for 10,000 rows.)
     UPDATE petitions p SET change_seq = NULL
-      FROM (SELECT DISTINCT ward, petition FROM new_history) n
+      FROM (SELECT ward, petition, array_agg(event_id) AS ids
+              FROM new_history GROUP BY ward, petition) n
      WHERE p.ward = n.ward AND p.petition = n.petition
-       AND NOT EXISTS (SELECT 1 FROM new_history h
-                        WHERE h.event_id = p.last_event_id);
+       AND p.last_event_id <> ALL (n.ids);
     RETURN NULL;
 END
 $$;
@@ -671,7 +716,9 @@ BEGIN
     IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'wardsync_hub') THEN
         EXECUTE format('GRANT TEMPORARY ON DATABASE %I TO wardsync_hub',
                        current_database());
-        GRANT SELECT ON ballot_levels TO wardsync_hub;
+        GRANT SELECT ON ballot_levels, ballot_tallies, ballot_item_tallies
+            TO wardsync_hub;
+        GRANT SELECT, INSERT, UPDATE ON ballot_level_counts TO wardsync_hub;
     END IF;
 END
 $$;

@@ -558,8 +558,9 @@ static void property_round(int iteration)
             char nt[24];
             snprintf(nt, sizeof nt, "%ld", total);
             const char *iv[] = {code, w.ward[i], subject, nt};
-            exec_ok("INSERT INTO ballot_item_tallies (survey, ward, subject,"
-                    " item, n1) VALUES ($1, $2, $3, 1, $4::bigint)",
+            exec_ok("INSERT INTO ballot_level_counts (survey, ward, subject,"
+                    " respondent_group, n1, n2, n3)"
+                    " VALUES ($1, $2, $3, 1, ARRAY[$4::bigint], '{0}', '{0}')",
                     4, iv);
         }
         w.district.n += w.wards[i].n;
@@ -640,7 +641,7 @@ static void property_round(int iteration)
         check_cell(all[k], what);
 
     exec_ok("DELETE FROM ballot_counts WHERE survey = $1", 1, cv);
-    exec_ok("DELETE FROM ballot_item_tallies WHERE survey = $1", 1, cv);
+    exec_ok("DELETE FROM ballot_level_counts WHERE survey = $1", 1, cv);
     exec_ok("DELETE FROM survey_rounds WHERE code = $1", 1, cv);
 }
 
