@@ -120,6 +120,11 @@ static void send_ack(struct ingest *in, struct envelope *env,
     if (rc == -ENOMEM)
         ws_error(MODULE, "could not encode ack peer=%s: out of memory",
                  env->peer);
+    else if (rc == -EHOSTUNREACH)
+        /* The agent left (stopped, or reconnected under a new routing id)
+         * after sending: it gets the same answer when it sends again. */
+        ws_log_limited(&in->send_limit, LOG_LIMIT_MS, WS_LOG_INFO, MODULE,
+                       "ack not sent, peer gone peer=%s", env->peer);
     else if (rc < 0)
         ws_log_limited(&in->send_limit, LOG_LIMIT_MS, WS_LOG_WARN, MODULE,
                        "could not send ack peer=%s: %s", env->peer,
@@ -553,8 +558,9 @@ int ingest_run(const struct hub_settings *settings, const char *endpoint,
         ws_warn(MODULE,
                 "insecure mode (--insecure): no encryption, no "
                 "authentication; the ward is taken from each batch and any "
-                "peer that can reach the endpoint can write as any ward; for "
-                "local experiments only");
+                "peer that can reach the ingest endpoint can write as any "
+                "ward, and the pull endpoint (loopback unless hub.pull says "
+                "otherwise) answers anyone; for local experiments only");
     else if (auth_load_hub_keys(settings, &keys) < 0)
         return HUB_EXIT_USAGE;
 

@@ -563,7 +563,8 @@ int pull_open(void *ctx, const struct hub_settings *settings,
     *out = NULL;
     if (!endpoint)
         endpoint = ws_config_get(settings->config, "hub", "pull",
-                                 PULL_DEFAULT_ENDPOINT);
+                                 keys ? PULL_DEFAULT_ENDPOINT
+                                      : PULL_INSECURE_DEFAULT_ENDPOINT);
     if (!endpoint || !endpoint[0] || strcmp(endpoint, "none") == 0) {
         ws_info(MODULE, "pull endpoint disabled");
         return HUB_EXIT_OK;

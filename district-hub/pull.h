@@ -13,13 +13,17 @@
 #include "wardsync/keys.h"
 
 #define PULL_DEFAULT_ENDPOINT "tcp://*:7402"
+/* Without CURVE (--insecure) nobody is authenticated: unless configured
+ * otherwise, the pull endpoint then listens on loopback only. */
+#define PULL_INSECURE_DEFAULT_ENDPOINT "tcp://127.0.0.1:7402"
 #define PULL_DEFAULT_PAGE_SIZE 500
 #define PULL_MAX_PAGE_SIZE 5000
 
 struct pull_server;
 
 /* Creates the pull ROUTER on ctx and binds it to endpoint, or when NULL to
- * hub.pull / WARDSYNC_HUB_PULL (default PULL_DEFAULT_ENDPOINT). The setting
+ * hub.pull / WARDSYNC_HUB_PULL (default PULL_DEFAULT_ENDPOINT, or
+ * PULL_INSECURE_DEFAULT_ENDPOINT when keys is NULL). The setting
  * "none" disables the endpoint: 0 and *out NULL. With keys (the hub's key
  * pair) the socket is a CURVE server behind the ZAP handler, which the
  * caller has started, and a request without a User-Id is refused; keys
