@@ -1,9 +1,10 @@
 /*
  * store.h - the hub's PostgreSQL store: the only module that speaks libpq.
  *
- * Every statement is either a constant (BEGIN, COMMIT, SAVEPOINT, the
- * trusted migration files of district-hub/sql/) or a prepared statement
- * with parameters; no SQL text is ever built from input. Statements are
+ * Every statement is either a constant (BEGIN, COMMIT, SAVEPOINT, the COPY
+ * of the ingest stage, the trusted migration files of district-hub/sql/)
+ * or a prepared statement with parameters; no SQL text is ever built from
+ * input (the COPY data is escaped, parameters are bound). Statements are
  * prepared on first use, once per connection.
  *
  * Errors: functions return 0 or a negative errno, with the reason in the
