@@ -1868,10 +1868,12 @@ int store_commit_group(struct store *st, struct store_group_batch *group,
     rc = try_group(st, group, n, agents, n_agents, agent_of, false, cat, err,
                    errlen);
     if (rc == 1) {
-        ws_debug(MODULE,
-                 "fast path refused, redoing the group one event at "
-                 "a time: %s",
-                 err);
+        /* Routine for a duplicate or a row the database refuses, but
+         * an operator should see it if it happens for every group. */
+        ws_info(MODULE,
+                "group redone one event at a time, the database refused "
+                "the fast path: %s",
+                err);
         rc = try_group(st, group, n, agents, n_agents, agent_of, true, cat, err,
                        errlen);
     }

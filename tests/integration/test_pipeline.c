@@ -293,6 +293,79 @@ static void test_malformed_frame_is_answered_and_hub_keeps_serving(void **s)
     wardsync__v1__ack__free_unpacked(ack, NULL);
 }
 
+/* How many times the hub has redone a group one event at a time (its
+ * log says so each time), over every hub this suite started. */
+static long careful_redos(void)
+{
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd,
+             "cat %s/hub-*.log 2>/dev/null | grep -c 'group redone one event'",
+             env.workdir);
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    long n = -1;
+    assert_int_equal(fscanf(p, "%ld", &n), 1);
+    pclose(p);
+    return n;
+}
+
+/* The fast path sends events to the database as COPY text: a note with
+ * tabs, line breaks, backslashes and "\." must arrive byte for byte, and a
+ * rejected event whose id holds a tab must be kept as sent without
+ * upsetting the rest of the group. */
+static void test_text_survives_the_stage_exactly(void **state)
+{
+    (void)state;
+    char instance[WS_UUID_LEN + 1];
+    struct raw_batch rb;
+    Wardsync__V1__Ack *ack = NULL;
+
+    assert_int_equal(ws_uuid4(instance), 0);
+    raw_batch_init(&rb, instance, "LB10", 1, 3);
+    Wardsync__V1__PetitionEvent p = WARDSYNC__V1__PETITION_EVENT__INIT;
+    p.petition = "TXT-1";
+    p.kind = WARDSYNC__V1__PETITION_KIND__PETITION_KIND_COMPLAINT;
+    p.channel = WARDSYNC__V1__PETITION_CHANNEL__PETITION_CHANNEL_POST;
+    p.status = WARDSYNC__V1__PETITION_STATUS__PETITION_STATUS_RECEIVED;
+    p.in_jurisdiction = true;
+    p.received_on = "2023-10-05";
+    p.due_on = "";
+    p.note = "tab\there\nline two\\back\\.slash\r\n\\.\nđơn thư";
+    rb.events[0].body_case = WARDSYNC__V1__EVENT__BODY_PETITION;
+    rb.events[0].petition = &p;
+    rb.events[1].event_id = "not-a-uuid\twith a tab";
+
+    long redos = careful_redos();
+    assert_int_equal(it_send_batch(endpoint, &rb.batch, 10000, &ack), 0);
+    assert_int_equal(ack->committed_through, 3);
+    assert_int_equal(ack->n_outcomes, 1);
+    assert_int_equal(ack->outcomes[0]->seq, 2);
+    assert_int_equal(ack->outcomes[0]->code,
+                     WARDSYNC__V1__OUTCOME__CODE__CODE_REJECTED);
+    wardsync__v1__ack__free_unpacked(ack, NULL);
+
+    assert_int_equal(
+        count("SELECT count(*) FROM petitions WHERE ward = 'LB10'"
+              " AND petition = 'TXT-1' AND note = 'tab' || chr(9) || 'here'"
+              " || chr(10) || 'line two\\back\\.slash' || chr(13)"
+              " || chr(10) || '\\.' || chr(10) || 'đơn thư'"),
+        1);
+    assert_int_equal(
+        count("SELECT count(*) FROM petition_history WHERE ward = 'LB10'"
+              " AND note LIKE 'tab%đơn thư'"),
+        1);
+    assert_int_equal(
+        count("SELECT count(*) FROM rejected_events WHERE ward = 'LB10'"
+              " AND seq = 2"
+              " AND event_id = 'not-a-uuid' || chr(9) || 'with a tab'"),
+        1);
+    assert_int_equal(count("SELECT count(*) FROM events WHERE ward = 'LB10'"),
+                     2);
+    /* ... and all of it on the fast path: the careful one would hide a
+     * mistake in the COPY text. */
+    assert_int_equal(careful_redos(), redos);
+}
+
 static void test_invalid_event_is_kept_with_reason(void **state)
 {
     (void)state;
@@ -537,6 +610,7 @@ int main(void)
         cmocka_unit_test(
             test_malformed_frame_is_answered_and_hub_keeps_serving),
         cmocka_unit_test(test_invalid_event_is_kept_with_reason),
+        cmocka_unit_test(test_text_survives_the_stage_exactly),
         cmocka_unit_test(test_agent_shows_hub_rejection),
         cmocka_unit_test(test_agent_queues_while_hub_is_down),
         cmocka_unit_test(test_window_and_gap_share_a_group),
