@@ -43,10 +43,13 @@ chaos: build
 demo: build
 	scripts/demo.sh $(BUILD)
 
-# BENCH_EVENTS: events per agent outbox for the ingest benchmark.
+# BENCH_EVENTS: events per agent outbox for the ingest benchmark;
+# BENCH_QUEUED: events queued in one more outbox, to measure peak RSS with a
+# deep queue (0 skips it).
 BENCH_EVENTS ?= 100000
+BENCH_QUEUED ?= 1000000
 bench: build
-	bench/ingest/run.sh --build $(BUILD) --events $(BENCH_EVENTS)
+	bench/ingest/run.sh --build $(BUILD) --events $(BENCH_EVENTS) --queued $(BENCH_QUEUED)
 	bench/indicators $(BUILD)
 
 PREFIX ?= /usr/local
