@@ -127,11 +127,13 @@ static void test_bad_quote(void **state)
 
     /* Text after a closing quote. */
     static const char after[] = "\"x\"y,z\n";
-    r = ws_csv_open(temp_file(after, sizeof(after) - 1), err, sizeof(err));
+    const char *path = temp_file(after, sizeof(after) - 1);
+    r = ws_csv_open(path, err, sizeof(err));
     assert_non_null(r);
     assert_int_equal(ws_csv_next(r, &rec, err, sizeof(err)), -EBADMSG);
     assert_non_null(strstr(err, "line 1: "));
     ws_csv_close(&r);
+    unlink(path);
 }
 
 static void test_empty_inputs(void **state)
