@@ -150,10 +150,12 @@ struct import_ctx {
     long line;
     int64_t now_ms;
     int64_t today_ms;
-    /* good events, packed, kept while no row has failed */
-    struct outbox_new_event *events;
-    size_t n_events;
-    size_t cap_events;
+    /* Second pass only (the file is good): events go straight into the
+     * outbox's open transaction, row i under seq first + order[i] (ballots,
+     * shuffled) or first + i. */
+    struct outbox_appender *appender;
+    const uint32_t *order;
+    size_t n_queued;
 };
 
 static void report_line(struct import_ctx *ctx, long line, const char *column,
@@ -506,32 +508,32 @@ static void report_validation(struct import_ctx *ctx, const char *reason)
     }
 }
 
+/* Queues one good event of the second pass; the first keeps nothing. */
 static int keep_event(struct import_ctx *ctx, Wardsync__V1__Event *event)
 {
-    if (ctx->n_events == ctx->cap_events) {
-        size_t cap = ctx->cap_events ? ctx->cap_events * 2 : 1024;
-        struct outbox_new_event *bigger =
-            realloc(ctx->events, cap * sizeof(*bigger));
-        if (!bigger)
-            return -ENOMEM;
-        ctx->events = bigger;
-        ctx->cap_events = cap;
-    }
-    struct outbox_new_event *kept = &ctx->events[ctx->n_events];
-    memset(kept, 0, sizeof(*kept));
-    /* Packed without seq: the outbox adds it when it assigns one. */
+    if (!ctx->appender)
+        return 0;
+    struct outbox_new_event kept;
+    memset(&kept, 0, sizeof(kept));
+    /* Packed without seq: the outbox adds it. */
     event->seq = 0;
-    int rc = ws_pack(&event->base, &kept->body, &kept->body_len);
+    int rc = ws_pack(&event->base, &kept.body, &kept.body_len);
     if (rc < 0)
         return rc;
-    kept->kind = event_kinds[ctx->kind];
-    ws_strlcpy(kept->event_id, event->event_id, sizeof(kept->event_id));
-    kept->queued_at_ms = event->queued_at_ms;
-    ctx->n_events++;
-    return 0;
+    kept.kind = event_kinds[ctx->kind];
+    ws_strlcpy(kept.event_id, event->event_id, sizeof(kept.event_id));
+    kept.queued_at_ms = event->queued_at_ms;
+    size_t i = ctx->n_queued;
+    uint64_t seq =
+        outbox_appender_first(ctx->appender) + (ctx->order ? ctx->order[i] : i);
+    rc = outbox_append_put(ctx->appender, &kept, seq);
+    free(kept.body);
+    if (rc == 0)
+        ctx->n_queued++;
+    return rc;
 }
 
-/* Parses, validates and (while the file is still good) keeps one row. */
+/* Parses, validates and (while the file is still good) queues one row. */
 static int import_row(struct import_ctx *ctx, const struct ws_csv_record *rec)
 {
     Wardsync__V1__Event event = WARDSYNC__V1__EVENT__INIT;
@@ -672,28 +674,29 @@ static int random_below(uint64_t bound, uint64_t *out)
     }
 }
 
-/* Fisher–Yates: every order of the ballots is equally likely. */
-static int shuffle_events(struct outbox_new_event *events, size_t n)
+/* A random permutation of 0 .. n-1 (Fisher–Yates): the order in which the
+ * ballots of a file are queued, every order equally likely. Returns a
+ * malloc'd array, or NULL with *rc set. */
+static uint32_t *shuffled_order(size_t n, int *rc)
 {
+    uint32_t *order = malloc((n ? n : 1) * sizeof(*order));
+    if (!order) {
+        *rc = -ENOMEM;
+        return NULL;
+    }
+    for (size_t i = 0; i < n; i++)
+        order[i] = (uint32_t)i;
     for (size_t i = n; i > 1; i--) {
         uint64_t j = 0;
-        int rc = random_below(i, &j);
-        if (rc < 0)
-            return rc;
-        struct outbox_new_event tmp = events[i - 1];
-        events[i - 1] = events[j];
-        events[j] = tmp;
+        if ((*rc = random_below(i, &j)) < 0) {
+            free(order);
+            return NULL;
+        }
+        uint32_t tmp = order[i - 1];
+        order[i - 1] = order[j];
+        order[j] = tmp;
     }
-    return 0;
-}
-
-static void free_events(struct import_ctx *ctx)
-{
-    for (size_t i = 0; i < ctx->n_events; i++)
-        free(ctx->events[i].body);
-    free(ctx->events);
-    ctx->events = NULL;
-    ctx->n_events = ctx->cap_events = 0;
+    return order;
 }
 
 /* "line N: reason" from the CSV reader -> "FILE:N:-: reason". */
@@ -707,16 +710,84 @@ static void report_csv_error(struct import_ctx *ctx, const char *err)
         report_line(ctx, ctx->line + 1, "-", "%s", err);
 }
 
+/* Reads the file once: its header, then every row through import_row
+ * (which queues the row when the second pass has an appender). Returns 0
+ * (counts in ctx->result), IMPORT_REFUSED (errors reported), or a negative
+ * errno. */
+static int read_file(struct import_ctx *ctx, const char *path, const char *what,
+                     size_t of)
+{
+    struct ws_csv_record rec;
+    char err[512];
+    bool progress = isatty(STDERR_FILENO);
+    bool progress_shown = false;
+    struct import_result *result = ctx->result;
+    int rc;
+
+    struct ws_csv_reader *reader = ws_csv_open(path, err, sizeof(err));
+    if (!reader) {
+        ws_error("import", "%s", err);
+        return -EIO;
+    }
+    rc = ws_csv_next(reader, &rec, err, sizeof(err));
+    if (rc < 0) {
+        report_csv_error(ctx, err);
+        rc = IMPORT_REFUSED;
+        goto close;
+    }
+    if (rc == 0) {
+        report_line(ctx, 1, "-", "file is empty (want a header row: %s,...)",
+                    ctx->columns[0]);
+        rc = IMPORT_REFUSED;
+        goto close;
+    }
+    if (!read_header(ctx, &rec)) {
+        rc = IMPORT_REFUSED;
+        goto close;
+    }
+    for (;;) {
+        rc = ws_csv_next(reader, &rec, err, sizeof(err));
+        if (rc == 0)
+            break;
+        if (rc < 0) {
+            /* The rest of the file cannot be read reliably. */
+            report_csv_error(ctx, err);
+            result->bad_rows++;
+            break;
+        }
+        result->rows++;
+        if ((rc = import_row(ctx, &rec)) < 0)
+            goto close;
+        if (progress && result->rows % PROGRESS_EVERY == 0) {
+            if (of)
+                fprintf(stderr, "\r%s: %zu of %zu rows %s", ctx->label,
+                        result->rows, of, what);
+            else
+                fprintf(stderr, "\r%s: %zu rows %s, %zu bad", ctx->label,
+                        result->rows, what, result->bad_rows);
+            progress_shown = true;
+        }
+    }
+    if (progress_shown)
+        fprintf(stderr, "\r%s: %zu rows %s, %zu bad\n", ctx->label,
+                result->rows, what, result->bad_rows);
+    rc = result->bad_rows > 0 || result->errors > 0 ? IMPORT_REFUSED : 0;
+close:
+    ws_csv_close(&reader);
+    return rc;
+}
+
+/* Two passes, so that memory does not grow with the file: the first checks
+ * every row and keeps nothing (a file with any bad row is refused whole);
+ * the second parses the file again and queues each row as it is read, in
+ * one outbox transaction, ballots under a shuffled order of seqs. */
 int import_file(struct outbox *outbox, const struct ws_catalogue *cat,
                 enum import_kind kind, const char *path, const char *label,
                 const struct outbox_source *source, FILE *report,
                 size_t max_reported, struct import_result *result)
 {
     struct import_ctx ctx;
-    struct ws_csv_record rec;
-    char err[512];
-    bool progress = isatty(STDERR_FILENO);
-    bool progress_shown = false;
+    uint32_t *order = NULL;
     int rc = 0;
 
     memset(result, 0, sizeof(*result));
@@ -732,64 +803,53 @@ int import_file(struct outbox *outbox, const struct ws_catalogue *cat,
     ctx.now_ms = ws_now_ms();
     ctx.today_ms = ctx.now_ms - ctx.now_ms % MS_PER_DAY;
 
-    struct ws_csv_reader *reader = ws_csv_open(path, err, sizeof(err));
-    if (!reader) {
-        ws_error("import", "%s", err);
-        return -EIO;
+    rc = read_file(&ctx, path, "checked", 0);
+    if (rc != 0)
+        goto out;
+    size_t n = result->rows;
+    if (n == 0) {
+        /* A header and no rows: nothing to queue, but the file counts as
+         * imported. */
+        rc = outbox_append(outbox, NULL, 0, source, &result->first_seq,
+                           &result->last_seq);
+        goto out;
     }
-    rc = ws_csv_next(reader, &rec, err, sizeof(err));
-    if (rc < 0) {
-        report_csv_error(&ctx, err);
+    if (n > UINT32_MAX) {
+        report_line(&ctx, 0, "-", "more than %u rows in one file",
+                    (unsigned)UINT32_MAX);
         rc = IMPORT_REFUSED;
-        goto close;
+        goto out;
     }
-    if (rc == 0) {
-        report_line(&ctx, 1, "-", "file is empty (want a header row: %s,...)",
-                    ctx.columns[0]);
-        rc = IMPORT_REFUSED;
-        goto close;
-    }
-    if (!read_header(&ctx, &rec)) {
-        rc = IMPORT_REFUSED;
-        goto close;
-    }
-    for (;;) {
-        rc = ws_csv_next(reader, &rec, err, sizeof(err));
-        if (rc == 0)
-            break;
-        if (rc < 0) {
-            /* The rest of the file cannot be read reliably. */
-            report_csv_error(&ctx, err);
-            result->bad_rows++;
-            break;
-        }
-        result->rows++;
-        if ((rc = import_row(&ctx, &rec)) < 0)
-            goto close;
-        if (progress && result->rows % PROGRESS_EVERY == 0) {
-            fprintf(stderr, "\r%s: %zu rows checked, %zu bad", ctx.label,
-                    result->rows, result->bad_rows);
-            progress_shown = true;
-        }
-    }
-    if (progress_shown)
-        fprintf(stderr, "\r%s: %zu rows checked, %zu bad\n", ctx.label,
-                result->rows, result->bad_rows);
-    if (result->bad_rows > 0 || result->errors > 0) {
-        rc = IMPORT_REFUSED;
-        goto close;
-    }
-    if (kind == IMPORT_BALLOTS &&
-        (rc = shuffle_events(ctx.events, ctx.n_events)) < 0) {
+    if (kind == IMPORT_BALLOTS && !(order = shuffled_order(n, &rc))) {
         ws_error("import", "could not shuffle ballots: %s", strerror(-rc));
-        goto close;
+        goto out;
     }
-    rc = outbox_append(outbox, ctx.events, ctx.n_events, source,
-                       &result->first_seq, &result->last_seq);
-    if (rc == 0)
-        result->queued = ctx.n_events;
+    if ((rc = outbox_append_begin(outbox, &ctx.appender)) < 0)
+        goto out;
+    struct import_result again;
+    memset(&again, 0, sizeof(again));
+    ctx.result = &again;
+    ctx.order = order;
+    rc = read_file(&ctx, path, "queued", n);
+    ctx.result = result;
+    if (rc == 0 && (again.rows != n || ctx.n_queued != n)) {
+        report_line(&ctx, 0, "-",
+                    "file changed while it was imported (%zu rows, then %zu)",
+                    n, again.rows);
+        rc = IMPORT_REFUSED;
+    }
+    if (rc != 0) {
+        outbox_append_abort(&ctx.appender);
+        goto out;
+    }
+    uint64_t first = outbox_appender_first(ctx.appender);
+    if ((rc = outbox_append_commit(&ctx.appender, n, source)) < 0)
+        goto out;
+    result->queued = n;
+    result->first_seq = first;
+    result->last_seq = first + n - 1;
 
-close:
+out:
     if (rc == IMPORT_REFUSED && result->errors > max_reported)
         fprintf(report, "%s: %zu more errors not shown\n", ctx.label,
                 result->errors - max_reported);
@@ -798,8 +858,7 @@ close:
     else if (rc == IMPORT_REFUSED)
         fprintf(report, "%s: %zu of %zu rows bad; nothing queued\n", ctx.label,
                 result->bad_rows, result->rows);
-    free_events(&ctx);
-    ws_csv_close(&reader);
+    free(order);
     return rc;
 }
 

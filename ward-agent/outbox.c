@@ -355,96 +355,167 @@ int outbox_source_imported(struct outbox *outbox,
     return rc;
 }
 
-int outbox_append(struct outbox *outbox, const struct outbox_new_event *events,
-                  size_t n, const struct outbox_source *source,
-                  uint64_t *first_seq, uint64_t *last_seq)
+struct outbox_appender {
+    struct outbox *outbox;
+    sqlite3_stmt *insert;
+    uint64_t first;
+    uint8_t *payload;
+    size_t payload_cap;
+};
+
+static void appender_free(struct outbox_appender *a)
+{
+    sqlite3_finalize(a->insert);
+    free(a->payload);
+    free(a);
+}
+
+int outbox_append_begin(struct outbox *outbox, struct outbox_appender **out)
 {
     sqlite3_stmt *next = NULL;
-    sqlite3_stmt *insert = NULL;
-    sqlite3_stmt *update = NULL;
-    uint8_t *payload = NULL;
-    size_t payload_cap = 0;
     int rc;
 
-    if (n == 0 && !source)
-        return 0;
-    if ((rc = exec(outbox, "BEGIN IMMEDIATE", "begin transaction")) < 0)
+    *out = NULL;
+    struct outbox_appender *a = calloc(1, sizeof(*a));
+    if (!a)
+        return -ENOMEM;
+    a->outbox = outbox;
+    if ((rc = exec(outbox, "BEGIN IMMEDIATE", "begin transaction")) < 0) {
+        free(a);
         return rc;
+    }
     if ((rc = prepare(outbox, "SELECT next_seq FROM meta WHERE id = 1",
                       &next)) < 0)
-        goto rollback;
+        goto fail;
     if (sqlite3_step(next) != SQLITE_ROW) {
         rc = fail(outbox, "read next_seq");
-        goto rollback;
+        goto fail;
     }
-    uint64_t seq = (uint64_t)sqlite3_column_int64(next, 0);
-    uint64_t first = seq;
+    a->first = (uint64_t)sqlite3_column_int64(next, 0);
     if ((rc = prepare(outbox,
                       "INSERT INTO events (seq, event_id, kind, payload, "
                       "state, queued_at_ms) "
                       "VALUES (?1, ?2, ?3, ?4, 'queued', ?5)",
-                      &insert)) < 0)
-        goto rollback;
-    for (size_t i = 0; i < n; i++, seq++) {
-        const struct outbox_new_event *ev = &events[i];
-        uint8_t prefix[11];
-        size_t prefix_len = encode_seq_field(seq, prefix);
-        size_t len = prefix_len + ev->body_len;
-        if (len > payload_cap) {
-            uint8_t *bigger = realloc(payload, len);
-            if (!bigger) {
-                rc = -ENOMEM;
-                goto rollback;
-            }
-            payload = bigger;
-            payload_cap = len;
-        }
-        memcpy(payload, prefix, prefix_len);
-        if (ev->body_len)
-            memcpy(payload + prefix_len, ev->body, ev->body_len);
-        sqlite3_bind_int64(insert, 1, (sqlite3_int64)seq);
-        sqlite3_bind_text(insert, 2, ev->event_id, -1, SQLITE_STATIC);
-        sqlite3_bind_text(insert, 3, ev->kind, -1, SQLITE_STATIC);
-        sqlite3_bind_blob(insert, 4, payload, (int)len, SQLITE_STATIC);
-        sqlite3_bind_int64(insert, 5, ev->queued_at_ms);
-        if (sqlite3_step(insert) != SQLITE_DONE) {
-            rc = fail(outbox, "queue event");
-            goto rollback;
-        }
-        sqlite3_reset(insert);
-        sqlite3_clear_bindings(insert);
+                      &a->insert)) < 0)
+        goto fail;
+    sqlite3_finalize(next);
+    *out = a;
+    return 0;
+
+fail:
+    sqlite3_finalize(next);
+    appender_free(a);
+    rollback(outbox);
+    return rc;
+}
+
+uint64_t outbox_appender_first(const struct outbox_appender *a)
+{
+    return a->first;
+}
+
+int outbox_append_put(struct outbox_appender *a,
+                      const struct outbox_new_event *ev, uint64_t seq)
+{
+    uint8_t prefix[11];
+    size_t prefix_len = encode_seq_field(seq, prefix);
+    size_t len = prefix_len + ev->body_len;
+    if (len > a->payload_cap) {
+        uint8_t *bigger = realloc(a->payload, len);
+        if (!bigger)
+            return -ENOMEM;
+        a->payload = bigger;
+        a->payload_cap = len;
     }
+    memcpy(a->payload, prefix, prefix_len);
+    if (ev->body_len)
+        memcpy(a->payload + prefix_len, ev->body, ev->body_len);
+    sqlite3_bind_int64(a->insert, 1, (sqlite3_int64)seq);
+    sqlite3_bind_text(a->insert, 2, ev->event_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(a->insert, 3, ev->kind, -1, SQLITE_STATIC);
+    sqlite3_bind_blob(a->insert, 4, a->payload, (int)len, SQLITE_STATIC);
+    sqlite3_bind_int64(a->insert, 5, ev->queued_at_ms);
+    int rc = 0;
+    if (sqlite3_step(a->insert) != SQLITE_DONE)
+        rc = fail(a->outbox, "queue event");
+    sqlite3_reset(a->insert);
+    sqlite3_clear_bindings(a->insert);
+    return rc;
+}
+
+int outbox_append_commit(struct outbox_appender **ap, size_t n,
+                         const struct outbox_source *source)
+{
+    struct outbox_appender *a = *ap;
+    struct outbox *outbox = a->outbox;
+    sqlite3_stmt *update = NULL;
+    uint64_t end = a->first + n;
+    int rc;
+
+    *ap = NULL;
     if ((rc = prepare(outbox, "UPDATE meta SET next_seq = ?1 WHERE id = 1",
                       &update)) < 0)
         goto rollback;
-    sqlite3_bind_int64(update, 1, (sqlite3_int64)seq);
+    sqlite3_bind_int64(update, 1, (sqlite3_int64)end);
     if (sqlite3_step(update) != SQLITE_DONE) {
         rc = fail(outbox, "advance next_seq");
         goto rollback;
     }
-    if (source && (rc = record_source(outbox, source, first, seq - 1, n)) < 0)
+    if (source &&
+        (rc = record_source(outbox, source, a->first, end - 1, n)) < 0)
         goto rollback;
-    sqlite3_finalize(next);
-    sqlite3_finalize(insert);
     sqlite3_finalize(update);
-    next = insert = update = NULL;
+    update = NULL;
+    sqlite3_finalize(a->insert);
+    a->insert = NULL;
     /* The events are queued only once this returns. */
     if ((rc = exec(outbox, "COMMIT", "commit queued events")) < 0)
         goto rollback;
-    free(payload);
-    if (first_seq)
-        *first_seq = first;
-    if (last_seq)
-        *last_seq = seq - 1;
+    appender_free(a);
     return 0;
 
 rollback:
-    sqlite3_finalize(next);
-    sqlite3_finalize(insert);
     sqlite3_finalize(update);
-    free(payload);
+    appender_free(a);
     rollback(outbox);
     return rc;
+}
+
+void outbox_append_abort(struct outbox_appender **ap)
+{
+    if (!ap || !*ap)
+        return;
+    struct outbox *outbox = (*ap)->outbox;
+    appender_free(*ap);
+    *ap = NULL;
+    rollback(outbox);
+}
+
+int outbox_append(struct outbox *outbox, const struct outbox_new_event *events,
+                  size_t n, const struct outbox_source *source,
+                  uint64_t *first_seq, uint64_t *last_seq)
+{
+    struct outbox_appender *a = NULL;
+    int rc;
+
+    if (n == 0 && !source)
+        return 0;
+    if ((rc = outbox_append_begin(outbox, &a)) < 0)
+        return rc;
+    uint64_t first = a->first;
+    for (size_t i = 0; i < n; i++) {
+        if ((rc = outbox_append_put(a, &events[i], first + i)) < 0) {
+            outbox_append_abort(&a);
+            return rc;
+        }
+    }
+    if ((rc = outbox_append_commit(&a, n, source)) < 0)
+        return rc;
+    if (first_seq)
+        *first_seq = first;
+    if (last_seq)
+        *last_seq = first + n - 1;
+    return 0;
 }
 
 void outbox_rows_free(struct outbox_row **rows, size_t n_rows)

@@ -88,6 +88,23 @@ int outbox_append(struct outbox *outbox, const struct outbox_new_event *events,
                   size_t n, const struct outbox_source *source,
                   uint64_t *first_seq, uint64_t *last_seq);
 
+/* The same, one event at a time, for files too large to hold in memory:
+ * outbox_append_begin opens the transaction and reserves the seqs from
+ * outbox_appender_first(); outbox_append_put queues one event under a seq
+ * of the caller's choosing (each of first .. first + n - 1 exactly once,
+ * in any order); outbox_append_commit moves next_seq past them, records
+ * source (when not NULL) and commits; outbox_append_abort rolls back.
+ * Commit and abort free the appender and set it to NULL. Until the commit
+ * returns 0, nothing is queued. Return 0 or a negative errno. */
+struct outbox_appender;
+int outbox_append_begin(struct outbox *outbox, struct outbox_appender **out);
+uint64_t outbox_appender_first(const struct outbox_appender *a);
+int outbox_append_put(struct outbox_appender *a,
+                      const struct outbox_new_event *ev, uint64_t seq);
+int outbox_append_commit(struct outbox_appender **a, size_t n,
+                         const struct outbox_source *source);
+void outbox_append_abort(struct outbox_appender **a);
+
 /* Sets *imported to whether a file with this identity was already queued
  * (source given to outbox_append). */
 int outbox_source_imported(struct outbox *outbox,

@@ -156,6 +156,65 @@ static void test_ballots_are_kept_to_the_day(void **state)
     outbox_rows_free(&rows, n);
 }
 
+/* Ballots are queued in a random order, each exactly once: 200 rows whose
+ * subject numbers them come out of the outbox as a permutation that is
+ * not the file's order (the chance that it is: 1 in 200!). */
+static void test_ballots_are_shuffled(void **state)
+{
+    struct fixture *f = *state;
+    char path[160];
+    snprintf(path, sizeof(path), "%s/ballots-many.csv", f->dir);
+    FILE *csv = fopen(path, "w");
+    assert_non_null(csv);
+    fputs("collected_on,survey,form,subject,respondent_group", csv);
+    for (int i = 1; i <= 41; i++)
+        fprintf(csv, ",i%02d", i);
+    fputc('\n', csv);
+    for (int r = 0; r < 200; r++) {
+        fprintf(csv, "2023-10-01,2023-R1,leadership,S%03d,1", r);
+        for (int i = 1; i <= 41; i++)
+            fputs(",2", csv);
+        fputc('\n', csv);
+    }
+    assert_int_equal(fclose(csv), 0);
+
+    struct import_result result;
+    FILE *report = fopen("/dev/null", "w");
+    assert_non_null(report);
+    assert_int_equal(import_file(f->outbox, f->cat, IMPORT_BALLOTS, path,
+                                 "ballots-many.csv", NULL, report,
+                                 IMPORT_MAX_REPORTED, &result),
+                     0);
+    fclose(report);
+    assert_int_equal(result.queued, 200);
+    assert_int_equal(result.first_seq, 1);
+    assert_int_equal(result.last_seq, 200);
+
+    struct outbox_row *rows = NULL;
+    size_t n = 0;
+    char err[128];
+    bool seen[200] = {false};
+    size_t in_file_order = 0;
+    assert_int_equal(outbox_read(f->outbox, 1, 1000, 1 << 26, &rows, &n), 0);
+    assert_int_equal(n, 200);
+    for (size_t i = 0; i < n; i++) {
+        Wardsync__V1__Event *ev = NULL;
+        assert_int_equal(ws_event_unpack(rows[i].payload, rows[i].payload_len,
+                                         1 << 24, &ev, err, sizeof(err)),
+                         0);
+        assert_int_equal(ev->seq, i + 1);
+        int r = atoi(ev->ballot->subject + 1);
+        assert_true(r >= 0 && r < 200);
+        assert_false(seen[r]);
+        seen[r] = true;
+        if ((size_t)r == i)
+            in_file_order++;
+        wardsync__v1__event__free_unpacked(ev, NULL);
+    }
+    outbox_rows_free(&rows, n);
+    assert_true(in_file_order < 200);
+}
+
 static void test_kind_from_filename(void **state)
 {
     (void)state;
@@ -179,6 +238,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_petitions_with_quotes_and_newlines,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_ballots_are_kept_to_the_day, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_ballots_are_shuffled, setup,
                                         teardown),
         cmocka_unit_test(test_kind_from_filename),
     };
