@@ -155,6 +155,7 @@ struct import_ctx {
      * shuffled) or first + i. */
     struct outbox_appender *appender;
     const uint32_t *order;
+    size_t n_rows; /* rows the first pass found: the seqs reserved */
     size_t n_queued;
 };
 
@@ -513,6 +514,13 @@ static int keep_event(struct import_ctx *ctx, Wardsync__V1__Event *event)
 {
     if (!ctx->appender)
         return 0;
+    if (ctx->n_queued >= ctx->n_rows) {
+        /* More rows than the first pass saw: the file grew meanwhile. */
+        report_line(ctx, ctx->line, "-",
+                    "file changed while it was imported (more than %zu rows)",
+                    ctx->n_rows);
+        return -EAGAIN;
+    }
     struct outbox_new_event kept;
     memset(&kept, 0, sizeof(kept));
     /* Packed without seq: the outbox adds it. */
@@ -830,8 +838,11 @@ int import_file(struct outbox *outbox, const struct ws_catalogue *cat,
     memset(&again, 0, sizeof(again));
     ctx.result = &again;
     ctx.order = order;
+    ctx.n_rows = n;
     rc = read_file(&ctx, path, "queued", n);
     ctx.result = result;
+    if (rc == -EAGAIN) /* the file grew; keep_event reported it */
+        rc = IMPORT_REFUSED;
     if (rc == 0 && (again.rows != n || ctx.n_queued != n)) {
         report_line(&ctx, 0, "-",
                     "file changed while it was imported (%zu rows, then %zu)",
