@@ -8,12 +8,14 @@
  * the loop stops reading the socket until the connection is back, so
  * batches wait in ZeroMQ's queue instead of being dropped.
  *
- * Group commit (DESIGN §4): every batch already waiting on the socket when
- * a commit ends, and, once batches come faster than one commit each, those
- * arriving within group_commit_ms more, are written in one transaction,
- * each batch in its own savepoint so that a gap or a refused batch does not
- * disturb the others; every Ack of the group is sent after its COMMIT.
- * The retry_after_ms answer of a full hub is a later issue.
+ * Group commit (docs/DESIGN.md §4): every batch already waiting on the
+ * socket when a commit ends, and, once batches come faster than one commit
+ * each, those arriving within group_commit_ms more, are written in one
+ * transaction by db/ingest.c; a gap or a refused batch is decided per batch
+ * before anything is written, and a row the database refuses is decided
+ * inside ingest_apply(), so neither disturbs the other batches of the
+ * group. Every Ack of the group is sent after its COMMIT. The
+ * retry_after_ms answer of a full hub is a later issue.
  */
 #include "ingest.h"
 
@@ -30,7 +32,8 @@
 #include "envelope.h"
 #include "migrate.h"
 #include "pull.h"
-#include "store.h"
+#include "db/conn.h"
+#include "db/ingest.h"
 #include "wardsync/catalogue.h"
 #include "wardsync/codec.h"
 #include "wardsync/log.h"
@@ -48,8 +51,6 @@
  * lost here only makes the agent resend and get duplicates. */
 #define INGEST_LINGER_MS 500
 #define INGEST_POLL_MS 500
-#define RECONNECT_MIN_MS 100
-#define RECONNECT_MAX_MS 5000
 #define LOG_LIMIT_MS 10000
 /* Bad frames are logged each, unless a peer floods us with them. */
 #define FRAME_LOG_LIMIT_MS 1000
@@ -79,11 +80,9 @@ struct ingest {
     const struct ws_catalogue *cat;
     void *socket;
     bool insecure;
-    struct auth *auth; /* NULL when insecure */
-    struct store *st;  /* NULL while the database is unreachable */
-    int64_t reconnect_at_ms;
-    int64_t down_since_ms;
-    int64_t backoff_ms;
+    struct auth *auth;   /* NULL when insecure */
+    struct db_link link; /* the writer's session, reconnected with back-off */
+    struct db_ingest_writer writer;
     struct ws_log_limit db_limit;
     struct ws_log_limit frame_limit;
     struct ws_log_limit send_limit;
@@ -96,8 +95,8 @@ struct ingest {
     size_t n_units;
     /* Batches decoded and checked, waiting for the group's COMMIT. */
     struct pending *group;
-    struct store_group_batch *items; /* the group as store_commit_group
-                                        takes it */
+    struct db_ingest_batch *items; /* the group as db_ingest_commit_group
+                                      takes it */
     size_t n_group;
     size_t group_events;
     bool busy; /* the last group held more than one batch */
@@ -140,34 +139,11 @@ static void send_error_ack(struct ingest *in, struct envelope *env,
     send_ack(in, env, &ack);
 }
 
+/* After a failure that leaves the session in doubt: the next group
+ * reconnects, after back-off. */
 static void drop_store(struct ingest *in)
 {
-    store_close(&in->st);
-    in->backoff_ms = RECONNECT_MIN_MS;
-    in->reconnect_at_ms = ws_monotonic_ms();
-    in->down_since_ms = in->reconnect_at_ms;
-}
-
-static void try_reconnect(struct ingest *in)
-{
-    int64_t now = ws_monotonic_ms();
-    if (now < in->reconnect_at_ms)
-        return;
-    char err[1024];
-    if (store_open(in->settings->database, &in->st, err, sizeof err) == 0) {
-        ws_info(MODULE, "database connection restored after_ms=%" PRId64,
-                now - in->down_since_ms);
-        in->backoff_ms = RECONNECT_MIN_MS;
-        return;
-    }
-    ws_log_limited(&in->db_limit, LOG_LIMIT_MS, WS_LOG_ERROR, MODULE,
-                   "database unavailable, not acknowledging: %s "
-                   "retry_ms=%" PRId64,
-                   err, in->backoff_ms);
-    in->reconnect_at_ms = now + in->backoff_ms;
-    in->backoff_ms *= 2;
-    if (in->backoff_ms > RECONNECT_MAX_MS)
-        in->backoff_ms = RECONNECT_MAX_MS;
+    db_link_drop(&in->link);
 }
 
 /* Decides whose batch this is. The ward is the authenticated User-Id's
@@ -238,7 +214,12 @@ static int unit_kind(struct ingest *in, const char *code, const char **kind,
         }
         slot = &in->units[i];
     }
-    if (store_org_unit_kind(in->st, code, kind, err, errlen) < 0)
+    struct db *db = db_link_get(&in->link);
+    if (!db) {
+        snprintf(err, errlen, "database unavailable");
+        return -EIO;
+    }
+    if (db_ingest_unit_kind(db, code, kind, err, errlen) < 0)
         return -EIO;
     if (!*kind || strlen(code) >= sizeof in->units[0].code)
         return 0; /* unknown units are asked again: they may be added */
@@ -301,7 +282,7 @@ static void admit_batch(struct ingest *in, struct envelope *env,
 
 /* Answers one batch of a committed group. */
 static void answer_batch(struct ingest *in, struct pending *p,
-                         const struct store_batch_result *result)
+                         const struct db_ingest_result *result)
 {
     const Wardsync__V1__Batch *batch = p->batch;
     const char *ward = p->ward;
@@ -360,7 +341,7 @@ static void commit_group(struct ingest *in)
     char err[1024];
     for (size_t i = 0; i < in->n_group; i++) {
         struct pending *p = &in->group[i];
-        in->items[i] = (struct store_group_batch){
+        in->items[i] = (struct db_ingest_batch){
             .ward = p->ward,
             .batch = p->batch,
             .reject_reason = p->reject[0] ? p->reject : NULL,
@@ -368,9 +349,11 @@ static void commit_group(struct ingest *in)
     }
     int rc = -EIO;
     int64_t started_us = ws_monotonic_us();
-    if (in->st)
-        rc = store_commit_group(in->st, in->items, in->n_group, in->cat, err,
-                                sizeof err);
+    struct db *db = db_link_get(&in->link);
+    if (db)
+        rc = db_ingest_commit_group(db, &in->writer, in->link.generation,
+                                    in->items, in->n_group, in->cat, err,
+                                    sizeof err);
     else
         snprintf(err, sizeof err, "database connection lost");
     int64_t took_us = ws_monotonic_us() - started_us;
@@ -379,7 +362,7 @@ static void commit_group(struct ingest *in)
                        "could not commit group, not acknowledged batches=%zu: "
                        "%s",
                        in->n_group, err);
-        if (rc == -EIO && in->st)
+        if (rc == -EIO && db && !db_ok(db))
             drop_store(in);
     } else {
         for (size_t i = 0; i < in->n_group; i++)
@@ -389,7 +372,7 @@ static void commit_group(struct ingest *in)
     }
     for (size_t i = 0; i < in->n_group; i++) {
         struct pending *p = &in->group[i];
-        store_batch_result_clear(&in->items[i].result);
+        db_ingest_result_clear(&in->items[i].result);
         wardsync__v1__batch__free_unpacked(p->batch, NULL);
         envelope_close(&p->env);
     }
@@ -450,7 +433,7 @@ out_env:
 static void ingest_group(struct ingest *in)
 {
     int64_t deadline = 0;
-    while (in->st && in->n_group < GROUP_MAX_BATCHES &&
+    while (in->link.db && in->n_group < GROUP_MAX_BATCHES &&
            in->group_events < GROUP_MAX_EVENTS) {
         if (handle_message(in))
             continue;
@@ -565,9 +548,7 @@ int ingest_run(const struct hub_settings *settings, const char *endpoint,
         return HUB_EXIT_USAGE;
 
     struct ws_catalogue *cat = NULL;
-    struct ingest in = {.settings = settings,
-                        .backoff_ms = RECONNECT_MIN_MS,
-                        .insecure = insecure};
+    struct ingest in = {.settings = settings, .insecure = insecure};
     void *ctx = NULL;
     void *monitor = NULL;
     char err[1024];
@@ -591,9 +572,9 @@ int ingest_run(const struct hub_settings *settings, const char *endpoint,
         rc = HUB_EXIT_IO;
         goto out_catalogue;
     }
-    if (store_open(settings->database, &in.st, err, sizeof err) < 0) {
-        ws_error(MODULE, "%s", err);
-        rc = HUB_EXIT_IO;
+    db_link_init(&in.link, settings->database, "district-hub ingest", MODULE);
+    if (!db_link_get(&in.link)) {
+        rc = HUB_EXIT_IO; /* the reason is logged */
         goto out_catalogue;
     }
 
@@ -631,13 +612,10 @@ int ingest_run(const struct hub_settings *settings, const char *endpoint,
         /* Refused handshakes are logged even while the database is away. */
         if (monitor)
             auth_monitor_drain(monitor, "ingest");
-        if (!in.st) {
-            try_reconnect(&in);
-            if (!in.st) {
-                sleep_ms(in.reconnect_at_ms - ws_monotonic_ms() > 200 ? 200
-                                                                      : 50);
-                continue;
-            }
+        if (!db_link_get(&in.link)) {
+            int64_t wait = db_link_retry_in_ms(&in.link);
+            sleep_ms(wait > 200 ? 200 : wait < 50 ? 50 : wait);
+            continue;
         }
         zmq_pollitem_t items[2] = {{in.socket, 0, ZMQ_POLLIN, 0},
                                    {pull_socket(pull), 0, ZMQ_POLLIN, 0}};
@@ -666,7 +644,8 @@ out_auth:
 out_ctx:
     zmq_ctx_term(ctx);
 out_store:
-    store_close(&in.st);
+    db_link_close(&in.link);
+    db_ingest_writer_clear(&in.writer);
 out_catalogue:
     free(in.group);
     free(in.items);

@@ -378,6 +378,7 @@ struct db *db_link_get(struct db_link *link)
                     "database connection restored after_ms=%" PRId64,
                     now - link->down_since_ms);
         link->down_since_ms = 0;
+        link->generation++;
         link->backoff_ms = DB_RECONNECT_MIN_MS;
         return link->db;
     }

@@ -112,6 +112,8 @@ struct db_link {
     const char *who;      /* borrowed */
     const char *module;   /* for the log lines */
     struct db *db;        /* NULL while the database is unreachable */
+    uint64_t generation;  /* bumped on every new session: per-session
+                             state (a temporary table) is made again */
     int64_t retry_at_ms;
     int64_t backoff_ms;
     int64_t down_since_ms;

@@ -90,7 +90,7 @@ static int load_hub(PGconn *db, const char *instance, struct hub_slot *slots,
     PQclear(r);
     r = query(db,
               "SELECT seq FROM rejected_events"
-              " WHERE agent_instance = $1 AND reason NOT LIKE 'conflict:%'",
+              " WHERE agent_instance = $1 AND code <> 'conflict'",
               1, v);
     if (!r)
         return -EIO;
@@ -188,7 +188,7 @@ static int count_foreign(PGconn *db, char **instances, size_t n,
                         "         WHERE agent_instance <> ALL($1::text[]))"
                         "     + (SELECT count(*) FROM rejected_events"
                         "         WHERE agent_instance <> ALL($1::text[])"
-                        "           AND reason NOT LIKE 'conflict:%')",
+                        "           AND code <> 'conflict')",
                         1, v);
     free(array);
     if (!r)
@@ -197,7 +197,7 @@ static int count_foreign(PGconn *db, char **instances, size_t n,
     PQclear(r);
     r = query(db,
               "SELECT count(*) FROM rejected_events"
-              " WHERE reason LIKE 'conflict:%'",
+              " WHERE code = 'conflict'",
               0, NULL);
     if (!r)
         return -EIO;
