@@ -7,8 +7,15 @@
  * hub's Ack (which leaves only after COMMIT).
  *
  * Prints: ack_samples=N ack_p50_ms=X ack_p99_ms=Y ack_max_ms=Z
+ *
+ * With --bad-batch N, the first client (LB01) is the badly behaved ward
+ * instead: every two seconds it sends one batch of N events of which one
+ * reuses, with another payload, the event_id of the first event it ever
+ * sent (a conflict only the database can see); the latency is then that
+ * of the 14 well-behaved wards, and the line starts with bad_batch=N.
  */
 #include <getopt.h>
+#include <stdbool.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +36,7 @@ static const char *const WARDS[CLIENTS] = {
 struct client {
     void *sock;
     char instance[WS_UUID_LEN + 1];
+    char first_id[WS_UUID_LEN + 1]; /* the event_id of seq 1 */
     uint64_t next_seq;
     double sent_at[MAX_PENDING]; /* by seq % MAX_PENDING */
 };
@@ -46,41 +54,63 @@ static int cmp_double(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-static int send_one(struct client *c, const char *ward)
+/* Sends one batch of n reception events; with conflict, the middle one
+ * reuses the event_id of the client's first event with another payload. */
+static int send_batch(struct client *c, const char *ward, size_t n,
+                      bool conflict)
 {
-    char id[WS_UUID_LEN + 1], session[64];
-    Wardsync__V1__ReceptionSession rs = WARDSYNC__V1__RECEPTION_SESSION__INIT;
-    Wardsync__V1__Event ev = WARDSYNC__V1__EVENT__INIT;
-    Wardsync__V1__Event *evs[] = {&ev};
+    char(*ids)[WS_UUID_LEN + 1] = calloc(n, sizeof *ids);
+    char(*sessions)[64] = calloc(n, sizeof *sessions);
+    Wardsync__V1__ReceptionSession *rs = calloc(n, sizeof *rs);
+    Wardsync__V1__Event *ev = calloc(n, sizeof *ev);
+    Wardsync__V1__Event **evs = calloc(n, sizeof *evs);
     Wardsync__V1__Batch batch = WARDSYNC__V1__BATCH__INIT;
-
-    ws_uuid4(id);
-    snprintf(session, sizeof session, "BENCH-%" PRIu64, c->next_seq);
-    rs.session = session;
-    rs.held_on = "2023-10-05";
-    rs.host_role = WARDSYNC__V1__HOST_ROLE__HOST_ROLE_OFFICER;
-    rs.mode = WARDSYNC__V1__RECEPTION_MODE__RECEPTION_MODE_REGULAR;
-    rs.citizens = 2;
-    ev.seq = c->next_seq;
-    ev.event_id = id;
-    ev.occurred_at_ms = 1696464000000;
-    ev.queued_at_ms = 1696464000000;
-    ev.body_case = WARDSYNC__V1__EVENT__BODY_RECEPTION;
-    ev.reception = &rs;
+    int rc = -1;
+    if (!ids || !sessions || !rs || !ev || !evs)
+        goto out;
+    for (size_t i = 0; i < n; i++) {
+        wardsync__v1__reception_session__init(&rs[i]);
+        wardsync__v1__event__init(&ev[i]);
+        ws_uuid4(ids[i]);
+        uint64_t seq = c->next_seq + i;
+        if (seq == 1)
+            memcpy(c->first_id, ids[i], sizeof c->first_id);
+        if (conflict && i == n / 2 && c->first_id[0])
+            memcpy(ids[i], c->first_id, sizeof ids[i]);
+        snprintf(sessions[i], sizeof sessions[i], "BENCH-%" PRIu64, seq);
+        rs[i].session = sessions[i];
+        rs[i].held_on = "2023-10-05";
+        rs[i].host_role = WARDSYNC__V1__HOST_ROLE__HOST_ROLE_OFFICER;
+        rs[i].mode = WARDSYNC__V1__RECEPTION_MODE__RECEPTION_MODE_REGULAR;
+        rs[i].citizens = 2;
+        ev[i].seq = seq;
+        ev[i].event_id = ids[i];
+        ev[i].occurred_at_ms = 1696464000000;
+        ev[i].queued_at_ms = 1696464000000;
+        ev[i].body_case = WARDSYNC__V1__EVENT__BODY_RECEPTION;
+        ev[i].reception = &rs[i];
+        evs[i] = &ev[i];
+    }
     batch.protocol = WS_PROTOCOL_VERSION;
     batch.agent_instance = c->instance;
     batch.ward = (char *)ward;
     batch.events = evs;
-    batch.n_events = 1;
+    batch.n_events = n;
 
     uint8_t *buf;
     size_t len;
     if (ws_pack(&batch.base, &buf, &len) != 0)
-        return -1;
-    c->sent_at[c->next_seq % MAX_PENDING] = now_ms();
-    int rc = zmq_send(c->sock, buf, len, ZMQ_DONTWAIT) < 0 ? -1 : 0;
+        goto out;
+    c->sent_at[(c->next_seq + n - 1) % MAX_PENDING] = now_ms();
+    rc = zmq_send(c->sock, buf, len, ZMQ_DONTWAIT) < 0 ? -1 : 0;
     free(buf);
-    c->next_seq++;
+    c->next_seq += n;
+out:
+    free(ids);
+    free(sessions);
+    free(rs);
+    free(ev);
+    free(evs);
     return rc;
 }
 
@@ -90,26 +120,30 @@ int main(int argc, char **argv)
         {"endpoint", required_argument, NULL, 'e'},
         {"seconds", required_argument, NULL, 's'},
         {"rate", required_argument, NULL, 'r'},
+        {"bad-batch", required_argument, NULL, 'b'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
     const char *endpoint = NULL;
-    int seconds = 20, rate = 10, opt;
-    while ((opt = getopt_long(argc, argv, "e:s:r:h", options, NULL)) != -1) {
+    int seconds = 20, rate = 10, bad_batch = 0, opt;
+    while ((opt = getopt_long(argc, argv, "e:s:r:b:h", options, NULL)) != -1) {
         if (opt == 'e')
             endpoint = optarg;
         else if (opt == 's')
             seconds = atoi(optarg);
         else if (opt == 'r')
             rate = atoi(optarg);
+        else if (opt == 'b')
+            bad_batch = atoi(optarg);
         else {
             printf("usage: ack-latency --endpoint E [--seconds N] "
-                   "[--rate PER_CLIENT_PER_S]\n");
+                   "[--rate PER_CLIENT_PER_S] [--bad-batch N]\n");
             return opt == 'h' ? 0 : 2;
         }
     }
-    if (!endpoint || seconds < 1 || seconds > 3600 || rate < 1 || rate > 1000) {
+    if (!endpoint || seconds < 1 || seconds > 3600 || rate < 1 || rate > 1000 ||
+        bad_batch < 0 || bad_batch > 100000) {
         fprintf(stderr, "ack-latency: --endpoint is required; seconds "
-                        "1..3600, rate 1..1000\n");
+                        "1..3600, rate 1..1000, bad-batch 0..100000\n");
         return 2;
     }
 
@@ -141,13 +175,20 @@ int main(int argc, char **argv)
         double t = now_ms(), wait = 50;
         int outstanding = 0;
         for (int i = 0; i < CLIENTS; i++) {
+            bool bad = bad_batch > 0 && i == 0;
             if (next_send[i] <= t && t < end_send) {
-                send_one(&clients[i], WARDS[i]);
-                next_send[i] += interval;
+                /* The bad ward's first batch is one good event, so that
+                 * a later batch has a stored event_id to reuse. */
+                if (bad && clients[i].next_seq > 1)
+                    send_batch(&clients[i], WARDS[i], (size_t)bad_batch, true);
+                else
+                    send_batch(&clients[i], WARDS[i], 1, false);
+                next_send[i] += bad ? 2000.0 : interval;
             }
             if (next_send[i] - t < wait)
                 wait = next_send[i] - t;
-            outstanding += acked[i] + 1 < clients[i].next_seq;
+            if (!bad)
+                outstanding += acked[i] + 1 < clients[i].next_seq;
         }
         if (t >= end_send && !outstanding)
             break;
@@ -165,7 +206,9 @@ int main(int argc, char **argv)
                               sizeof err) == 0) {
                 double at = now_ms();
                 for (uint64_t s = acked[i] + 1;
-                     s <= ack->committed_through && n_lat < cap; s++)
+                     !(bad_batch > 0 && i == 0) &&
+                     s <= ack->committed_through && n_lat < cap;
+                     s++)
                     lat[n_lat++] = at - clients[i].sent_at[s % MAX_PENDING];
                 if (ack->committed_through > acked[i])
                     acked[i] = ack->committed_through;
@@ -183,6 +226,8 @@ int main(int argc, char **argv)
         return 1;
     }
     qsort(lat, n_lat, sizeof *lat, cmp_double);
+    if (bad_batch > 0)
+        printf("bad_batch=%d ", bad_batch);
     printf("ack_samples=%zu ack_p50_ms=%.3f ack_p99_ms=%.3f ack_max_ms=%.3f\n",
            n_lat, lat[n_lat / 2], lat[n_lat * 99 / 100], lat[n_lat - 1]);
     free(lat);

@@ -25,7 +25,9 @@
 #     of events stored and rejected (any rejection is said on stderr: the
 #     figures would then not measure ingest);
 # then the ack latency at a steady 150 events/s (10 per agent) next to the
-# database's one-row commit latency, and the peak RSS of the hub and of the
+# database's one-row commit latency, then the same for 14 wards while the
+# fifteenth sends batches of 10,000 events each holding one event_id
+# conflict (bad_batch=10000 ...), and the peak RSS of the hub and of the
 # largest agent during (b) (hub_peak_rss_mib, agent_peak_rss_mib);
 # (c) with --queued N: the agent's peak RSS over importing and draining
 #     its N queued events, and the hub's peak RSS during that drain
@@ -307,6 +309,9 @@ agent_peak=$(peak_of "$work"/agent-*.peak)
 say "ack latency at a steady 150 events/s for ${latency_seconds}s"
 "$build/bench/ingest/ack-latency" --endpoint "$endpoint" --seconds "$latency_seconds" --rate 10
 echo "db_commit_p99_ms=$commit_p99 (target: ack_p99_ms under 3x this)"
+say "ack latency of 14 well-behaved wards while LB01 sends a batch of 10,000 events with one conflict every 2 s, ${latency_seconds}s"
+"$build/bench/ingest/ack-latency" --endpoint "$endpoint" --seconds "$latency_seconds" --rate 10 --bad-batch 10000
+echo "(target: ack_p99_ms under 50 with the bad batch)"
 hub_peak=$(peak_kb "$hub_pid")
 echo "hub_peak_rss_mib=$(mib "$hub_peak") agent_peak_rss_mib=$(mib "$agent_peak")"
 
