@@ -753,6 +753,39 @@ static void test_agent_decides_by_refusal_code(void **state)
     assert_int_equal(agent_status("a20", "LB14", "delivered"), 3);
 }
 
+/* Bug 1 of issue #12: a timestamp of 2^62 passed the shared validation
+ * and PostgreSQL refused it in the middle of the group, which was then
+ * redone one event at a time. Now the validation rejects that event alone
+ * and its neighbours are stored on the fast path. */
+static void test_time_postgresql_would_refuse_is_rejected_alone(void **state)
+{
+    (void)state;
+    char instance[WS_UUID_LEN + 1];
+    struct raw_batch rb;
+    Wardsync__V1__Ack *ack = NULL;
+    long redos = careful_redos();
+
+    assert_int_equal(ws_uuid4(instance), 0);
+    raw_batch_init(&rb, instance, "LB13", 1, 3);
+    rb.events[1].occurred_at_ms = (int64_t)1 << 62;
+
+    assert_int_equal(it_send_batch(endpoint, &rb.batch, 10000, &ack), 0);
+    assert_int_equal(ack->refusal, WARDSYNC__V1__ACK__REFUSAL__REFUSAL_NONE);
+    assert_int_equal(ack->committed_through, 3);
+    assert_int_equal(ack->n_outcomes, 1);
+    assert_int_equal(ack->outcomes[0]->seq, 2);
+    assert_int_equal(ack->outcomes[0]->code,
+                     WARDSYNC__V1__OUTCOME__CODE__CODE_REJECTED);
+    assert_non_null(strstr(ack->outcomes[0]->reason,
+                           "occurred_at_ms: 4611686018427387904 is after"));
+    wardsync__v1__ack__free_unpacked(ack, NULL);
+    assert_int_equal(count("SELECT count(*) FROM events WHERE ward='LB13'"), 2);
+    assert_int_equal(count("SELECT count(*) FROM rejected_events WHERE "
+                           "ward='LB13' AND seq=2"),
+                     1);
+    assert_int_equal(careful_redos(), redos);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -768,6 +801,7 @@ int main(void)
         cmocka_unit_test(test_window_and_gap_share_a_group),
         cmocka_unit_test(test_conflict_in_a_batch_spares_the_rest),
         cmocka_unit_test(test_agent_decides_by_refusal_code),
+        cmocka_unit_test(test_time_postgresql_would_refuse_is_rejected_alone),
     };
     return cmocka_run_group_tests_name("integration_pipeline", tests,
                                        group_setup, group_teardown);
