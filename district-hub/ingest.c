@@ -3,10 +3,11 @@
  *
  * The loop reads top to bottom: wait for a frame, decode it, check the
  * sender, commit the batch, acknowledge. A malformed frame is answered with
- * an Ack carrying an error and the loop goes on; a database failure leaves
- * the batch unacknowledged (the agent resends after its ack timeout) and
- * the loop stops reading the socket until the connection is back, so
- * batches wait in ZeroMQ's queue instead of being dropped.
+ * an Ack carrying a refusal code and the loop goes on; a database failure
+ * answers the batches already read "database unavailable" with
+ * retry_after_ms (nothing of them acknowledged) and the loop stops reading
+ * the socket until the connection is back, so later batches wait in
+ * ZeroMQ's queue instead of being dropped.
  *
  * Group commit (docs/DESIGN.md §4): every batch already waiting on the
  * socket when a commit ends, and, once batches come faster than one commit
@@ -51,6 +52,9 @@
  * lost here only makes the agent resend and get duplicates. */
 #define INGEST_LINGER_MS 500
 #define INGEST_POLL_MS 500
+/* retry_after_ms of a "database unavailable" refusal: about the time a
+ * reconnect attempt takes to come round. */
+#define RETRY_AFTER_DATABASE_MS 1000
 #define LOG_LIMIT_MS 10000
 /* Bad frames are logged each, unless a peer floods us with them. */
 #define FRAME_LOG_LIMIT_MS 1000
@@ -130,11 +134,19 @@ static void send_ack(struct ingest *in, struct envelope *env,
                        zmq_strerror(-rc));
 }
 
+/* Answers a batch refused as a whole: refusal is what the agent decides
+ * by (docs/DESIGN.md §4), error the text for its log. agent_instance is the
+ * batch's whenever it was decoded (NULL only when it was not); the mark is
+ * not sent here, since only a gap or bad seqs (answer_batch) know it. */
 static void send_error_ack(struct ingest *in, struct envelope *env,
-                           const char *agent_instance, const char *error)
+                           const char *agent_instance,
+                           Wardsync__V1__Ack__Refusal refusal,
+                           uint32_t retry_after_ms, const char *error)
 {
     Wardsync__V1__Ack ack = WARDSYNC__V1__ACK__INIT;
     ack.agent_instance = (char *)(agent_instance ? agent_instance : "");
+    ack.refusal = refusal;
+    ack.retry_after_ms = retry_after_ms;
     ack.error = (char *)error;
     send_ack(in, env, &ack);
 }
@@ -165,7 +177,9 @@ static const char *batch_ward(struct ingest *in, struct envelope *env,
                 "batch refused peer=%s reason=no authenticated "
                 "identity",
                 env->peer);
-        send_error_ack(in, env, NULL, "refused: no authenticated identity");
+        send_error_ack(in, env, batch->agent_instance,
+                       WARDSYNC__V1__ACK__REFUSAL__REFUSAL_IDENTITY, 0,
+                       "refused: no authenticated identity");
         return NULL;
     }
     if (who->kind != AUTH_WARD) {
@@ -173,13 +187,17 @@ static const char *batch_ward(struct ingest *in, struct envelope *env,
                 "batch refused peer=%s identity=%s reason=a city key "
                 "may not ingest",
                 env->peer, user_id);
-        send_error_ack(in, env, NULL, "refused: a city key may not ingest");
+        send_error_ack(in, env, batch->agent_instance,
+                       WARDSYNC__V1__ACK__REFUSAL__REFUSAL_IDENTITY, 0,
+                       "refused: a city key may not ingest");
         return NULL;
     }
     if (!auth_principal_active(in->auth, user_id)) {
         ws_warn(MODULE, "batch refused peer=%s identity=%s reason=key revoked",
                 env->peer, user_id);
-        send_error_ack(in, env, NULL, "refused: key revoked");
+        send_error_ack(in, env, batch->agent_instance,
+                       WARDSYNC__V1__ACK__REFUSAL__REFUSAL_KEY_REVOKED, 0,
+                       "refused: key revoked");
         return NULL;
     }
     if (batch->ward[0] && strcmp(batch->ward, who->code) != 0) {
@@ -251,22 +269,30 @@ static void admit_batch(struct ingest *in, struct envelope *env,
         ws_log_limited(&in->frame_limit, FRAME_LOG_LIMIT_MS, WS_LOG_WARN,
                        MODULE, "batch refused peer=%s reason=%s", env->peer,
                        reason);
-        send_error_ack(in, env, NULL, reason);
+        /* An agent_instance that is not a code is sent back as it came:
+         * the agent compares it with its own. */
+        send_error_ack(in, env, batch->agent_instance,
+                       WARDSYNC__V1__ACK__REFUSAL__REFUSAL_IDENTITY, 0, reason);
         return;
     }
     const char *kind = NULL;
     if (unit_kind(in, ward, &kind, err, sizeof err) < 0) {
         ws_log_limited(&in->db_limit, LOG_LIMIT_MS, WS_LOG_ERROR, MODULE,
-                       "database error, batch not acknowledged peer=%s: %s",
-                       env->peer, err);
+                       "database error, batch refused peer=%s: %s", env->peer,
+                       err);
         drop_store(in);
+        send_error_ack(in, env, batch->agent_instance,
+                       WARDSYNC__V1__ACK__REFUSAL__REFUSAL_DATABASE_UNAVAILABLE,
+                       RETRY_AFTER_DATABASE_MS, "database unavailable");
         return;
     }
     if (!kind || strcmp(kind, "city") == 0) {
         snprintf(reason, sizeof reason, "unknown ward %s", ward);
         ws_warn(MODULE, "batch refused peer=%s agent_instance=%s reason=%s",
                 env->peer, batch->agent_instance, reason);
-        send_error_ack(in, env, batch->agent_instance, reason);
+        send_error_ack(in, env, batch->agent_instance,
+                       WARDSYNC__V1__ACK__REFUSAL__REFUSAL_UNKNOWN_WARD, 0,
+                       reason);
         return;
     }
 
@@ -290,6 +316,12 @@ static void answer_batch(struct ingest *in, struct pending *p,
     ack.agent_instance = batch->agent_instance;
     ack.committed_through = result->committed_through;
     ack.error = (char *)result->error;
+    /* The store refuses a whole batch for two reasons only, both with the
+     * agent's mark in committed_through. */
+    if (result->gap)
+        ack.refusal = WARDSYNC__V1__ACK__REFUSAL__REFUSAL_GAP;
+    else if (result->error[0])
+        ack.refusal = WARDSYNC__V1__ACK__REFUSAL__REFUSAL_BAD_SEQS;
     Wardsync__V1__Outcome *outcomes =
         calloc(result->n_outcomes ? result->n_outcomes : 1, sizeof *outcomes);
     Wardsync__V1__Outcome **pointers =
@@ -364,6 +396,17 @@ static void commit_group(struct ingest *in)
                        in->n_group, err);
         if (rc == -EIO && db && !db_ok(db))
             drop_store(in);
+        /* Nothing of the group is known to be committed: the agents resend
+         * from their marks after retry_after_ms (a COMMIT that did land
+         * makes the resend duplicates, nothing is lost). */
+        for (size_t i = 0; i < in->n_group; i++)
+            send_error_ack(
+                in, &in->group[i].env, in->group[i].batch->agent_instance,
+                rc == -EIO
+                    ? WARDSYNC__V1__ACK__REFUSAL__REFUSAL_DATABASE_UNAVAILABLE
+                    : WARDSYNC__V1__ACK__REFUSAL__REFUSAL_BUSY,
+                RETRY_AFTER_DATABASE_MS,
+                rc == -EIO ? "database unavailable" : "hub busy");
     } else {
         for (size_t i = 0; i < in->n_group; i++)
             answer_batch(in, &in->group[i], &in->items[i].result);
@@ -399,21 +442,27 @@ static int handle_message(struct ingest *in)
             "per message, got %d%s",
             env.peer, env.n_parts - 1, env.too_many ? " or more" : "");
         send_error_ack(in, &env, NULL,
+                       WARDSYNC__V1__ACK__REFUSAL__REFUSAL_MALFORMED, 0,
                        "malformed message: want exactly one frame");
         goto out_env;
     }
 
     Wardsync__V1__Batch *batch = NULL;
     char reason[512];
-    if (ws_batch_unpack(zmq_msg_data(payload), zmq_msg_size(payload),
-                        (size_t)in->settings->max_frame, &batch, reason,
-                        sizeof reason) < 0) {
+    int unpacked = ws_batch_unpack(zmq_msg_data(payload), zmq_msg_size(payload),
+                                   (size_t)in->settings->max_frame, &batch,
+                                   reason, sizeof reason);
+    if (unpacked < 0) {
         ws_log_limited(&in->frame_limit, FRAME_LOG_LIMIT_MS, WS_LOG_WARN,
                        MODULE, "malformed frame peer=%s bytes=%zu reason=%s",
                        env.peer, zmq_msg_size(payload), reason);
         char error[600];
         snprintf(error, sizeof error, "malformed frame: %s", reason);
-        send_error_ack(in, &env, NULL, error);
+        send_error_ack(in, &env, NULL,
+                       unpacked == -EPROTO
+                           ? WARDSYNC__V1__ACK__REFUSAL__REFUSAL_PROTOCOL
+                           : WARDSYNC__V1__ACK__REFUSAL__REFUSAL_MALFORMED,
+                       0, error);
         goto out_env;
     }
     /* Metadata of the connection rides on every frame it sent. */

@@ -1,11 +1,13 @@
 /*
  * import.c - CSV rows into wardsync.v1.Event messages, then into the outbox.
  *
- * A file is read once. Every row is parsed and validated; while no row has
- * failed, each good row is packed (seq left for the outbox to assign) and
- * kept in memory, so a file is queued in one transaction after the last row
- * has been checked. Once a row fails, the remaining rows are still checked
- * and reported but no longer kept.
+ * A file is read in two passes (import_file), so memory does not grow
+ * with the file. The first parses and validates every row, reports every
+ * bad one and keeps nothing; a file with any bad row is refused whole. The
+ * second reads the file again and packs and queues each row as it is read
+ * (seq left for the outbox to assign), all in one outbox transaction, so a
+ * file is queued entirely or not at all; a file that grew between the two
+ * passes is refused.
  *
  * Anonymity (DESIGN §6): a ballot's occurred_at_ms and queued_at_ms are
  * midnight UTC of its day, and the ballots of a file are shuffled before
@@ -718,8 +720,9 @@ static void report_csv_error(struct import_ctx *ctx, const char *err)
         report_line(ctx, ctx->line + 1, "-", "%s", err);
 }
 
-/* Reads the file once: its header, then every row through import_row
- * (which queues the row when the second pass has an appender). Returns 0
+/* Reads the file through once (one pass of import_file): its header, then
+ * every row through import_row (which queues the row when the second pass
+ * has an appender). Returns 0
  * (counts in ctx->result), IMPORT_REFUSED (errors reported), or a negative
  * errno. */
 static int read_file(struct import_ctx *ctx, const char *path, const char *what,

@@ -740,6 +740,20 @@ int outbox_count_queued_after(struct outbox *outbox, uint64_t after_seq,
     return rc;
 }
 
+int outbox_last_seq(struct outbox *outbox, uint64_t *last_seq)
+{
+    sqlite3_stmt *stmt = NULL;
+    int rc = prepare(outbox, "SELECT next_seq FROM meta WHERE id = 1", &stmt);
+    if (rc < 0)
+        return rc;
+    if (sqlite3_step(stmt) == SQLITE_ROW)
+        *last_seq = (uint64_t)sqlite3_column_int64(stmt, 0) - 1;
+    else
+        rc = fail(outbox, "read outbox meta");
+    sqlite3_finalize(stmt);
+    return rc;
+}
+
 int outbox_list_rejected(struct outbox *outbox, size_t limit,
                          outbox_rejected_fn fn, void *arg)
 {

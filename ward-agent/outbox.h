@@ -135,9 +135,16 @@ int outbox_touch(struct outbox *outbox, uint64_t hub_mark, int64_t now_ms);
 
 int outbox_get_counts(struct outbox *outbox, struct outbox_counts *counts);
 
-/* Number of queued events with seq > after_seq (the backlog behind a batch). */
+/* Number of queued events with seq > after_seq. Counts rows: for status,
+ * not for every batch (see outbox_last_seq). */
 int outbox_count_queued_after(struct outbox *outbox, uint64_t after_seq,
                               uint64_t *count);
+
+/* Sets *last_seq to the highest seq ever queued (0 when none), committed
+ * by this or another process. Reads the one row of meta, so it costs the
+ * same whatever the size of the outbox: the sync loop calls it on every
+ * batch and every ack. */
+int outbox_last_seq(struct outbox *outbox, uint64_t *last_seq);
 
 /* Calls fn for the last (up to limit) rejected events, newest first. */
 typedef void (*outbox_rejected_fn)(uint64_t seq, const char *kind,

@@ -6,8 +6,11 @@
  * records it in the outbox. The hub's committed_through is the only truth
  * about what it holds: an Ack is applied by that mark, never by "the batch
  * we sent last", so a late Ack for an older batch is harmless, and a gap
- * answer (Ack.error) sends the loop back to committed_through + 1 (go back
- * N). A missing Ack means resending the same seqs after a backoff; the hub
+ * answer (Ack.refusal REFUSAL_GAP) sends the loop back to
+ * committed_through + 1 (go back N). Every decision is taken by the Ack's
+ * codes (refusal, outcome code), never by its text; a refusal that does not
+ * carry the mark (identity, database unavailable, ...) leaves it as it
+ * was. A missing Ack means resending the same seqs after a backoff; the hub
  * answers events it already holds as duplicates.
  *
  * Up to `window` batches are in flight at once (they reach the hub in
@@ -46,6 +49,8 @@
 #define HEARTBEAT_IVL_MS 5000
 #define HEARTBEAT_TIMEOUT_MS 15000
 #define HEARTBEAT_TTL_MS 15000
+/* Longest wait a hub's retry_after_ms can impose before the next try. */
+#define RETRY_AFTER_MAX_MS 60000
 /* Room left in a frame for the Batch's own fields. */
 #define BATCH_OVERHEAD 4096
 
@@ -225,20 +230,20 @@ static void schedule_retry(struct sync_state *state, int64_t now,
                        (long long)delay, state->settings->hub);
 }
 
-/* Sends the next batch from state->next_seq. Returns 0 when a batch was
- * sent (or a retry scheduled), 1 when there is nothing to send, or a
- * negative errno on an outbox error. */
+/* Sends the next batch from state->next_seq. The stored events are the
+ * packed Event records as they were queued: they are framed into the
+ * Batch as they are (ws_batch_pack_events), never decoded and encoded
+ * again. Returns 0 when a batch was sent (or a retry scheduled), 1 when
+ * there is nothing to send, or a negative errno on an outbox error. */
 static int send_next_batch(struct sync_state *state, int64_t now)
 {
     const struct agent_settings *settings = state->settings;
     struct outbox_row *rows = NULL;
     size_t n_rows = 0;
-    Wardsync__V1__Event **events = NULL;
-    size_t n_events = 0;
+    struct ws_packed_event *events = NULL;
     uint8_t *frame = NULL;
     size_t frame_len = 0;
-    uint64_t backlog = 0;
-    char err[256];
+    uint64_t last_seq = 0;
     int rc;
 
     rc = outbox_read(
@@ -253,7 +258,7 @@ static int send_next_batch(struct sync_state *state, int64_t now)
         rc = -ENOMEM;
         goto done;
     }
-    for (size_t i = 0; i < n_rows; i++, n_events++) {
+    for (size_t i = 0; i < n_rows; i++) {
         if (rows[i].seq != state->next_seq + i) {
             ws_error("sync",
                      "outbox has a gap: want seq=%llu, found "
@@ -263,29 +268,27 @@ static int send_next_batch(struct sync_state *state, int64_t now)
             rc = -EIO;
             goto done;
         }
-        rc = ws_event_unpack(rows[i].payload, rows[i].payload_len,
-                             (size_t)settings->max_frame, &events[i], err,
-                             sizeof(err));
-        if (rc < 0) {
-            ws_error("sync", "stored event is unreadable seq=%llu: %s",
-                     (unsigned long long)rows[i].seq, err);
-            rc = -EIO;
-            goto done;
-        }
+        events[i].data = rows[i].payload;
+        events[i].len = rows[i].payload_len;
     }
     uint64_t first = rows[0].seq;
     uint64_t last = rows[n_rows - 1].seq;
-    if ((rc = outbox_count_queued_after(state->outbox, last, &backlog)) < 0)
+    /* The backlog is every seq queued after this batch: last_seq is one
+     * row of meta, where counting the queued events would read them all on
+     * every batch. It differs from that count only after the hub lost its
+     * mark, when the events above it were delivered once and must be sent
+     * again: from the hub's side they are backlog too. */
+    if ((rc = outbox_last_seq(state->outbox, &last_seq)) < 0)
         goto done;
+    uint64_t backlog = last_seq > last ? last_seq - last : 0;
 
     Wardsync__V1__Batch batch = WARDSYNC__V1__BATCH__INIT;
     batch.protocol = WS_PROTOCOL_VERSION;
     batch.agent_instance = (char *)outbox_agent_instance(state->outbox);
     batch.ward = (char *)outbox_ward(state->outbox);
-    batch.n_events = n_events;
-    batch.events = events;
     batch.backlog = backlog;
-    if ((rc = ws_pack(&batch.base, &frame, &frame_len)) < 0)
+    if ((rc = ws_batch_pack_events(&batch, events, n_rows, &frame,
+                                   &frame_len)) < 0)
         goto done;
 
     if (zmq_send(state->socket, frame, frame_len, ZMQ_DONTWAIT) < 0) {
@@ -310,13 +313,11 @@ static int send_next_batch(struct sync_state *state, int64_t now)
     ws_debug("sync",
              "batch sent first_seq=%llu last_seq=%llu events=%zu "
              "bytes=%zu backlog=%llu",
-             (unsigned long long)first, (unsigned long long)last, n_events,
+             (unsigned long long)first, (unsigned long long)last, n_rows,
              frame_len, (unsigned long long)backlog);
     rc = 0;
 
 done:
-    for (size_t i = 0; i < n_events; i++)
-        wardsync__v1__event__free_unpacked(events[i], NULL);
     free(events);
     free(frame);
     outbox_rows_free(&rows, n_rows);
@@ -339,7 +340,76 @@ static const char *outcome_name(Wardsync__V1__Outcome__Code code)
     }
 }
 
-/* Applies one Ack. Returns 0, or a negative errno on an outbox error. */
+/* The refusals that carry the hub's mark in committed_through
+ * (transport.proto): for every other one the mark is not known. */
+static bool refusal_carries_mark(int refusal)
+{
+    return refusal == WARDSYNC__V1__ACK__REFUSAL__REFUSAL_GAP ||
+           refusal == WARDSYNC__V1__ACK__REFUSAL__REFUSAL_BAD_SEQS;
+}
+
+/* The refusals after which the hub says how long to wait. */
+static bool refusal_says_when(int refusal)
+{
+    return refusal ==
+               WARDSYNC__V1__ACK__REFUSAL__REFUSAL_DATABASE_UNAVAILABLE ||
+           refusal == WARDSYNC__V1__ACK__REFUSAL__REFUSAL_BUSY;
+}
+
+static const char *refusal_name(int refusal)
+{
+    const ProtobufCEnumValue *value = protobuf_c_enum_descriptor_get_value(
+        &wardsync__v1__ack__refusal__descriptor, refusal);
+    return value ? value->name : "unknown";
+}
+
+/* The hub's retry_after_ms, bounded: a hub that asks for an hour is
+ * asked again within RETRY_AFTER_MAX_MS, one that asks for nothing after
+ * the usual backoff. */
+static int64_t retry_delay_ms(const struct sync_state *state, uint32_t asked)
+{
+    if (asked == 0)
+        return backoff_ms(state->failures);
+    return asked > RETRY_AFTER_MAX_MS ? RETRY_AFTER_MAX_MS : (int64_t)asked;
+}
+
+/* Applies a refusal that does not carry the hub's mark (identity, key
+ * revoked, database unavailable, ...): nothing of the batch was stored and
+ * the mark stays what it was; every flight is sent again from the mark
+ * after retry_after_ms or a backoff. Returns 0 or a negative errno. */
+static int handle_refusal_without_mark(struct sync_state *state,
+                                       const Wardsync__V1__Ack *ack,
+                                       int64_t now)
+{
+    static struct ws_log_limit limit;
+    int refusal = (int)ack->refusal;
+    int64_t delay;
+    int rc;
+
+    if (refusal_says_when(refusal)) {
+        delay = retry_delay_ms(state, ack->retry_after_ms);
+    } else {
+        delay = backoff_ms(state->failures);
+        state->failures++;
+    }
+    ws_log_limited(&limit, 30000,
+                   refusal_says_when(refusal) ? WS_LOG_INFO : WS_LOG_WARN,
+                   "sync",
+                   "hub refused batch refusal=%s: %s, resending from "
+                   "seq=%llu in %lld ms",
+                   refusal_name(refusal), ack->error,
+                   (unsigned long long)(state->hub_mark + 1), (long long)delay);
+    rc = outbox_touch(state->outbox, state->hub_mark, ws_now_ms());
+    state->hub_silent = false;
+    state->n_flights = 0;
+    state->next_seq = state->hub_mark + 1;
+    state->not_before_ms = now + delay;
+    return rc;
+}
+
+/* Applies one Ack. Every decision is taken by its codes (refusal, outcome
+ * code), never by its text. Returns 0, or a negative errno on an outbox
+ * error. */
 static int handle_ack(struct sync_state *state, const void *data, size_t len,
                       int64_t now)
 {
@@ -348,7 +418,7 @@ static int handle_ack(struct sync_state *state, const void *data, size_t len,
     Wardsync__V1__Ack *ack = NULL;
     struct outbox_refusal *refusals = NULL;
     size_t n_refusals = 0;
-    struct outbox_counts counts;
+    uint64_t last_seq;
     char err[256];
     int rc;
 
@@ -359,27 +429,41 @@ static int handle_ack(struct sync_state *state, const void *data, size_t len,
                        "ignoring malformed ack: %s", err);
         return 0;
     }
+    int refusal = (int)ack->refusal;
+    bool refused = refusal != WARDSYNC__V1__ACK__REFUSAL__REFUSAL_NONE;
     if (strcmp(ack->agent_instance, outbox_agent_instance(state->outbox)) !=
         0) {
-        ws_log_limited(&bad_limit, 10000, WS_LOG_WARN, "sync",
-                       "ignoring ack for another agent_instance=%.40s",
-                       ack->agent_instance);
+        /* A batch the hub could not decode is refused without an
+         * agent_instance; the DEALER only hears answers to its own frames,
+         * so such a refusal is ours. */
+        bool undecoded = refused && ack->agent_instance[0] == '\0' &&
+                         !refusal_carries_mark(refusal);
+        if (!undecoded) {
+            ws_log_limited(&bad_limit, 10000, WS_LOG_WARN, "sync",
+                           "ignoring ack for another agent_instance=%.40s",
+                           ack->agent_instance);
+            goto done;
+        }
+    }
+    if (refused && !refusal_carries_mark(refusal)) {
+        rc = handle_refusal_without_mark(state, ack, now);
         goto done;
     }
-    if ((rc = outbox_get_counts(state->outbox, &counts)) < 0)
+    /* The outbox's last seq is one row of meta, not a count of events. */
+    if ((rc = outbox_last_seq(state->outbox, &last_seq)) < 0)
         goto done;
     uint64_t through = ack->committed_through;
-    if (through > counts.last_seq) {
+    if (through > last_seq) {
         ws_log_limited(&bad_limit, 10000, WS_LOG_ERROR, "sync",
                        "ignoring ack: hub claims committed_through=%llu "
                        "but the last queued seq is %llu",
                        (unsigned long long)through,
-                       (unsigned long long)counts.last_seq);
+                       (unsigned long long)last_seq);
         goto done;
     }
-    bool refused = ack->error && ack->error[0];
     /* A late ack for an older batch carries an older mark: it never moves
-     * the mark back. A refusal (gap) does: the hub says what it holds. */
+     * the mark back. A gap or bad-seqs refusal does: the hub says what it
+     * holds. */
     uint64_t mark =
         refused || through > state->hub_mark ? through : state->hub_mark;
 
@@ -416,9 +500,9 @@ static int handle_ack(struct sync_state *state, const void *data, size_t len,
              (unsigned long long)through, ack->n_outcomes, n_refusals);
 
     if (refused) {
-        /* A gap is fixed by resending from the hub's mark at once; any
-         * other refusal (protocol, ...) would repeat, so back off. */
-        bool gap = strncmp(ack->error, "gap:", 4) == 0;
+        /* A gap is fixed by resending from the hub's mark at once; bad
+         * seqs would repeat, so back off. */
+        bool gap = refusal == WARDSYNC__V1__ACK__REFUSAL__REFUSAL_GAP;
         if (gap && state->n_flights > 0 &&
             state->flights[0].first == through + 1) {
             /* The answer to a batch sent before we went back to the mark:
@@ -427,8 +511,9 @@ static int handle_ack(struct sync_state *state, const void *data, size_t len,
                      (unsigned long long)through);
             goto done;
         }
-        ws_warn("sync", "hub refused batch: %s committed_through=%llu",
-                ack->error, (unsigned long long)through);
+        ws_warn("sync",
+                "hub refused batch refusal=%s: %s committed_through=%llu",
+                refusal_name(refusal), ack->error, (unsigned long long)through);
         state->n_flights = 0;
         state->next_seq = through + 1;
         if (!gap) {
@@ -437,12 +522,13 @@ static int handle_ack(struct sync_state *state, const void *data, size_t len,
         }
     }
     if (ack->retry_after_ms) {
+        int64_t delay = retry_delay_ms(state, ack->retry_after_ms);
         ws_log_limited(&busy_limit, 30000, WS_LOG_INFO, "sync",
-                       "hub busy, waiting retry_after_ms=%u",
-                       ack->retry_after_ms);
+                       "hub busy, waiting retry_after_ms=%lld",
+                       (long long)delay);
         state->n_flights = 0;
         state->next_seq = state->hub_mark + 1;
-        state->not_before_ms = now + ack->retry_after_ms;
+        state->not_before_ms = now + delay;
     } else if (!refused) {
         size_t done_n = 0;
         while (done_n < state->n_flights && state->flights[done_n].last <= mark)
@@ -622,9 +708,16 @@ int sync_command(const struct agent_settings *settings,
                 break;
         }
         if (nothing_to_send && options->until_idle && inbox_empty) {
-            if (outbox_get_counts(state.outbox, &counts) < 0)
+            /* Every event at or below the hub's mark is delivered or
+             * rejected and every one above it is queued, so "nothing
+             * queued" is "the mark is the last seq": one row of meta, not
+             * a count of the outbox on every idle turn. */
+            uint64_t last_seq;
+            if (outbox_last_seq(state.outbox, &last_seq) < 0)
                 goto close;
-            if (counts.queued == 0) {
+            if (last_seq <= state.hub_mark) {
+                if (outbox_get_counts(state.outbox, &counts) < 0)
+                    goto close;
                 ws_info("agent",
                         "idle: nothing queued, inbox empty "
                         "delivered=%llu rejected=%llu",

@@ -2,13 +2,25 @@
  * validate.c - the shared rules for every event type.
  *
  * Every string is checked to be UTF-8 before anything else looks at it,
- * because protobuf-c hands proto3 strings over unchecked. Reasons quote a
+ * because protobuf-c hands proto3 strings over unchecked (a NUL inside a
+ * string is refused earlier, by the codec, since decoding cuts it).
+ *
+ * What the hub's tables (district-hub/sql) would refuse is refused here,
+ * with a reason, so that an event never reaches PostgreSQL only to fail
+ * there: uuid event_id; bigint seq (1..INT64_MAX); timestamptz times
+ * (0..WS_TIME_MAX_MS); date columns (ws_date_parse: real calendar dates,
+ * 1900..2999, well inside PostgreSQL's date range); the CHECKs on
+ * respondent_group (1..4), levels (1..3), citizens and petitions
+ * (0..10000) and the kind, channel, status, host_role and mode names; text
+ * that is UTF-8 (codes 1..64 bytes of [A-Za-z0-9._/-], the note at most
+ * WS_NOTE_MAX bytes). Reasons quote a
  * bad value only in a cleaned, shortened form (describe()), since the value
  * came from outside and the reason ends up in logs and reports.
  */
 #include "wardsync/validate.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -107,6 +119,19 @@ static int check_date(const char *field, const char *value, int32_t *days_out,
     return 0;
 }
 
+/* A time in milliseconds since the epoch, within 0..WS_TIME_MAX_MS. */
+static int check_time(const char *field, int64_t ms, char *reason,
+                      size_t reasonlen)
+{
+    if (ms < 0)
+        return invalid(reason, reasonlen, "%s: negative", field);
+    if (ms > WS_TIME_MAX_MS)
+        return invalid(reason, reasonlen,
+                       "%s: %" PRId64 " is after 9999-12-31 (more than %lld)",
+                       field, ms, WS_TIME_MAX_MS);
+    return 0;
+}
+
 int ws_validate_ballot(const Wardsync__V1__Ballot *ballot,
                        const struct ws_catalogue *cat, char *reason,
                        size_t reasonlen)
@@ -133,23 +158,27 @@ int ws_validate_ballot(const Wardsync__V1__Ballot *ballot,
         return invalid(reason, reasonlen,
                        "form: unknown form \"%s\" (not in the catalogue)",
                        ballot->form);
-    if (ballot->respondent_group < 1 ||
-        ballot->respondent_group > cat->n_respondent_groups)
+    size_t n_groups = cat->n_respondent_groups < WS_RESPONDENT_GROUP_MAX
+                          ? cat->n_respondent_groups
+                          : WS_RESPONDENT_GROUP_MAX;
+    if (ballot->respondent_group < 1 || ballot->respondent_group > n_groups)
         return invalid(reason, reasonlen,
                        "respondent_group: %u is not one of 1..%zu",
-                       ballot->respondent_group, cat->n_respondent_groups);
+                       ballot->respondent_group, n_groups);
     n_levels = ballot->levels != NULL ? ballot->n_levels : 0;
     if (n_levels != form->n_items)
         return invalid(reason, reasonlen,
                        "levels: %zu answers, form %s has %zu items", n_levels,
                        form->code, form->n_items);
+    size_t max_level =
+        cat->n_levels < WS_LEVEL_MAX ? cat->n_levels : WS_LEVEL_MAX;
     for (size_t i = 0; i < n_levels; i++) {
         uint32_t level = ballot->levels[i];
 
-        if (level < 1 || level > cat->n_levels)
+        if (level < 1 || level > max_level)
             return invalid(reason, reasonlen,
                            "levels: item %zu has level %u, want 1..%zu", i + 1,
-                           level, cat->n_levels);
+                           level, max_level);
     }
     return 0;
 }
@@ -255,6 +284,7 @@ int ws_validate_event(const Wardsync__V1__Event *event,
                       size_t reasonlen)
 {
     const char *event_id;
+    int rc;
 
     if (event == NULL)
         return invalid(reason, reasonlen, "event: missing");
@@ -269,10 +299,16 @@ int ws_validate_event(const Wardsync__V1__Event *event,
     }
     if (event->seq < 1)
         return invalid(reason, reasonlen, "seq: 0, want 1 or more");
-    if (event->occurred_at_ms < 0)
-        return invalid(reason, reasonlen, "occurred_at_ms: negative");
-    if (event->queued_at_ms < 0)
-        return invalid(reason, reasonlen, "queued_at_ms: negative");
+    if (event->seq > (uint64_t)INT64_MAX)
+        return invalid(reason, reasonlen,
+                       "seq: %" PRIu64 " is more than %" PRId64, event->seq,
+                       INT64_MAX);
+    rc = check_time("occurred_at_ms", event->occurred_at_ms, reason, reasonlen);
+    if (rc < 0)
+        return rc;
+    rc = check_time("queued_at_ms", event->queued_at_ms, reason, reasonlen);
+    if (rc < 0)
+        return rc;
 
     switch (event->body_case) {
     case WARDSYNC__V1__EVENT__BODY_BALLOT:

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <zmq.h>
@@ -262,6 +263,8 @@ static void test_gap_is_refused(void **state)
 
     assert_int_equal(it_send_batch(endpoint, &gap.batch, 10000, &ack), 0);
     assert_int_equal(ack->committed_through, 1);
+    assert_int_equal(ack->refusal, WARDSYNC__V1__ACK__REFUSAL__REFUSAL_GAP);
+    assert_string_equal(ack->agent_instance, instance);
     assert_non_null(ack->error);
     assert_true(strlen(ack->error) > 0);
     wardsync__v1__ack__free_unpacked(ack, NULL);
@@ -279,6 +282,8 @@ static void test_malformed_frame_is_answered_and_hub_keeps_serving(void **s)
 
     assert_int_equal(
         it_send_raw(endpoint, garbage, sizeof garbage, 10000, &ack), 0);
+    assert_int_equal(ack->refusal,
+                     WARDSYNC__V1__ACK__REFUSAL__REFUSAL_MALFORMED);
     assert_non_null(ack->error);
     assert_true(strlen(ack->error) > 0);
     wardsync__v1__ack__free_unpacked(ack, NULL);
@@ -529,11 +534,13 @@ static void test_window_and_gap_share_a_group(void **state)
                          0);
         zmq_msg_close(&msg);
         if (strcmp(ack->agent_instance, other) == 0) {
-            assert_non_null(ack->error);
-            assert_int_equal(strncmp(ack->error, "gap:", 4), 0);
+            assert_int_equal(ack->refusal,
+                             WARDSYNC__V1__ACK__REFUSAL__REFUSAL_GAP);
             assert_int_equal(ack->committed_through, 0);
             refused++;
         } else {
+            assert_int_equal(ack->refusal,
+                             WARDSYNC__V1__ACK__REFUSAL__REFUSAL_NONE);
             assert_true(!ack->error || !ack->error[0]);
             if (ack->committed_through > through)
                 through = ack->committed_through;
@@ -633,6 +640,183 @@ static void test_writer_refuses_one_row_not_the_group(void **state)
     sql_ok("ROLLBACK");
 }
 
+/* A routing id of the hub stand-in's ROUTER. */
+struct peer_id {
+    uint8_t bytes[256];
+    size_t len;
+};
+
+/* Receives one batch on router (routing id, then the frame), checks that
+ * the codec reads it, and returns it (free_unpacked by the caller). */
+static Wardsync__V1__Batch *fake_hub_receive(void *router, struct peer_id *id)
+{
+    zmq_msg_t part;
+    Wardsync__V1__Batch *batch = NULL;
+    char err[256];
+    zmq_msg_init(&part);
+    assert_true(zmq_msg_recv(&part, router, 0) >= 0);
+    assert_true(zmq_msg_more(&part));
+    assert_true(zmq_msg_size(&part) <= sizeof id->bytes);
+    id->len = zmq_msg_size(&part);
+    memcpy(id->bytes, zmq_msg_data(&part), id->len);
+    zmq_msg_close(&part);
+    zmq_msg_init(&part);
+    assert_true(zmq_msg_recv(&part, router, 0) >= 0);
+    if (ws_batch_unpack(zmq_msg_data(&part), zmq_msg_size(&part),
+                        WS_MAX_FRAME_DEFAULT, &batch, err, sizeof err) < 0)
+        fail_msg("agent sent a batch the codec refuses: %s", err);
+    zmq_msg_close(&part);
+    return batch;
+}
+
+static void fake_hub_answer(void *router, const struct peer_id *id,
+                            const Wardsync__V1__Ack *ack)
+{
+    uint8_t *buf;
+    size_t len;
+    assert_int_equal(ws_pack(&ack->base, &buf, &len), 0);
+    assert_true(zmq_send(router, id->bytes, id->len, ZMQ_SNDMORE) >= 0);
+    assert_true(zmq_send(router, buf, len, 0) >= 0);
+    free(buf);
+}
+
+/* The agent decides by Ack.refusal, never by the text: a "database
+ * unavailable" refusal (whose text even starts with "gap:") keeps the
+ * agent's mark and delays the resend by retry_after_ms; a gap refusal
+ * (whose text does not) takes the hub's mark. Against a hub stand-in, so
+ * the test chooses every answer. */
+static void test_agent_decides_by_refusal_code(void **state)
+{
+    (void)state;
+    char csv[512], home[512], log[512], ep[128];
+    snprintf(csv, sizeof csv, "%s/reception-refusals.csv", env.workdir);
+    assert_int_equal(
+        it_write_file(csv, "session,held_on,host_role,mode,citizens,petitions\n"
+                           "R1,2023-10-02,chair,regular,4,1\n"
+                           "R2,2023-10-09,chair,regular,2,0\n"
+                           "R3,2023-10-16,chair,regular,1,1\n"),
+        0);
+    assert_int_equal(agent("a20", "LB14", "tcp://127.0.0.1:1", NULL, NULL,
+                           "import", "reception", csv, NULL),
+                     0);
+
+    void *ctx = zmq_ctx_new();
+    void *router = zmq_socket(ctx, ZMQ_ROUTER);
+    int timeout = 10000, zero = 0;
+    zmq_setsockopt(router, ZMQ_RCVTIMEO, &timeout, sizeof timeout);
+    zmq_setsockopt(router, ZMQ_LINGER, &zero, sizeof zero);
+    assert_int_equal(zmq_bind(router, "tcp://127.0.0.1:*"), 0);
+    size_t ep_len = sizeof ep;
+    assert_int_equal(zmq_getsockopt(router, ZMQ_LAST_ENDPOINT, ep, &ep_len), 0);
+
+    /* No CURVE keys: the stand-in is a plain ROUTER. */
+    snprintf(home, sizeof home, "%s/a20", env.workdir);
+    snprintf(log, sizeof log, "%s/agent-a20.log", env.workdir);
+    const char *argv[] = {it_agent_bin,   "--home",        home, "--ward",
+                          "LB14",         "--hub",         ep,   "run",
+                          "--until-idle", "--max-seconds", "30", NULL};
+    pid_t a = it_spawn(argv, NULL, log);
+    assert_true(a > 0);
+
+    struct peer_id id;
+    char instance[WS_UUID_LEN + 1];
+    Wardsync__V1__Ack ack = WARDSYNC__V1__ACK__INIT;
+    Wardsync__V1__Batch *batch = fake_hub_receive(router, &id);
+    ws_strlcpy(instance, batch->agent_instance, sizeof instance);
+    assert_int_equal(batch->n_events, 3);
+    assert_int_equal(batch->events[0]->seq, 1);
+    assert_string_equal(batch->events[2]->reception->session, "R3");
+    wardsync__v1__batch__free_unpacked(batch, NULL);
+
+    /* The hub has committed seq 1 only ... */
+    ack.agent_instance = instance;
+    ack.committed_through = 1;
+    fake_hub_answer(router, &id, &ack);
+    /* ... and then cannot reach its database: the mark is not known (0)
+     * and must not move the agent's. */
+    int64_t refused_at = ws_monotonic_ms();
+    ack.committed_through = 0;
+    ack.refusal = WARDSYNC__V1__ACK__REFUSAL__REFUSAL_DATABASE_UNAVAILABLE;
+    ack.retry_after_ms = 700;
+    ack.error = "gap: this text decides nothing";
+    fake_hub_answer(router, &id, &ack);
+
+    batch = fake_hub_receive(router, &id);
+    int64_t waited = ws_monotonic_ms() - refused_at;
+    assert_int_equal(batch->events[0]->seq, 2);
+    assert_int_equal(batch->n_events, 2);
+    wardsync__v1__batch__free_unpacked(batch, NULL);
+    if (waited < 600)
+        fail_msg("agent resent after %lld ms, retry_after_ms was 700",
+                 (long long)waited);
+
+    /* A gap refusal carries the mark, whatever its text: the hub lost
+     * everything, so the agent goes back to seq 1. */
+    ack.refusal = WARDSYNC__V1__ACK__REFUSAL__REFUSAL_GAP;
+    ack.retry_after_ms = 0;
+    ack.committed_through = 0;
+    ack.error = "the hub's mark is 0";
+    fake_hub_answer(router, &id, &ack);
+    batch = fake_hub_receive(router, &id);
+    assert_int_equal(batch->events[0]->seq, 1);
+    assert_int_equal(batch->n_events, 3);
+    wardsync__v1__batch__free_unpacked(batch, NULL);
+
+    /* Committed at last: the agent is idle and exits 0. */
+    ack.refusal = WARDSYNC__V1__ACK__REFUSAL__REFUSAL_NONE;
+    ack.committed_through = 3;
+    ack.error = "";
+    fake_hub_answer(router, &id, &ack);
+    int status = -1;
+    for (int i = 0; i < 100; i++) {
+        pid_t done = waitpid(a, &status, WNOHANG);
+        if (done == a)
+            break;
+        status = -1;
+        usleep(100 * 1000);
+    }
+    if (status == -1)
+        it_stop(a);
+    zmq_close(router);
+    zmq_ctx_term(ctx);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    assert_int_equal(agent_status("a20", "LB14", "queued"), 0);
+    assert_int_equal(agent_status("a20", "LB14", "delivered"), 3);
+}
+
+/* Bug 1 of issue #12: a timestamp of 2^62 passed the shared validation
+ * and PostgreSQL refused it in the middle of the group, which was then
+ * redone one event at a time. Now the validation rejects that event alone
+ * (the reason is the validation's, not the database's) and its neighbours
+ * are stored. */
+static void test_time_postgresql_would_refuse_is_rejected_alone(void **state)
+{
+    (void)state;
+    char instance[WS_UUID_LEN + 1];
+    struct raw_batch rb;
+    Wardsync__V1__Ack *ack = NULL;
+
+    assert_int_equal(ws_uuid4(instance), 0);
+    raw_batch_init(&rb, instance, "LB13", 1, 3);
+    rb.events[1].occurred_at_ms = (int64_t)1 << 62;
+
+    assert_int_equal(it_send_batch(endpoint, &rb.batch, 10000, &ack), 0);
+    assert_int_equal(ack->refusal, WARDSYNC__V1__ACK__REFUSAL__REFUSAL_NONE);
+    assert_int_equal(ack->committed_through, 3);
+    assert_int_equal(ack->n_outcomes, 1);
+    assert_int_equal(ack->outcomes[0]->seq, 2);
+    assert_int_equal(ack->outcomes[0]->code,
+                     WARDSYNC__V1__OUTCOME__CODE__CODE_REJECTED);
+    assert_non_null(strstr(ack->outcomes[0]->reason,
+                           "occurred_at_ms: 4611686018427387904 is after"));
+    wardsync__v1__ack__free_unpacked(ack, NULL);
+    assert_int_equal(count("SELECT count(*) FROM events WHERE ward='LB13'"), 2);
+    assert_int_equal(count("SELECT count(*) FROM rejected_events WHERE "
+                           "ward='LB13' AND seq=2"),
+                     1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -648,6 +832,8 @@ int main(void)
         cmocka_unit_test(test_window_and_gap_share_a_group),
         cmocka_unit_test(test_conflict_in_a_batch_spares_the_rest),
         cmocka_unit_test(test_writer_refuses_one_row_not_the_group),
+        cmocka_unit_test(test_agent_decides_by_refusal_code),
+        cmocka_unit_test(test_time_postgresql_would_refuse_is_rejected_alone),
     };
     return cmocka_run_group_tests_name("integration_pipeline", tests,
                                        group_setup, group_teardown);

@@ -254,6 +254,9 @@ static void test_city_key_cannot_ingest(void **state)
     assert_int_equal(it_principal_keys(&env, "city", "HN", &curve, NULL, 0), 0);
     one_batch_init(&b, "LB04", "CITY");
     assert_int_equal(exchange(&curve, &b, 10000, &ack), 0);
+    assert_int_equal(ack->refusal,
+                     WARDSYNC__V1__ACK__REFUSAL__REFUSAL_IDENTITY);
+    assert_string_equal(ack->agent_instance, b.batch.agent_instance);
     assert_non_null(strstr(ack->error, "city key may not ingest"));
     wardsync__v1__ack__free_unpacked(ack, NULL);
     assert_int_equal(count("SELECT count(*) FROM events WHERE ward='LB04'"), 0);
@@ -486,28 +489,48 @@ static void test_nul_bytes_and_invalid_utf8_are_rejected(void **state)
     Wardsync__V1__Ack *ack = NULL;
     ward_curve("LB12", &curve);
 
-    /* A NUL inside the note: the event is rejected or stored without the
-     * NUL; either way the hub answers and keeps serving. */
+    /* A NUL inside the note (bug 2 of issue #12: "before\0after" was
+     * stored as "before"): the batch is refused as malformed, naming the
+     * field, nothing is stored, and the hub keeps serving. */
     one_batch_init(&b, "LB12", "unused");
     one_batch_petition(&b, "before-XX-after");
     assert_int_equal(send_patched(&curve, &b, "XX", "\0\0", 2, &ack), 0);
-    assert_int_equal(ack->committed_through, 1);
+    assert_int_equal(ack->refusal,
+                     WARDSYNC__V1__ACK__REFUSAL__REFUSAL_MALFORMED);
+    assert_int_equal(ack->committed_through, 0);
+    assert_non_null(strstr(ack->error, "petition.note: contains a NUL byte"));
     wardsync__v1__ack__free_unpacked(ack, NULL);
+    assert_int_equal(count("SELECT count(*) FROM events WHERE ward='LB12'"), 0);
+
+    /* Two outboxes "X\0first" and "X\0second" were one stream "X" and the
+     * second one's event was answered as a duplicate: each is refused. */
+    static const char *const instances[] = {"X-first", "X-second"};
+    for (int i = 0; i < 2; i++) {
+        struct one_batch x;
+        one_batch_init(&x, "LB12", "unused");
+        x.batch.agent_instance = (char *)instances[i];
+        one_batch_petition(&x, "same-stream");
+        assert_int_equal(send_patched(&curve, &x, "X-", "X\0", 2, &ack), 0);
+        assert_int_equal(ack->refusal,
+                         WARDSYNC__V1__ACK__REFUSAL__REFUSAL_MALFORMED);
+        assert_non_null(
+            strstr(ack->error, "agent_instance: contains a NUL byte"));
+        wardsync__v1__ack__free_unpacked(ack, NULL);
+    }
+    assert_int_equal(count("SELECT count(*) FROM agents WHERE ward='LB12'"), 0);
 
     /* Invalid UTF-8 in the note: that event is rejected with a reason. */
     struct one_batch c;
     one_batch_init(&c, "LB12", "unused");
-    c.batch.agent_instance = b.instance; /* same outbox, next seq */
-    c.event.seq = 2;
     one_batch_petition(&c, "bad-YY-utf8");
     assert_int_equal(send_patched(&curve, &c, "YY", "\xff\xfe", 2, &ack), 0);
-    assert_int_equal(ack->committed_through, 2);
+    assert_int_equal(ack->committed_through, 1);
     assert_int_equal(ack->n_outcomes, 1);
     assert_int_equal(ack->outcomes[0]->code,
                      WARDSYNC__V1__OUTCOME__CODE__CODE_REJECTED);
     wardsync__v1__ack__free_unpacked(ack, NULL);
     assert_int_equal(count("SELECT count(*) FROM rejected_events WHERE "
-                           "ward='LB12' AND seq=2"),
+                           "ward='LB12' AND seq=1"),
                      1);
 }
 

@@ -173,6 +173,18 @@ static void test_ack_marks_delivered_and_rejected(void **state)
     assert_int_equal(outbox_count_queued_after(f->outbox, 3, &backlog), 0);
     assert_int_equal(backlog, 1);
 
+    /* The last seq the sync loop reads on every batch and ack: from meta,
+     * whatever the events' states. */
+    uint64_t last_seq = 0;
+    assert_int_equal(outbox_last_seq(f->outbox, &last_seq), 0);
+    assert_int_equal(last_seq, 4);
+    struct outbox_new_event fifth;
+    make_event(&fifth, "R-3");
+    assert_int_equal(outbox_append(f->outbox, &fifth, 1, NULL, NULL, NULL), 0);
+    free(fifth.body);
+    assert_int_equal(outbox_last_seq(f->outbox, &last_seq), 0);
+    assert_int_equal(last_seq, 5);
+
     /* A late ack for an older batch changes nothing already settled. */
     assert_int_equal(outbox_apply_ack(f->outbox, 2, NULL, 0, 2000), 0);
     assert_int_equal(outbox_get_counts(f->outbox, &c), 0);

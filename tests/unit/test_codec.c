@@ -1,6 +1,7 @@
 /*
  * test_codec.c - the wire codec: round trips, malformed, truncated and
- * oversized frames, protocol versions.
+ * oversized frames, protocol versions, strings holding a NUL byte, Batch
+ * frames built from packed events.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -489,6 +490,267 @@ static void test_pack_arguments(void **state)
     free(buf);
 }
 
+/* ---- hand-built frames: a writer of the protobuf encoding, so a test can
+ * put bytes on the wire that protobuf-c's packer never would ---- */
+
+struct wire {
+    uint8_t buf[4096];
+    size_t len;
+};
+
+static void wire_varint(struct wire *w, uint64_t v)
+{
+    do {
+        assert_true(w->len < sizeof w->buf);
+        w->buf[w->len++] = (uint8_t)((v & 0x7f) | (v > 0x7f ? 0x80 : 0));
+        v >>= 7;
+    } while (v);
+}
+
+static void wire_uint(struct wire *w, uint32_t field, uint64_t v)
+{
+    wire_varint(w, (uint64_t)field << 3); /* wire type 0 */
+    wire_varint(w, v);
+}
+
+/* A length-delimited field: a string, bytes or a sub-message. */
+static void wire_bytes(struct wire *w, uint32_t field, const void *data,
+                       size_t len)
+{
+    wire_varint(w, (uint64_t)field << 3 | 2);
+    wire_varint(w, len);
+    assert_true(w->len + len <= sizeof w->buf);
+    memcpy(w->buf + w->len, data, len);
+    w->len += len;
+}
+
+/* A string written with its wire length, so it may hold a NUL. */
+#define WIRE_STR(w, field, literal)                                            \
+    wire_bytes((w), (field), (literal), sizeof(literal) - 1)
+
+/* An Event with a petition whose note is the given bytes. */
+static void wire_petition_event(struct wire *w, uint64_t seq, const void *note,
+                                size_t note_len)
+{
+    struct wire petition = {.len = 0};
+
+    WIRE_STR(&petition, 1, "P-1");
+    wire_uint(&petition, 2, 1); /* complaint */
+    wire_uint(&petition, 3, 1); /* in person */
+    wire_uint(&petition, 4, 1); /* received */
+    WIRE_STR(&petition, 6, "2023-08-01");
+    wire_bytes(&petition, 8, note, note_len);
+    w->len = 0;
+    wire_uint(w, 1, seq);
+    WIRE_STR(w, 2, "0b6f3c1e-8a2d-4c55-9e1f-2a7d9c3b4e51");
+    wire_uint(w, 3, 1691366400000);
+    wire_bytes(w, 11, petition.buf, petition.len);
+}
+
+/* Bug 2 of issue #12: two outboxes "X\0first" and "X\0second" were one
+ * stream "X" to the hub. Such a batch is refused, naming the field. */
+static void test_batch_agent_instance_with_nul(void **state)
+{
+    struct wire w = {.len = 0};
+    Wardsync__V1__Batch *batch = (void *)1;
+    char err[200] = "";
+
+    (void)state;
+    wire_uint(&w, 1, WS_PROTOCOL_VERSION);
+    WIRE_STR(&w, 2, "X\0first");
+    WIRE_STR(&w, 3, "LB01");
+    /* protobuf-c alone cuts the string at the NUL: what the check is for. */
+    Wardsync__V1__Batch *raw = wardsync__v1__batch__unpack(NULL, w.len, w.buf);
+    assert_non_null(raw);
+    assert_string_equal(raw->agent_instance, "X");
+    wardsync__v1__batch__free_unpacked(raw, NULL);
+
+    assert_int_equal(ws_batch_unpack(w.buf, w.len, WS_MAX_FRAME_DEFAULT, &batch,
+                                     err, sizeof err),
+                     -EBADMSG);
+    assert_null(batch);
+    assert_string_equal(err, "batch: agent_instance: contains a NUL byte");
+
+    /* The same frame without the NUL is a batch. */
+    w.len = 0;
+    wire_uint(&w, 1, WS_PROTOCOL_VERSION);
+    WIRE_STR(&w, 2, "X-first");
+    assert_int_equal(ws_batch_unpack(w.buf, w.len, WS_MAX_FRAME_DEFAULT, &batch,
+                                     err, sizeof err),
+                     0);
+    assert_string_equal(batch->agent_instance, "X-first");
+    wardsync__v1__batch__free_unpacked(batch, NULL);
+}
+
+/* Bug 2 of issue #12: "before\0after" was stored as "before". The batch
+ * is refused with the event's place, its seq and the field's path. */
+static void test_batch_event_string_with_nul(void **state)
+{
+    struct wire w = {.len = 0}, event = {.len = 0};
+    struct sample first;
+    uint8_t *packed;
+    size_t packed_len;
+    Wardsync__V1__Batch *batch = (void *)1;
+    char err[200] = "";
+
+    (void)state;
+    sample_ballot(&first, 8);
+    assert_int_equal(ws_pack(&first.event.base, &packed, &packed_len), 0);
+    wire_uint(&w, 1, WS_PROTOCOL_VERSION);
+    WIRE_STR(&w, 2, "5d0c2a71-3b9e-4f4a-8c61-0e7f1a2b3c4d");
+    wire_bytes(&w, 4, packed, packed_len);
+    wire_petition_event(&event, 9, "before\0after", 12);
+    wire_bytes(&w, 4, event.buf, event.len);
+    free(packed);
+
+    assert_int_equal(ws_batch_unpack(w.buf, w.len, WS_MAX_FRAME_DEFAULT, &batch,
+                                     err, sizeof err),
+                     -EBADMSG);
+    assert_null(batch);
+    assert_string_equal(err,
+                        "event 2 (seq 9): petition.note: contains a NUL byte");
+
+    /* A NUL at the very end of a string is caught as well. */
+    wire_petition_event(&event, 9, "after\0", 6);
+    Wardsync__V1__Event *got = (void *)1;
+    assert_int_equal(ws_event_unpack(event.buf, event.len, WS_MAX_FRAME_DEFAULT,
+                                     &got, err, sizeof err),
+                     -EBADMSG);
+    assert_null(got);
+    assert_string_equal(err, "event: petition.note: contains a NUL byte");
+
+    /* Without the NUL the same event decodes with its whole note. */
+    wire_petition_event(&event, 9, "before after", 12);
+    assert_int_equal(ws_event_unpack(event.buf, event.len, WS_MAX_FRAME_DEFAULT,
+                                     &got, err, sizeof err),
+                     0);
+    assert_string_equal(got->petition->note, "before after");
+    wardsync__v1__event__free_unpacked(got, NULL);
+}
+
+static void test_event_id_and_ack_with_nul(void **state)
+{
+    struct wire w = {.len = 0}, outcome = {.len = 0};
+    Wardsync__V1__Event *event = (void *)1;
+    Wardsync__V1__Ack *ack = (void *)1;
+    char err[200] = "";
+
+    (void)state;
+    wire_uint(&w, 1, 3);
+    WIRE_STR(&w, 2, "0b6f3c1e-8a2d-4c55-9e1f-2a7d9c3b4e51\0junk");
+    assert_int_equal(ws_event_unpack(w.buf, w.len, WS_MAX_FRAME_DEFAULT, &event,
+                                     err, sizeof err),
+                     -EBADMSG);
+    assert_null(event);
+    assert_string_equal(err, "event: event_id: contains a NUL byte");
+
+    /* The agent reads acks through the same walk: a reason in an outcome
+     * (a repeated sub-message) is searched too. */
+    wire_uint(&outcome, 1, 4);
+    wire_uint(&outcome, 2, 4);
+    WIRE_STR(&outcome, 3, "note\0hidden");
+    w.len = 0;
+    WIRE_STR(&w, 1, "5d0c2a71-3b9e-4f4a-8c61-0e7f1a2b3c4d");
+    wire_uint(&w, 2, 4);
+    wire_bytes(&w, 3, outcome.buf, outcome.len);
+    assert_int_equal(ws_ack_unpack(w.buf, w.len, WS_MAX_FRAME_DEFAULT, &ack,
+                                   err, sizeof err),
+                     -EBADMSG);
+    assert_null(ack);
+    assert_string_equal(err, "ack: outcomes.reason: contains a NUL byte");
+}
+
+/* ws_batch_pack_events gives the bytes protobuf-c gives for the same
+ * Batch, from events packed one by one (as the outbox stores them). */
+static void test_batch_pack_events_matches_protobuf_c(void **state)
+{
+    struct sample s[5];
+    Wardsync__V1__Event *events[5];
+    struct ws_packed_event packed[5];
+    uint8_t *bufs[5];
+    uint8_t *want, *got;
+    size_t want_len, got_len;
+
+    (void)state;
+    sample_ballot(&s[0], 7);
+    sample_petition(&s[1], 8);
+    sample_reception(&s[2], 9);
+    sample_remediation(&s[3], 10);
+    sample_petition(&s[4], 11);
+    /* A record longer than 127 bytes: its length takes two varint bytes. */
+    memset(s[4].note, 'a', WS_NOTE_MAX);
+    s[4].note[WS_NOTE_MAX] = '\0';
+    for (size_t backlog = 0; backlog <= 300; backlog += 300) {
+        Wardsync__V1__Batch batch = WARDSYNC__V1__BATCH__INIT;
+        Wardsync__V1__Batch head = WARDSYNC__V1__BATCH__INIT;
+
+        for (int i = 0; i < 5; i++) {
+            events[i] = &s[i].event;
+            assert_int_equal(
+                ws_pack(&s[i].event.base, &bufs[i], &packed[i].len), 0);
+            packed[i].data = bufs[i];
+        }
+        batch.protocol = head.protocol = WS_PROTOCOL_VERSION;
+        batch.agent_instance = head.agent_instance =
+            "5d0c2a71-3b9e-4f4a-8c61-0e7f1a2b3c4d";
+        batch.ward = head.ward = "LB01";
+        batch.backlog = head.backlog = backlog;
+        batch.n_events = 5;
+        batch.events = events;
+        assert_int_equal(ws_pack(&batch.base, &want, &want_len), 0);
+        assert_int_equal(ws_batch_pack_events(&head, packed, 5, &got, &got_len),
+                         0);
+        assert_int_equal(got_len, want_len);
+        assert_memory_equal(got, want, want_len);
+
+        /* And it decodes to the same batch. */
+        Wardsync__V1__Batch *back;
+        char err[200];
+        assert_int_equal(ws_batch_unpack(got, got_len, WS_MAX_FRAME_DEFAULT,
+                                         &back, err, sizeof err),
+                         0);
+        assert_int_equal(back->n_events, 5);
+        assert_int_equal(back->events[4]->seq, 11);
+        assert_int_equal(strlen(back->events[4]->petition->note), WS_NOTE_MAX);
+        assert_int_equal(back->backlog, backlog);
+        wardsync__v1__batch__free_unpacked(back, NULL);
+        free(got);
+        free(want);
+        for (int i = 0; i < 5; i++)
+            free(bufs[i]);
+    }
+}
+
+static void test_batch_pack_events_edges(void **state)
+{
+    Wardsync__V1__Batch head = WARDSYNC__V1__BATCH__INIT;
+    Wardsync__V1__Event *one[1] = {NULL};
+    uint8_t *want, *got;
+    size_t want_len, got_len;
+
+    (void)state;
+    /* No events: the same bytes as ws_pack of the head. */
+    head.protocol = WS_PROTOCOL_VERSION;
+    head.backlog = 5;
+    assert_int_equal(ws_pack(&head.base, &want, &want_len), 0);
+    assert_int_equal(ws_batch_pack_events(&head, NULL, 0, &got, &got_len), 0);
+    assert_int_equal(got_len, want_len);
+    assert_memory_equal(got, want, want_len);
+    free(got);
+    free(want);
+
+    /* A head that already has events is a programming error. */
+    head.n_events = 1;
+    head.events = one;
+    assert_int_equal(ws_batch_pack_events(&head, NULL, 0, &got, &got_len),
+                     -EINVAL);
+    head.n_events = 0;
+    assert_int_equal(ws_batch_pack_events(NULL, NULL, 0, &got, &got_len),
+                     -EINVAL);
+    assert_int_equal(ws_batch_pack_events(&head, NULL, 1, &got, &got_len),
+                     -EINVAL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -505,6 +767,11 @@ int main(void)
         cmocka_unit_test(test_wrong_protocol),
         cmocka_unit_test(test_batch_bad_utf8_envelope),
         cmocka_unit_test(test_pack_arguments),
+        cmocka_unit_test(test_batch_agent_instance_with_nul),
+        cmocka_unit_test(test_batch_event_string_with_nul),
+        cmocka_unit_test(test_event_id_and_ack_with_nul),
+        cmocka_unit_test(test_batch_pack_events_matches_protobuf_c),
+        cmocka_unit_test(test_batch_pack_events_edges),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -100,6 +100,27 @@ static void queued_negative(struct sample *s)
 {
     s->event.queued_at_ms = INT64_MIN;
 }
+static void seq_past_bigint(struct sample *s)
+{
+    s->event.seq = (uint64_t)INT64_MAX + 1;
+}
+/* Bug 1 of issue #12: 2^62 passed here and PostgreSQL refused it. */
+static void occurred_2_62(struct sample *s)
+{
+    s->event.occurred_at_ms = (int64_t)1 << 62;
+}
+static void occurred_year_10000(struct sample *s)
+{
+    s->event.occurred_at_ms = WS_TIME_MAX_MS + 1;
+}
+static void queued_2_62(struct sample *s)
+{
+    s->event.queued_at_ms = (int64_t)1 << 62;
+}
+static void queued_int64_max(struct sample *s)
+{
+    s->event.queued_at_ms = INT64_MAX;
+}
 static void body_unset(struct sample *s)
 {
     s->event.body_case = WARDSYNC__V1__EVENT__BODY__NOT_SET;
@@ -361,6 +382,16 @@ static const struct bad_case bad_cases[] = {
     {"seq 0", BALLOT, seq_zero, "seq: "},
     {"occurred_at negative", PETITION, occurred_negative, "occurred_at_ms: "},
     {"queued_at negative", REMEDIATION, queued_negative, "queued_at_ms: "},
+    {"seq past bigint", BALLOT, seq_past_bigint,
+     "seq: 9223372036854775808 is more than 9223372036854775807"},
+    {"occurred_at 2^62", PETITION, occurred_2_62,
+     "occurred_at_ms: 4611686018427387904 is after 9999-12-31"},
+    {"occurred_at year 10000", BALLOT, occurred_year_10000,
+     "occurred_at_ms: 253402300800000 is after 9999-12-31"},
+    {"queued_at 2^62", RECEPTION, queued_2_62,
+     "queued_at_ms: 4611686018427387904 is after 9999-12-31"},
+    {"queued_at int64 max", REMEDIATION, queued_int64_max,
+     "queued_at_ms: 9223372036854775807 is after"},
     {"body not set", RECEPTION, body_unset, "body: "},
     {"body case without body", BALLOT, body_null, "ballot: missing"},
 
@@ -520,7 +551,8 @@ static void test_valid_edges(void **state)
     assert_int_equal(
         ws_validate_reception(&s.reception, reason, sizeof(reason)), 0);
 
-    sample_ballot(&s, UINT64_MAX);
+    /* The largest seq PostgreSQL's bigint holds. */
+    sample_ballot(&s, (uint64_t)INT64_MAX);
     s.event.occurred_at_ms = 0;
     s.event.queued_at_ms = 0;
     s.ballot.respondent_group = 4;
@@ -529,6 +561,11 @@ static void test_valid_edges(void **state)
     s.ballot.survey = "R1234567890123456789012345678901234567890123456789012"
                       "34567890123"; /* exactly 64 bytes */
     assert_int_equal(strlen(s.ballot.survey), WS_FIELD_MAX);
+    assert_int_equal(
+        ws_validate_event(&s.event, catalogue, reason, sizeof(reason)), 0);
+    /* The last millisecond of 9999-12-31 is a time. */
+    s.event.occurred_at_ms = WS_TIME_MAX_MS;
+    s.event.queued_at_ms = WS_TIME_MAX_MS;
     assert_int_equal(
         ws_validate_event(&s.event, catalogue, reason, sizeof(reason)), 0);
 

@@ -20,12 +20,28 @@
 /* Longest free-text field (note) in bytes, and longest code/id field. */
 #define WS_NOTE_MAX 2000
 #define WS_FIELD_MAX 64
-/* Upper bound of citizens / petitions counted in one reception session. */
+/* Upper bound of citizens / petitions counted in one reception session
+ * (the CHECK of reception_sessions, integer columns). */
 #define WS_COUNT_MAX 10000
+/* Latest occurred_at_ms / queued_at_ms: 9999-12-31T23:59:59.999Z. The
+ * earliest is 0 (1970-01-01): an agent's clock never runs before the
+ * epoch, and PostgreSQL's timestamptz and the hub's UTC dates hold every
+ * value in between, written with a four-digit year. A later value (2^62
+ * ms is 146 million years) would be refused by PostgreSQL in the middle
+ * of a group commit instead of rejected here with its event alone. */
+#define WS_TIME_MAX_MS 253402300799999LL
+/* Respondent groups and levels the ballots table accepts (its CHECKs:
+ * respondent_group 1..4, levels within {1, 2, 3}), whatever a catalogue
+ * says. */
+#define WS_RESPONDENT_GROUP_MAX 4u
+#define WS_LEVEL_MAX 3u
 
-/* Validates an event's envelope (event_id a UUID, seq >= 1, times >= 0,
- * body set) and its body with the rules of its type. Returns 0 when valid,
- * -EINVAL with the reason in reason (reasonlen bytes) when not. */
+/* Validates an event's envelope (event_id a UUID, seq 1..INT64_MAX, times
+ * 0..WS_TIME_MAX_MS, body set) and its body with the rules of its type.
+ * Everything the hub's tables would refuse (column types, CHECKs, lengths)
+ * is refused here first, so that PostgreSQL never refuses an event that
+ * passed. Returns 0 when valid, -EINVAL with the reason in reason
+ * (reasonlen bytes) when not. */
 int ws_validate_event(const Wardsync__V1__Event *event,
                       const struct ws_catalogue *cat, char *reason,
                       size_t reasonlen);
