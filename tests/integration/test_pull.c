@@ -622,6 +622,30 @@ static void test_change_numbers_drawn_under_one_lock(void **state)
     PQfinish(other);
 }
 
+/* The snapshot signature moves with the published data only: an agent
+ * reporting in (its row in agents) leaves it, a petition or a setting
+ * moves it (issue 13: pages recomputed the snapshot at every batch). */
+static void test_signature_ignores_agent_contact(void **state)
+{
+    (void)state;
+    static const char version[] = "SELECT version FROM pull_published_version";
+    long v0 = it_query_long(env.db, version);
+    PGresult *r = PQexec(env.db, "UPDATE agents SET last_contact = now(),"
+                                 " committed_through = committed_through");
+    assert_int_equal(PQresultStatus(r), PGRES_COMMAND_OK);
+    PQclear(r);
+    assert_int_equal(it_query_long(env.db, version), v0);
+    send_petition("Q-4",
+                  WARDSYNC__V1__PETITION_STATUS__PETITION_STATUS_RECEIVED, "");
+    long v1 = it_query_long(env.db, version);
+    assert_true(v1 > v0);
+    r = PQexec(env.db,
+               "UPDATE indicator_settings SET due_soon_days = due_soon_days");
+    assert_int_equal(PQresultStatus(r), PGRES_COMMAND_OK);
+    PQclear(r);
+    assert_true(it_query_long(env.db, version) > v1);
+}
+
 /* district-hub status: one row per agent, as json and as a table, with a
  * silence threshold. */
 static void test_status_shows_every_agent(void **state)
@@ -677,6 +701,7 @@ int main(void)
         cmocka_unit_test(test_op_does_not_depend_on_page_size),
         cmocka_unit_test(test_pull_does_not_delay_acks),
         cmocka_unit_test(test_change_numbers_drawn_under_one_lock),
+        cmocka_unit_test(test_signature_ignores_agent_contact),
         cmocka_unit_test(test_status_shows_every_agent),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
