@@ -7,10 +7,11 @@
 #include <stdbool.h>
 #include <string.h>
 
+#include "db/conn.h"
 #include "settings.h"
 #include "wardsync/log.h"
 
-int csvload_apply(struct ind_store *st, const char *module, const char *path,
+int csvload_apply(struct db *db, const char *module, const char *path,
                   const char *header, csvload_apply_fn apply, size_t *applied)
 {
     char err[1024], detail[768];
@@ -21,7 +22,7 @@ int csvload_apply(struct ind_store *st, const char *module, const char *path,
         return HUB_EXIT_IO;
     }
     int rc = HUB_EXIT_OK;
-    if (ind_store_begin(st, err, sizeof err) < 0) {
+    if (db_command(db, "BEGIN", err, sizeof err) < 0) {
         ws_error(module, "%s", err);
         rc = HUB_EXIT_IO;
         goto out_reader;
@@ -35,7 +36,7 @@ int csvload_apply(struct ind_store *st, const char *module, const char *path,
             if (rec.n_fields >= 1 && strcmp(rec.fields[0], header) == 0)
                 continue;
         }
-        int r = apply(st, &rec, detail, sizeof detail);
+        int r = apply(db, &rec, detail, sizeof detail);
         if (r < 0) {
             ws_error(module, "%s:%ld: %s", path, rec.line, detail);
             rc = r == -EIO ? HUB_EXIT_IO : HUB_EXIT_INPUT;
@@ -48,7 +49,7 @@ int csvload_apply(struct ind_store *st, const char *module, const char *path,
         rc = HUB_EXIT_INPUT;
         goto out_rollback;
     }
-    if (ind_store_commit(st, err, sizeof err) < 0) {
+    if (db_commit(db, err, sizeof err) < 0) {
         ws_error(module, "%s", err);
         rc = HUB_EXIT_IO;
         goto out_rollback;
@@ -56,7 +57,7 @@ int csvload_apply(struct ind_store *st, const char *module, const char *path,
     goto out_reader;
 
 out_rollback:
-    ind_store_rollback(st);
+    db_rollback(db);
 out_reader:
     ws_csv_close(&reader);
     return rc;

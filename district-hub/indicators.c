@@ -31,7 +31,8 @@
 
 #include "csvload.h"
 #include "formulas.h"
-#include "store_indicators.h"
+#include "db/conn.h"
+#include "db/indicators.h"
 #include "wardsync/config.h"
 #include "wardsync/csv.h"
 #include "wardsync/log.h"
@@ -240,9 +241,8 @@ int indicators_thresholds(const struct hub_settings *settings,
 #endif
 
 /* One row of the petition deadline rules file. */
-static int apply_petition_rule(struct ind_store *st,
-                               const struct ws_csv_record *rec, char *err,
-                               size_t errlen)
+static int apply_petition_rule(struct db *st, const struct ws_csv_record *rec,
+                               char *err, size_t errlen)
 {
     if (rec->n_fields != 7) {
         snprintf(err, errlen,
@@ -254,7 +254,7 @@ static int apply_petition_rule(struct ind_store *st,
     const char *const fields[7] = {
         rec->fields[0], rec->fields[1], rec->fields[2], rec->fields[3],
         rec->fields[4], rec->fields[5], rec->fields[6]};
-    return ind_store_petition_rule(st, fields, err, errlen);
+    return db_ind_petition_rule(st, fields, err, errlen);
 }
 
 /* Loads the petition deadline rules file ([hub] petition_rules, default
@@ -262,7 +262,7 @@ static int apply_petition_rule(struct ind_store *st,
  * one transaction. Rules are versioned by effective_from: a new version
  * is a new row, never an edit of the old one's meaning. */
 static int load_petition_rules(const struct hub_settings *settings,
-                               struct ind_store *st)
+                               struct db *st)
 {
     struct stat sb;
     const char *path =
@@ -282,20 +282,21 @@ static int load_petition_rules(const struct hub_settings *settings,
 int indicators_write_settings(const struct hub_settings *settings)
 {
     struct ind_thresholds t;
-    struct ind_store *st = NULL;
+    struct db *st = NULL;
     char err[1024];
     if (indicators_thresholds(settings, &t, err, sizeof err) < 0) {
         ws_error(MODULE, "%s", err);
         return HUB_EXIT_INPUT;
     }
-    if (ind_store_open(settings->database, &st, err, sizeof err) < 0 ||
-        ind_store_settings_write(st, &t, err, sizeof err) < 0) {
+    if (db_open(settings->database, "district-hub indicators", &st, err,
+                sizeof err) < 0 ||
+        db_ind_settings_write(st, &t, err, sizeof err) < 0) {
         ws_error(MODULE, "could not write the indicator settings: %s", err);
-        ind_store_close(&st);
+        db_close(&st);
         return HUB_EXIT_IO;
     }
     int rc = load_petition_rules(settings, st);
-    ind_store_close(&st);
+    db_close(&st);
     if (rc != HUB_EXIT_OK)
         return rc;
     ws_info(
@@ -495,16 +496,17 @@ int indicators_run(const struct hub_settings *settings, const char *format,
         today = last - 1;
     ws_date_format(today, as_of);
 
-    struct ind_store *st = NULL;
+    struct db *st = NULL;
     struct ind_row *rows = NULL;
     size_t n = 0;
     int rc = HUB_EXIT_OK;
-    if (ind_store_open(settings->database, &st, err, sizeof err) < 0) {
+    if (db_open(settings->database, "district-hub indicators", &st, err,
+                sizeof err) < 0) {
         ws_error(MODULE, "%s", err);
         return HUB_EXIT_IO;
     }
-    if (ind_store_values(st, p.bounded ? p.from : NULL, p.bounded ? p.to : NULL,
-                         p.label, as_of, &t, &rows, &n, err, sizeof err) < 0) {
+    if (db_ind_values(st, p.bounded ? p.from : NULL, p.bounded ? p.to : NULL,
+                      p.label, as_of, &t, &rows, &n, err, sizeof err) < 0) {
         ws_error(MODULE, "could not compute indicators: %s", err);
         rc = HUB_EXIT_IO;
         goto out_store;
@@ -528,6 +530,6 @@ int indicators_run(const struct hub_settings *settings, const char *format,
 
     free(rows);
 out_store:
-    ind_store_close(&st);
+    db_close(&st);
     return rc;
 }

@@ -9,7 +9,7 @@
 #include <stdio.h>
 
 #include "settings.h"
-#include "store_indicators.h"
+#include "db/indicators.h"
 
 /* Prints every indicator (DESIGN §7) per ward, per district office and
  * per district rolled up, to out, with the publication rule applied.

@@ -652,7 +652,7 @@ int ingest_run(const struct hub_settings *settings, const char *endpoint,
         goto out_socket;
     }
     struct pull_server *pull = NULL;
-    rc = pull_open(ctx, settings, NULL, insecure ? NULL : &keys, &pull);
+    rc = pull_start(ctx, settings, insecure ? NULL : &keys, &pull);
     if (rc != HUB_EXIT_OK)
         goto out_socket;
 
@@ -666,9 +666,8 @@ int ingest_run(const struct hub_settings *settings, const char *endpoint,
             sleep_ms(wait > 200 ? 200 : wait < 50 ? 50 : wait);
             continue;
         }
-        zmq_pollitem_t items[2] = {{in.socket, 0, ZMQ_POLLIN, 0},
-                                   {pull_socket(pull), 0, ZMQ_POLLIN, 0}};
-        int n = zmq_poll(items, pull ? 2 : 1, INGEST_POLL_MS);
+        zmq_pollitem_t items[1] = {{in.socket, 0, ZMQ_POLLIN, 0}};
+        int n = zmq_poll(items, 1, INGEST_POLL_MS);
         if (n < 0) {
             if (errno == EINTR)
                 continue;
@@ -678,13 +677,11 @@ int ingest_run(const struct hub_settings *settings, const char *endpoint,
         }
         if (n > 0 && (items[0].revents & ZMQ_POLLIN))
             ingest_group(&in);
-        if (n > 0 && pull && (items[1].revents & ZMQ_POLLIN))
-            pull_handle(pull); /* between batches: see store_pull.c */
     }
     if (stop_requested)
         ws_info(MODULE, "stopping on signal");
 
-    pull_close(&pull);
+    pull_stop(&pull); /* its own thread: see pull.h */
 out_socket:
     auth_monitor_close(&monitor);
     zmq_close(in.socket); /* ZMQ_LINGER was set at creation */

@@ -2,31 +2,49 @@
  * pull.c - the pull endpoint: PullRequest in, PullPage out (pull.h).
  *
  * A request names a dataset, an optional ward (scope), a cursor (the
- * next_cursor of the previous page) and a page size. Rows come in change
- * order (sql/010_pull_changes.sql), so a client that keeps its last cursor
- * gets, next time, exactly the rows inserted, corrected or deleted since.
+ * next_cursor of the previous page, "" to start from nothing) and a page
+ * size. Rows come in change order (sql/010_pull_changes.sql), so a client
+ * that keeps its last cursor gets, next time, exactly the rows inserted,
+ * corrected or deleted since.
  *
- * indicators and ballot_aggregates are derived: at each request the hub
- * recomputes them into pull_snapshot, which gives a changed figure a new
- * change number. ballot_aggregates and (when present) indicators are read
- * from the published views, which apply the publication rule; until
- * published.indicators exists the hub's own counts are used, with ballot
- * counts under 10 suppressed here.
+ * Cursors: "cN" starts a pull after change N; within a pull, a page that
+ * has more after it hands back "cS:N": S is the cursor the pull started
+ * from, N the last change of the page. A row's op is decided against S
+ * ("insert" when the row was created after S, "update" when it already
+ * existed then), so it does not depend on the page size. The last page of
+ * a pull (more false) hands back "cN": the next pull starts there.
+ *
+ * The endpoint runs on its own thread with its own connection
+ * (docs/DESIGN.md §8: pulls never delay acks). Each page is read in one
+ * REPEATABLE READ READ ONLY transaction: rows, columns and version from
+ * one snapshot. Change numbers are handed out under one lock, so no
+ * number below one a page has handed out can commit later
+ * (sql/013_pull_thread.sql).
+ *
+ * indicators and ballot_aggregates are derived: the first page of a pull
+ * recomputes them from the published views (which apply the publication
+ * rule) into pull_snapshot, which gives a changed figure a new change
+ * number, when the published data changed since the last recomputation
+ * (db_read_source_signature) or DERIVED_MAX_AGE_MS passed; the other pages
+ * of the pull read the snapshot as it is.
  */
 #include "pull.h"
 
 #include <errno.h>
 #include <inttypes.h>
 #include <jansson.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zmq.h>
 
 #include "auth.h"
+#include "db/conn.h"
+#include "db/read.h"
 #include "envelope.h"
-#include "store.h"
-#include "store_pull.h"
 #include "wardsync/codec.h"
 #include "wardsync/config.h"
 #include "wardsync/log.h"
@@ -41,17 +59,17 @@
 #define PULL_SNDHWM 1000
 #define LOG_LIMIT_MS 10000
 /* A derived dataset is recomputed when its sources changed, and at least
- * this often (settings such as thresholds may change without a batch). */
+ * this often (indicators such as sync_lag move with the clock). */
 #define DERIVED_MAX_AGE_MS 300000
-/* Ballot-derived cells counting fewer ballots are published as "<10". */
-#define SUPPRESS_BELOW 10
 
 struct pull_server {
-    const struct hub_settings *settings;
-    void *socket;
-    struct store_reader *rd; /* NULL until the first request or after loss */
-    struct store *st;        /* for the hub's own indicator counts */
-    bool secure;             /* CURVE: every request must carry a User-Id */
+    const struct hub_settings *settings; /* borrowed */
+    void *socket;                        /* used by the thread only */
+    bool secure; /* CURVE: every request must carry a User-Id */
+    struct db_link link;
+    pthread_t thread;
+    bool started;
+    atomic_bool stop;
     /* When indicators [0] and ballot_aggregates [1] were last recomputed,
      * and the source signature then. */
     char derived_sig[2][256];
@@ -108,91 +126,42 @@ bool pull_authorise(const char *user_id, const char *dataset, const char *scope,
     return false;
 }
 
-/* "c<N>" (or "" for 0). */
-static int parse_cursor(const char *text, uint64_t *since)
+/* One run of digits into *v (at most 20). Returns the text after it, or
+ * NULL. */
+static const char *parse_number(const char *p, uint64_t *v)
 {
-    *since = 0;
+    const char *start = p;
+    *v = 0;
+    while (*p >= '0' && *p <= '9') {
+        if (p - start == 20 || *v > (UINT64_MAX - 9) / 10)
+            return NULL;
+        *v = *v * 10 + (uint64_t)(*p - '0');
+        p++;
+    }
+    return p > start ? p : NULL;
+}
+
+/* "" (start = since = 0), "cN" (start = since = N) or "cS:N" (a pull that
+ * started from S, at N; S <= N). */
+static int parse_cursor(const char *text, uint64_t *start, uint64_t *since)
+{
+    *start = *since = 0;
     if (!text || !text[0])
         return 0;
-    if (text[0] != 'c' || !text[1] || strlen(text) > 21)
+    if (text[0] != 'c')
         return -1;
-    for (const char *p = text + 1; *p; p++)
-        if (*p < '0' || *p > '9')
-            return -1;
-    *since = strtoull(text + 1, NULL, 10);
+    const char *p = parse_number(text + 1, start);
+    if (!p)
+        return -1;
+    if (*p == '\0') {
+        *since = *start;
+        return 0;
+    }
+    if (*p != ':' || !(p = parse_number(p + 1, since)) || *p != '\0' ||
+        *start > *since)
+        return -1;
     return 0;
 }
-
-static int ensure_reader(struct pull_server *ps, char *err, size_t errlen)
-{
-    if (ps->rd && store_reader_ok(ps->rd))
-        return 0;
-    store_reader_close(&ps->rd);
-    return store_reader_open(ps->settings->database, &ps->rd, err, errlen);
-}
-
-static bool is_ballot_indicator(const char *code)
-{
-    return strncmp(code, "ballot", 6) == 0;
-}
-
-/* The hub's own counts as snapshot rows. A ballot count in 1..9 is
- * published as "<10", and so is the district total it is part of, so that
- * the suppressed cell cannot be recovered by subtraction. */
-static int refresh_own_indicators(struct pull_server *ps, char *err,
-                                  size_t errlen)
-{
-    if (!ps->st && store_open(ps->settings->database, &ps->st, err, errlen) < 0)
-        return -EIO;
-    struct store_indicator_row *rows = NULL;
-    size_t n = 0;
-    int rc = store_indicator_counts(ps->st, NULL, NULL, &rows, &n, err, errlen);
-    if (rc < 0) {
-        store_close(&ps->st);
-        return rc;
-    }
-    bool any_suppressed = false;
-    for (size_t i = 0; i < n; i++)
-        if (is_ballot_indicator(rows[i].code) && rows[i].count > 0 &&
-            rows[i].count < SUPPRESS_BELOW)
-            any_suppressed = true;
-    json_t *arr = json_array();
-    for (size_t i = 0; arr && i < n; i++) {
-        char key[256], value[32];
-        snprintf(key, sizeof key, "%s/%s/all", rows[i].code, rows[i].org_unit);
-        bool suppress =
-            is_ballot_indicator(rows[i].code) &&
-            ((rows[i].count > 0 && rows[i].count < SUPPRESS_BELOW) ||
-             (any_suppressed && strcmp(rows[i].kind, "rollup") == 0));
-        if (suppress)
-            snprintf(value, sizeof value, "<%d", SUPPRESS_BELOW);
-        else
-            snprintf(value, sizeof value, "%" PRId64, rows[i].count);
-        json_t *row = json_pack(
-            "{s:s, s:s, s:{s:s, s:s, s:s, s:s, s:s, s:s}}", "key", key, "ward",
-            strcmp(rows[i].kind, "ward") == 0 ? rows[i].org_unit : "", "data",
-            "code", rows[i].code, "org_unit", rows[i].org_unit, "name",
-            rows[i].name, "kind", rows[i].kind, "period", "all", "value",
-            value);
-        if (!row || json_array_append_new(arr, row) != 0) {
-            json_decref(arr);
-            arr = NULL;
-        }
-    }
-    free(rows);
-    char *text = arr ? json_dumps(arr, JSON_COMPACT) : NULL;
-    json_decref(arr);
-    if (!text) {
-        snprintf(err, errlen, "out of memory");
-        return -ENOMEM;
-    }
-    rc = store_pull_snapshot_replace(ps->rd, "indicators", text, err, errlen);
-    free(text);
-    return rc;
-}
-
-static const char *const OWN_INDICATOR_COLUMNS[] = {
-    "code", "org_unit", "name", "kind", "period", "value", NULL};
 
 /* Fills page->rows from t: columns op, key, change, then either the
  * dataset's columns (first_data onwards) or one "data" JSON column to be
@@ -248,7 +217,7 @@ static char *json_value_text(json_t *v)
 
 /* json_columns NULL: the table's own columns from index 3. Returns 0 or
  * -ENOMEM. */
-static int page_build_fill(struct page_build *b, const struct store_table *t,
+static int page_build_fill(struct page_build *b, const struct db_table *t,
                            size_t n_rows, const char *const *json_columns)
 {
     size_t n_columns = 0;
@@ -274,16 +243,16 @@ static int page_build_fill(struct page_build *b, const struct store_table *t,
         Wardsync__V1__Row *row = &b->rows[r];
         wardsync__v1__row__init(row);
         b->row_ptrs[r] = row;
-        row->op = op_of(store_table_get(t, r, 0));
-        row->key = (char *)store_table_get(t, r, 1);
-        row->change = strtoull(store_table_get(t, r, 2), NULL, 10);
+        row->op = op_of(db_table_get(t, r, 0));
+        row->key = (char *)db_table_get(t, r, 1);
+        row->change = strtoull(db_table_get(t, r, 2), NULL, 10);
         b->values[r] = calloc(n_columns + 1, sizeof *b->values[r]);
         b->nulls[r] = calloc(n_columns + 1, sizeof *b->nulls[r]);
         if (!b->values[r] || !b->nulls[r])
             return -ENOMEM;
         json_t *data = NULL;
         if (json_columns) {
-            const char *text = store_table_get(t, r, 4);
+            const char *text = db_table_get(t, r, 4);
             data = text ? json_loads(text, 0, NULL) : NULL;
         }
         for (size_t c = 0; c < n_columns; c++) {
@@ -291,7 +260,7 @@ static int page_build_fill(struct page_build *b, const struct store_table *t,
             if (json_columns)
                 v = json_value_text(json_object_get(data, json_columns[c]));
             else {
-                const char *cell = store_table_get(t, r, c + 3);
+                const char *cell = db_table_get(t, r, c + 3);
                 v = cell ? strdup(cell) : NULL;
             }
             if (!v) {
@@ -316,28 +285,86 @@ static int page_build_fill(struct page_build *b, const struct store_table *t,
     return 0;
 }
 
-/* Serves one decoded request. Returns 0, or -EIO after a database error
- * (the error has been answered). */
-static int serve(struct pull_server *ps, struct envelope *env,
-                 const Wardsync__V1__PullRequest *req, const char *user_id)
+/* The first page of a pull of a derived dataset: recomputes its snapshot
+ * unless the published data is unchanged since the last time and that is
+ * recent. Returns 0 or a negative errno (-ENOENT: no such view). */
+static int refresh_derived(struct pull_server *ps, struct db *db,
+                           const char *dataset, const char *view, char *err,
+                           size_t errlen)
+{
+    int derived = strcmp(dataset, "indicators") == 0 ? 0 : 1;
+    char sig[256];
+    int rc = db_read_source_signature(db, sig, sizeof sig, err, errlen);
+    if (rc < 0)
+        return rc;
+    if (ps->derived_sig[derived][0] &&
+        strcmp(sig, ps->derived_sig[derived]) == 0 &&
+        ws_monotonic_ms() - ps->derived_at_ms[derived] < DERIVED_MAX_AGE_MS)
+        return 0;
+    /* The signature was read before the view: the snapshot is never older
+     * than the signature it is recorded with. */
+    rc = db_read_snapshot_refresh(db, dataset, view, err, errlen);
+    if (rc < 0)
+        return rc;
+    snprintf(ps->derived_sig[derived], sizeof ps->derived_sig[derived], "%s",
+             sig);
+    ps->derived_at_ms[derived] = ws_monotonic_ms();
+    return 0;
+}
+
+/* Reads one page in one snapshot: the rows (at most limit + 1, to know
+ * whether more wait), the view's columns and the dataset version. */
+static int read_page(struct db *db, const char *dataset, const char *view,
+                     uint64_t start, uint64_t since, const char *scope,
+                     unsigned limit, struct db_table *t,
+                     struct db_table *view_columns, uint64_t *version,
+                     char *err, size_t errlen)
+{
+    int rc = db_read_page_begin(db, err, errlen);
+    if (rc == 0 && view)
+        rc = db_read_view_columns(db, view + strlen("published."), view_columns,
+                                  err, errlen);
+    if (rc == 0) {
+        if (strcmp(dataset, "petitions") == 0)
+            rc = db_read_pull_petitions(db, start, since, scope, limit + 1, t,
+                                        err, errlen);
+        else if (strcmp(dataset, "sync_status") == 0)
+            rc = db_read_pull_sync_status(db, start, since, scope, limit + 1, t,
+                                          err, errlen);
+        else
+            rc = db_read_pull_snapshot(db, dataset, start, since, scope,
+                                       limit + 1, t, err, errlen);
+    }
+    if (rc == 0)
+        rc = db_read_pull_version(db, version, err, errlen);
+    if (rc == 0)
+        rc = db_read_page_end(db, err, errlen);
+    return rc;
+}
+
+/* Serves one decoded request; every outcome is answered. */
+static void serve(struct pull_server *ps, struct envelope *env,
+                  const Wardsync__V1__PullRequest *req, const char *user_id)
 {
     char reason[512], err[1024];
     const char *dataset = req->dataset ? req->dataset : "";
     const char *scope = req->scope ? req->scope : "";
-    bool own_indicators = false;
-    if (strcmp(dataset, "indicators") != 0 &&
-        strcmp(dataset, "petitions") != 0 &&
-        strcmp(dataset, "ballot_aggregates") != 0 &&
-        strcmp(dataset, "sync_status") != 0) {
+    const char *view = NULL;
+    if (strcmp(dataset, "indicators") == 0)
+        view = "published.indicators";
+    else if (strcmp(dataset, "ballot_aggregates") == 0)
+        view = "published.ballot_aggregates";
+    else if (strcmp(dataset, "petitions") != 0 &&
+             strcmp(dataset, "sync_status") != 0) {
         send_error(ps, env, dataset,
                    "unknown dataset (indicators, petitions, "
                    "ballot_aggregates, sync_status)");
-        return 0;
+        return;
     }
     if (scope[0] &&
         ws_validate_code("scope", scope, reason, sizeof reason) != 0) {
         send_error(ps, env, dataset, reason);
-        return 0;
+        return;
     }
     if (!pull_authorise(user_id, dataset, scope, &scope, reason,
                         sizeof reason)) {
@@ -345,104 +372,64 @@ static int serve(struct pull_server *ps, struct envelope *env,
                        "pull refused user=%s dataset=%s reason=%s", user_id,
                        dataset, reason);
         send_error(ps, env, dataset, reason);
-        return 0;
+        return;
     }
-    uint64_t since;
-    if (parse_cursor(req->since, &since) < 0) {
+    uint64_t start, since;
+    if (parse_cursor(req->since, &start, &since) < 0) {
         send_error(ps, env, dataset, "bad cursor");
-        return 0;
+        return;
     }
     unsigned limit = req->page_size ? req->page_size : PULL_DEFAULT_PAGE_SIZE;
     if (limit > PULL_MAX_PAGE_SIZE)
         limit = PULL_MAX_PAGE_SIZE;
 
-    if (ensure_reader(ps, err, sizeof err) < 0)
-        goto db_error;
-
-    struct store_table t = {0}, view_columns = {0};
+    /* NULL while the database is away (db_link logs it, rate limited). */
+    struct db *db = db_link_get(&ps->link);
+    if (!db) {
+        send_error(ps, env, dataset, "database unavailable, try again later");
+        return;
+    }
+    struct db_table t = {0}, view_columns = {0};
     struct page_build b = {0};
+    uint64_t version = 0;
     int rc = 0;
-    const char *view = NULL;
-    if (strcmp(dataset, "indicators") == 0) {
-        bool exists = false;
-        rc = store_reader_relation_exists(ps->rd, "published.indicators",
-                                          &exists, err, sizeof err);
-        if (rc == 0 && exists)
-            view = "published.indicators";
-        else if (rc == 0)
-            own_indicators = true;
-    } else if (strcmp(dataset, "ballot_aggregates") == 0) {
-        view = "published.ballot_aggregates";
-    }
-    int derived = strcmp(dataset, "indicators") == 0 ? 0 : 1;
-    char sig[256] = "";
-    bool fresh = false;
-    if (rc == 0 && (view || own_indicators)) {
-        rc = store_pull_source_signature(ps->rd, sig, sizeof sig, err,
-                                         sizeof err);
-        fresh =
-            rc == 0 && ps->derived_sig[derived][0] &&
-            strcmp(sig, ps->derived_sig[derived]) == 0 &&
-            ws_monotonic_ms() - ps->derived_at_ms[derived] < DERIVED_MAX_AGE_MS;
-    }
-    if (rc == 0 && own_indicators && !fresh)
-        rc = refresh_own_indicators(ps, err, sizeof err);
-    if (rc == 0 && view && !fresh)
-        rc = store_pull_snapshot_from_view(ps->rd, dataset, view, err,
-                                           sizeof err);
+    if (view && start == since)
+        rc = refresh_derived(ps, db, dataset, view, err, sizeof err);
     if (rc == -ENOENT) {
         snprintf(reason, sizeof reason,
                  "%s not available yet: the hub's database has no %s view",
                  dataset, view);
         send_error(ps, env, dataset, reason);
-        return 0;
+        return;
     }
-    if (rc == 0 && view)
-        rc = store_pull_view_columns(ps->rd, view + strlen("published."),
-                                     &view_columns, err, sizeof err);
-    if (rc < 0)
-        goto db_error_tables;
-    if ((view || own_indicators) && !fresh) {
-        snprintf(ps->derived_sig[derived], sizeof ps->derived_sig[derived],
-                 "%s", sig);
-        ps->derived_at_ms[derived] = ws_monotonic_ms();
-    }
-
-    if (strcmp(dataset, "petitions") == 0)
-        rc = store_pull_petitions(ps->rd, since, scope, limit + 1, &t, err,
-                                  sizeof err);
-    else if (strcmp(dataset, "sync_status") == 0)
-        rc = store_pull_sync_status(ps->rd, since, scope, limit + 1, &t, err,
-                                    sizeof err);
-    else
-        rc = store_pull_snapshot(ps->rd, dataset, since, scope, limit + 1, &t,
-                                 err, sizeof err);
-    uint64_t version = 0;
     if (rc == 0)
-        rc = store_pull_version(ps->rd, &version, err, sizeof err);
+        rc = read_page(db, dataset, view, start, since, scope, limit, &t,
+                       &view_columns, &version, err, sizeof err);
     if (rc < 0)
-        goto db_error_tables;
+        goto db_error;
 
     bool more = t.n_rows > limit;
     size_t n_rows = more ? limit : t.n_rows;
     const char **json_columns = NULL;
-    if (own_indicators) {
-        json_columns = (const char **)OWN_INDICATOR_COLUMNS;
-    } else if (view) {
+    if (view) {
         json_columns = calloc(view_columns.n_rows + 1, sizeof *json_columns);
         for (size_t i = 0; json_columns && i < view_columns.n_rows; i++)
-            json_columns[i] = store_table_get(&view_columns, i, 0);
+            json_columns[i] = db_table_get(&view_columns, i, 0);
     }
     if ((view && !json_columns) ||
         page_build_fill(&b, &t, n_rows, (const char *const *)json_columns) <
             0) {
         send_error(ps, env, dataset, "out of memory");
     } else {
-        char cursor[32];
+        char cursor[48];
         uint64_t last =
-            n_rows ? strtoull(store_table_get(&t, n_rows - 1, 2), NULL, 10)
+            n_rows ? strtoull(db_table_get(&t, n_rows - 1, 2), NULL, 10)
                    : since;
-        snprintf(cursor, sizeof cursor, "c%" PRIu64, last);
+        if (more)
+            snprintf(cursor, sizeof cursor, "c%" PRIu64 ":%" PRIu64, start,
+                     last);
+        else
+            snprintf(cursor, sizeof cursor, "c%" PRIu64, last);
         wardsync__v1__pull_page__init(&b.page);
         b.page.dataset = (char *)dataset;
         b.page.n_columns = b.n_columns;
@@ -454,29 +441,27 @@ static int serve(struct pull_server *ps, struct envelope *env,
         b.page.more = more;
         send_page(ps, env, &b.page);
         ws_debug(MODULE,
-                 "page served user=%s dataset=%s scope=%s since=%" PRIu64
-                 " rows=%zu more=%d",
-                 user_id ? user_id : "-", dataset, scope, since, n_rows,
+                 "page served user=%s dataset=%s scope=%s start=%" PRIu64
+                 " since=%" PRIu64 " rows=%zu more=%d",
+                 user_id ? user_id : "-", dataset, scope, start, since, n_rows,
                  (int)more);
     }
-    if (!own_indicators)
-        free(json_columns);
+    free(json_columns);
     page_build_clear(&b);
-    store_table_clear(&t);
-    store_table_clear(&view_columns);
-    return 0;
+    db_table_clear(&t);
+    db_table_clear(&view_columns);
+    return;
 
-db_error_tables:
-    page_build_clear(&b);
-    store_table_clear(&t);
-    store_table_clear(&view_columns);
 db_error:
+    db_table_clear(&t);
+    db_table_clear(&view_columns);
     ws_log_limited(&ps->db_limit, LOG_LIMIT_MS, WS_LOG_ERROR, MODULE,
                    "pull failed dataset=%s: %s", dataset, err);
     send_error(ps, env, dataset, "database unavailable, try again later");
-    store_reader_close(&ps->rd);
-    store_close(&ps->st);
-    return -EIO;
+    if (db_ok(db))
+        db_rollback(db);
+    else
+        db_link_drop(&ps->link);
 }
 
 static void handle_one(struct pull_server *ps, struct envelope *env)
@@ -509,10 +494,9 @@ static void handle_one(struct pull_server *ps, struct envelope *env)
     wardsync__v1__pull_request__free_unpacked(req, NULL);
 }
 
-void pull_handle(struct pull_server *ps)
+/* Answers every request waiting on the socket (never blocks). */
+static void handle_waiting(struct pull_server *ps)
 {
-    if (!ps)
-        return;
     for (int i = 0; i < 64; i++) {
         struct envelope env;
         if (envelope_recv(ps->socket, &env) < 0) {
@@ -556,15 +540,37 @@ static int pull_socket_setup(void *socket, const struct ws_keypair *keys)
     return 0;
 }
 
-int pull_open(void *ctx, const struct hub_settings *settings,
-              const char *endpoint, const struct ws_keypair *keys,
-              struct pull_server **out)
+/* The pull thread: polls its socket until asked to stop. Signals are
+ * the main thread's: blocked here. */
+static void *pull_main(void *arg)
+{
+    struct pull_server *ps = arg;
+    sigset_t all;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, NULL);
+    while (!atomic_load(&ps->stop)) {
+        zmq_pollitem_t item = {ps->socket, 0, ZMQ_POLLIN, 0};
+        int n = zmq_poll(&item, 1, PULL_POLL_MS);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            ws_error(MODULE, "poll failed, pull endpoint stopped: %s",
+                     zmq_strerror(errno));
+            break;
+        }
+        if (n > 0 && (item.revents & ZMQ_POLLIN))
+            handle_waiting(ps);
+    }
+    return NULL;
+}
+
+int pull_start(void *ctx, const struct hub_settings *settings,
+               const struct ws_keypair *keys, struct pull_server **out)
 {
     *out = NULL;
-    if (!endpoint)
-        endpoint = ws_config_get(settings->config, "hub", "pull",
-                                 keys ? PULL_DEFAULT_ENDPOINT
-                                      : PULL_INSECURE_DEFAULT_ENDPOINT);
+    const char *endpoint = ws_config_get(settings->config, "hub", "pull",
+                                         keys ? PULL_DEFAULT_ENDPOINT
+                                              : PULL_INSECURE_DEFAULT_ENDPOINT);
     if (!endpoint || !endpoint[0] || strcmp(endpoint, "none") == 0) {
         ws_info(MODULE, "pull endpoint disabled");
         return HUB_EXIT_OK;
@@ -574,6 +580,8 @@ int pull_open(void *ctx, const struct hub_settings *settings,
         return HUB_EXIT_IO;
     ps->settings = settings;
     ps->secure = keys != NULL;
+    atomic_init(&ps->stop, false);
+    db_link_init(&ps->link, settings->database, "district-hub pull", MODULE);
     ps->socket = zmq_socket(ctx, ZMQ_ROUTER);
     if (!ps->socket) {
         ws_error(MODULE, "could not create socket: %s", zmq_strerror(errno));
@@ -586,7 +594,7 @@ int pull_open(void *ctx, const struct hub_settings *settings,
         int saved = errno;
         ws_error(MODULE, "could not bind \"%s\": %s", endpoint,
                  zmq_strerror(saved));
-        pull_close(&ps);
+        pull_stop(&ps);
         return (saved == EINVAL || saved == EPROTONOSUPPORT) ? HUB_EXIT_USAGE
                                                              : HUB_EXIT_IO;
     }
@@ -594,27 +602,34 @@ int pull_open(void *ctx, const struct hub_settings *settings,
     size_t bound_len = sizeof bound;
     if (zmq_getsockopt(ps->socket, ZMQ_LAST_ENDPOINT, bound, &bound_len) != 0)
         ws_strlcpy(bound, endpoint, sizeof bound);
+    /* From here on the socket is the thread's (thread creation is the
+     * memory barrier ZeroMQ asks for when a socket changes threads). */
+    int err = pthread_create(&ps->thread, NULL, pull_main, ps);
+    if (err != 0) {
+        ws_error(MODULE, "could not start the pull thread: %s", strerror(err));
+        goto fail;
+    }
+    ps->started = true;
     ws_info(MODULE, "pull endpoint=%s curve=%s", bound, keys ? "on" : "off");
     *out = ps;
     return HUB_EXIT_OK;
 fail:
-    pull_close(&ps);
+    pull_stop(&ps);
     return HUB_EXIT_IO;
 }
 
-void *pull_socket(struct pull_server *ps)
-{
-    return ps ? ps->socket : NULL;
-}
-
-void pull_close(struct pull_server **ps)
+void pull_stop(struct pull_server **ps)
 {
     if (!ps || !*ps)
         return;
-    if ((*ps)->socket)
-        zmq_close((*ps)->socket); /* ZMQ_LINGER set at creation */
-    store_reader_close(&(*ps)->rd);
-    store_close(&(*ps)->st);
-    free(*ps);
+    struct pull_server *p = *ps;
+    if (p->started) {
+        atomic_store(&p->stop, true);
+        pthread_join(p->thread, NULL);
+    }
+    if (p->socket)
+        zmq_close(p->socket); /* ZMQ_LINGER set at creation */
+    db_link_close(&p->link);
+    free(p);
     *ps = NULL;
 }

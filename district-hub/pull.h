@@ -1,7 +1,7 @@
 /*
- * pull.h - the hub's pull endpoint (DESIGN §4, §8): a ROUTER that answers
- * each PullRequest with one PullPage, served from the ingest loop between
- * batches.
+ * pull.h - the hub's pull endpoint (docs/DESIGN.md §4, §8): a ROUTER that
+ * answers each PullRequest with one PullPage, on a thread of its own with
+ * a database connection of its own, so that a pull never delays an ack.
  */
 #ifndef DISTRICT_HUB_PULL_H
 #define DISTRICT_HUB_PULL_H
@@ -18,31 +18,31 @@
 #define PULL_INSECURE_DEFAULT_ENDPOINT "tcp://127.0.0.1:7402"
 #define PULL_DEFAULT_PAGE_SIZE 500
 #define PULL_MAX_PAGE_SIZE 5000
+/* The pull thread looks at its stop flag at least this often. */
+#define PULL_POLL_MS 100
 
 struct pull_server;
 
-/* Creates the pull ROUTER on ctx and binds it to endpoint, or when NULL to
- * hub.pull / WARDSYNC_HUB_PULL (default PULL_DEFAULT_ENDPOINT, or
- * PULL_INSECURE_DEFAULT_ENDPOINT when keys is NULL). The setting
- * "none" disables the endpoint: 0 and *out NULL. With keys (the hub's key
- * pair) the socket is a CURVE server behind the ZAP handler, which the
- * caller has started, and a request without a User-Id is refused; keys
- * NULL is --insecure: every request comes from a local operator. Logs
- * "pull endpoint=ENDPOINT" once bound. The database connection is opened
- * on the first request. Returns a hub_exit code. */
-int pull_open(void *ctx, const struct hub_settings *settings,
-              const char *endpoint, const struct ws_keypair *keys,
-              struct pull_server **out);
+/* Creates the pull ROUTER on ctx, binds it to hub.pull / WARDSYNC_HUB_PULL
+ * (default PULL_DEFAULT_ENDPOINT, or PULL_INSECURE_DEFAULT_ENDPOINT when
+ * keys is NULL) and starts the pull thread, which owns the socket from
+ * then on: its own poll loop, its own database connection (opened on the
+ * first request, reconnected with back-off), and a stop flag it checks at
+ * least every PULL_POLL_MS. The setting "none" disables the endpoint: 0
+ * and *out NULL. With keys (the hub's key pair, read during the call)
+ * the socket is a CURVE server behind the ZAP handler, which the caller
+ * has started and stops only after pull_stop, and a request without a
+ * User-Id is refused; keys NULL is --insecure: every request comes from a
+ * local operator. settings are borrowed until pull_stop. Logs
+ * "pull endpoint=ENDPOINT" once bound. Returns a hub_exit code. */
+int pull_start(void *ctx, const struct hub_settings *settings,
+               const struct ws_keypair *keys, struct pull_server **out);
 
-/* The socket to poll for ZMQ_POLLIN; NULL when ps is NULL. */
-void *pull_socket(struct pull_server *ps);
-
-/* Answers every request waiting on the socket (never blocks). */
-void pull_handle(struct pull_server *ps);
-
-/* Closes the socket (with a short linger) and the database connections;
- * sets *ps to NULL; NULL-safe. */
-void pull_close(struct pull_server **ps);
+/* Stops the pull thread (a request being served is finished first), closes
+ * its socket (with a short linger) and its database connection; sets *ps
+ * to NULL; NULL-safe. Call before zmq_ctx_term and before the ZAP handler
+ * stops. */
+void pull_stop(struct pull_server **ps);
 
 /* Who may pull what, from the authenticated ZMQ User-Id (NULL or "": no
  * authentication, a local operator in --insecure mode):

@@ -15,8 +15,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "store.h"
-#include "store_pull.h"
+#include "db/conn.h"
+#include "db/read.h"
 #include "wardsync/config.h"
 #include "wardsync/log.h"
 
@@ -46,14 +46,14 @@ static void put_text(FILE *out, const char *s)
     }
 }
 
-static const char *cell(const struct store_table *t, size_t r, const char *name)
+static const char *cell(const struct db_table *t, size_t r, const char *name)
 {
-    int c = store_table_column(t, name);
-    const char *v = c >= 0 ? store_table_get(t, r, (size_t)c) : NULL;
+    int c = db_table_column(t, name);
+    const char *v = c >= 0 ? db_table_get(t, r, (size_t)c) : NULL;
     return v ? v : "";
 }
 
-static double num(const struct store_table *t, size_t r, const char *name)
+static double num(const struct db_table *t, size_t r, const char *name)
 {
     return strtod(cell(t, r, name), NULL);
 }
@@ -139,7 +139,7 @@ static void svg_bars(FILE *out, const char *id, const char *title,
 static const char *const LEVEL_COLOURS[] = {"#2e7d32", "#f9a825", "#c62828"};
 
 /* Share of answers at each level within each content group. */
-static void chart_ballot_levels(FILE *out, const struct store_table *t)
+static void chart_ballot_levels(FILE *out, const struct db_table *t)
 {
     struct bar *bars = calloc(t->n_rows + 1, sizeof *bars);
     if (!bars)
@@ -174,7 +174,7 @@ static void chart_ballot_levels(FILE *out, const struct store_table *t)
 }
 
 static void chart_simple(FILE *out, const char *id, const char *title,
-                         const char *unit, const struct store_table *t,
+                         const char *unit, const struct db_table *t,
                          const char *label_col, const char *value_col,
                          const char *colour)
 {
@@ -193,7 +193,7 @@ static void chart_simple(FILE *out, const char *id, const char *title,
     free(bars);
 }
 
-static void chart_on_time(FILE *out, const struct store_table *t)
+static void chart_on_time(FILE *out, const struct db_table *t)
 {
     struct bar *bars = calloc(t->n_rows + 1, sizeof *bars);
     if (!bars)
@@ -215,7 +215,7 @@ static void chart_on_time(FILE *out, const struct store_table *t)
 }
 
 /* Flagged subjects by remediation status; overdue counted apart. */
-static void chart_remediation(FILE *out, const struct store_table *t)
+static void chart_remediation(FILE *out, const struct db_table *t)
 {
     static const char *const status[] = {"required", "submitted", "completed"};
     static const char *const label[] = {"Phải khắc phục", "Đã nộp kế hoạch",
@@ -257,13 +257,13 @@ static const char *const COUNT_LABELS[] = {
 #define N_COUNT_CODES (sizeof COUNT_CODES / sizeof COUNT_CODES[0])
 
 /* One row per unit, one column per count indicator. */
-static void table_indicators(FILE *out, const struct store_indicator_row *rows,
-                             size_t n)
+static void table_indicators(FILE *out, const struct db_table *t)
 {
+    size_t n = t->n_rows;
     bool any_suppressed = false;
     for (size_t i = 0; i < n; i++)
-        if (strcmp(rows[i].code, "ballots_received") == 0 &&
-            rows[i].count > 0 && rows[i].count < SUPPRESS_BELOW)
+        if (strcmp(cell(t, i, "code"), "ballots_received") == 0 &&
+            num(t, i, "count") > 0 && num(t, i, "count") < SUPPRESS_BELOW)
             any_suppressed = true;
     fputs("<table class=\"indicators\"><thead><tr><th>Đơn vị (unit)</th>", out);
     for (size_t c = 0; c < N_COUNT_CODES; c++) {
@@ -276,27 +276,30 @@ static void table_indicators(FILE *out, const struct store_indicator_row *rows,
     fputs("</tr></thead><tbody>\n", out);
     /* Rows come sorted by indicator, then unit: the units of the first
      * indicator give the row order. */
-    for (size_t u = 0; u < n && strcmp(rows[u].code, rows[0].code) == 0; u++) {
+    for (size_t u = 0;
+         u < n && strcmp(cell(t, u, "code"), cell(t, 0, "code")) == 0; u++) {
         fputs("<tr><th>", out);
-        put_text(out, rows[u].org_unit);
+        put_text(out, cell(t, u, "org_unit"));
         fputs(" ", out);
-        put_text(out, rows[u].name);
+        put_text(out, cell(t, u, "name"));
         fputs("</th>", out);
         for (size_t c = 0; c < N_COUNT_CODES; c++) {
-            const struct store_indicator_row *found = NULL;
-            for (size_t i = 0; i < n && !found; i++)
-                if (strcmp(rows[i].code, COUNT_CODES[c]) == 0 &&
-                    strcmp(rows[i].org_unit, rows[u].org_unit) == 0)
-                    found = &rows[i];
+            size_t found = n;
+            for (size_t i = 0; i < n && found == n; i++)
+                if (strcmp(cell(t, i, "code"), COUNT_CODES[c]) == 0 &&
+                    strcmp(cell(t, i, "org_unit"), cell(t, u, "org_unit")) == 0)
+                    found = i;
             fputs("<td>", out);
-            if (!found)
+            double count = found < n ? num(t, found, "count") : 0;
+            if (found == n)
                 fputs("–", out);
             else if (c == 0 &&
-                     ((found->count > 0 && found->count < SUPPRESS_BELOW) ||
-                      (any_suppressed && strcmp(found->kind, "rollup") == 0)))
+                     ((count > 0 && count < SUPPRESS_BELOW) ||
+                      (any_suppressed &&
+                       strcmp(cell(t, found, "kind"), "rollup") == 0)))
                 fprintf(out, "&lt;%d", SUPPRESS_BELOW);
             else
-                fprintf(out, "%" PRId64, found->count);
+                put_text(out, cell(t, found, "count"));
             fputs("</td>", out);
         }
         fputs("</tr>\n", out);
@@ -304,7 +307,7 @@ static void table_indicators(FILE *out, const struct store_indicator_row *rows,
     fputs("</tbody></table>\n", out);
 }
 
-static void table_flagged(FILE *out, const struct store_table *t)
+static void table_flagged(FILE *out, const struct db_table *t)
 {
     fputs("<table><thead><tr><th>Phường</th><th>Đợt</th><th>Cán bộ "
           "(subject)</th><th>Tình trạng</th><th>Hạn</th><th>Quá "
@@ -380,18 +383,13 @@ static void rules(FILE *out, const struct hub_settings *settings)
 }
 
 static int write_report(FILE *out, const struct hub_settings *settings,
-                        struct store *st, struct store_reader *rd, char *err,
-                        size_t errlen)
+                        struct db *db, char *err, size_t errlen)
 {
-    struct store_table t[STORE_REPORT_N_QUERIES];
+    struct db_table t[DB_REPORT_N_QUERIES];
     memset(t, 0, sizeof t);
-    struct store_indicator_row *rows = NULL;
-    size_t n_rows = 0;
-    int rc =
-        store_indicator_counts(st, NULL, NULL, &rows, &n_rows, err, errlen);
-    for (int q = 0; rc == 0 && q < STORE_REPORT_N_QUERIES; q++)
-        rc = store_report_query(rd, (enum store_report_query)q, &t[q], err,
-                                errlen);
+    int rc = 0;
+    for (int q = 0; rc == 0 && q < DB_REPORT_N_QUERIES; q++)
+        rc = db_read_report(db, (enum db_report_query)q, &t[q], err, errlen);
     if (rc < 0)
         goto out;
 
@@ -401,9 +399,9 @@ static int write_report(FILE *out, const struct hub_settings *settings,
     gmtime_r(&now, &tm);
     strftime(generated, sizeof generated, "%Y-%m-%d %H:%M UTC", &tm);
     const char *district = "";
-    for (size_t r = 0; r < t[STORE_REPORT_WARDS].n_rows; r++)
-        if (strcmp(cell(&t[STORE_REPORT_WARDS], r, "kind"), "district") == 0)
-            district = cell(&t[STORE_REPORT_WARDS], r, "name");
+    for (size_t r = 0; r < t[DB_REPORT_WARDS].n_rows; r++)
+        if (strcmp(cell(&t[DB_REPORT_WARDS], r, "kind"), "district") == 0)
+            district = cell(&t[DB_REPORT_WARDS], r, "name");
 
     fputs("<!DOCTYPE html>\n<html lang=\"vi\"><head><meta charset=\"utf-8\">"
           "<title>Báo cáo kỷ luật, kỷ cương hành chính</title><style>",
@@ -419,27 +417,26 @@ static int write_report(FILE *out, const struct hub_settings *settings,
             generated);
 
     fputs("<h2>Chỉ tiêu theo phường (indicators per ward)</h2>\n", out);
-    if (n_rows)
-        table_indicators(out, rows, n_rows);
+    if (t[DB_REPORT_UNIT_COUNTS].n_rows)
+        table_indicators(out, &t[DB_REPORT_UNIT_COUNTS]);
     else
         fputs("<p>Chưa có số liệu.</p>\n", out);
 
     fputs("<h2>Biểu đồ (charts)</h2>\n", out);
-    chart_ballot_levels(out, &t[STORE_REPORT_BALLOT_LEVELS]);
-    chart_remediation(out, &t[STORE_REPORT_FLAGGED]);
+    chart_ballot_levels(out, &t[DB_REPORT_BALLOT_LEVELS]);
+    chart_remediation(out, &t[DB_REPORT_FLAGGED]);
     chart_simple(out, "chart-backlog",
                  "Đơn thư tồn đọng theo số ngày (petition backlog by age, "
                  "days)",
-                 "đơn", &t[STORE_REPORT_PETITION_AGE], "bucket", "n",
-                 "#ef6c00");
-    chart_on_time(out, &t[STORE_REPORT_ON_TIME]);
+                 "đơn", &t[DB_REPORT_PETITION_AGE], "bucket", "n", "#ef6c00");
+    chart_on_time(out, &t[DB_REPORT_ON_TIME]);
     chart_simple(out, "chart-reception",
                  "Tiếp công dân theo tuần (reception sessions per week)",
-                 "buổi", &t[STORE_REPORT_RECEPTION_WEEKS], "week", "sessions",
+                 "buổi", &t[DB_REPORT_RECEPTION_WEEKS], "week", "sessions",
                  "#00838f");
 
     fputs("<h2>Cán bộ phải khắc phục (flagged subjects)</h2>\n", out);
-    table_flagged(out, &t[STORE_REPORT_FLAGGED]);
+    table_flagged(out, &t[DB_REPORT_FLAGGED]);
     rules(out, settings);
     fputs("</body></html>\n", out);
     if (ferror(out)) {
@@ -447,20 +444,18 @@ static int write_report(FILE *out, const struct hub_settings *settings,
         rc = -EIO;
     }
 out:
-    for (int q = 0; q < STORE_REPORT_N_QUERIES; q++)
-        store_table_clear(&t[q]);
-    free(rows);
+    for (int q = 0; q < DB_REPORT_N_QUERIES; q++)
+        db_table_clear(&t[q]);
     return rc;
 }
 
 int report_run(const struct hub_settings *settings, const char *path)
 {
-    struct store *st = NULL;
-    struct store_reader *rd = NULL;
+    struct db *db = NULL;
     char err[2048];
     int rc = HUB_EXIT_IO;
-    if (store_open(settings->database, &st, err, sizeof err) < 0 ||
-        store_reader_open(settings->database, &rd, err, sizeof err) < 0) {
+    if (db_open(settings->database, "district-hub report", &db, err,
+                sizeof err) < 0) {
         ws_error(MODULE, "%s", err);
         goto out;
     }
@@ -480,7 +475,7 @@ int report_run(const struct hub_settings *settings, const char *path)
             goto out;
         }
     }
-    int wrc = write_report(out, settings, st, rd, err, sizeof err);
+    int wrc = write_report(out, settings, db, err, sizeof err);
     if (!to_stdout) {
         if (fclose(out) != 0 && wrc == 0) {
             snprintf(err, sizeof err, "could not write \"%s\": %s", tmp,
@@ -502,7 +497,6 @@ int report_run(const struct hub_settings *settings, const char *path)
     else
         rc = HUB_EXIT_OK;
 out:
-    store_reader_close(&rd);
-    store_close(&st);
+    db_close(&db);
     return rc;
 }

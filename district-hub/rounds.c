@@ -24,7 +24,8 @@
 #include <string.h>
 
 #include "csvload.h"
-#include "store_indicators.h"
+#include "db/conn.h"
+#include "db/rounds.h"
 #include "wardsync/csv.h"
 #include "wardsync/log.h"
 #include "wardsync/util.h"
@@ -62,7 +63,7 @@ static bool date_ok(const char *s)
 
 /* Applies one record of a round file. Returns 0 or a negative errno with
  * the reason in err. */
-static int apply_record(struct ind_store *st, const struct ws_csv_record *rec,
+static int apply_record(struct db *st, const struct ws_csv_record *rec,
                         char *err, size_t errlen)
 {
     if (rec->n_fields < 4) {
@@ -83,25 +84,25 @@ static int apply_record(struct ind_store *st, const struct ws_csv_record *rec,
             snprintf(err, errlen, "round dates must be YYYY-MM-DD");
             return -EINVAL;
         }
-        return ind_store_round_upsert(st, round, a, b, c, err, errlen);
+        return db_round_upsert(st, round, a, b, c, err, errlen);
     }
     if (strcmp(kind, "form") == 0)
-        return ind_store_round_form(st, round, a, b, err, errlen);
+        return db_round_form(st, round, a, b, err, errlen);
     if (strcmp(kind, "ward") == 0)
-        return ind_store_round_ward(st, round, a, b, err, errlen);
+        return db_round_ward(st, round, a, b, err, errlen);
     if (strcmp(kind, "subject") == 0) {
         if (ws_validate_code("subject", b, reason, sizeof reason) != 0) {
             snprintf(err, errlen, "%s", reason);
             return -EINVAL;
         }
-        return ind_store_round_subject(st, round, a, b, c, err, errlen);
+        return db_round_subject(st, round, a, b, c, err, errlen);
     }
     snprintf(err, errlen,
              "unknown record \"%s\" (round, form, ward or subject)", kind);
     return -EINVAL;
 }
 
-static int create_from_file(struct ind_store *st, const char *path)
+static int create_from_file(struct db *st, const char *path)
 {
     size_t applied;
     int rc = csvload_apply(st, MODULE, path, "record", apply_record, &applied);
@@ -196,7 +197,7 @@ int rounds_run(const struct hub_settings *settings, int argc, char **argv)
     if (code && ws_validate_code("round", code, reason, sizeof reason) != 0)
         return usage_error(reason);
 
-    struct ind_store *st = NULL;
+    struct db *st = NULL;
     char err[1024];
     int rc = HUB_EXIT_OK;
     if (strcmp(sub, "create") == 0) {
@@ -210,15 +211,16 @@ int rounds_run(const struct hub_settings *settings, int argc, char **argv)
         return usage_error("unknown round command (create, open, close, "
                            "show)");
     }
-    if (ind_store_open(settings->database, &st, err, sizeof err) < 0) {
+    if (db_open(settings->database, "district-hub round", &st, err,
+                sizeof err) < 0) {
         ws_error(MODULE, "%s", err);
         return HUB_EXIT_IO;
     }
     if (strcmp(sub, "create") == 0 && file) {
         rc = create_from_file(st, file);
     } else if (strcmp(sub, "create") == 0) {
-        int r = ind_store_round_upsert(st, code, opens, closes, label, err,
-                                       sizeof err);
+        int r =
+            db_round_upsert(st, code, opens, closes, label, err, sizeof err);
         if (r < 0) {
             ws_error(MODULE, "%s", err);
             rc = r == -EINVAL ? HUB_EXIT_INPUT : HUB_EXIT_IO;
@@ -228,7 +230,7 @@ int rounds_run(const struct hub_settings *settings, int argc, char **argv)
         }
     } else if (strcmp(sub, "open") == 0 || strcmp(sub, "close") == 0) {
         const char *state = strcmp(sub, "open") == 0 ? "open" : "closed";
-        int r = ind_store_round_set_state(st, code, state, err, sizeof err);
+        int r = db_round_set_state(st, code, state, err, sizeof err);
         if (r < 0) {
             ws_error(MODULE, "%s", err);
             rc = r == -EIO ? HUB_EXIT_IO : HUB_EXIT_INPUT;
@@ -237,7 +239,7 @@ int rounds_run(const struct hub_settings *settings, int argc, char **argv)
         }
     } else {
         struct show_ctx ctx = {json, json ? json_array() : NULL};
-        int r = ind_store_round_show(st, code, show_row, &ctx, err, sizeof err);
+        int r = db_round_show(st, code, show_row, &ctx, err, sizeof err);
         if (r < 0) {
             ws_error(MODULE, "%s", err);
             rc = r == -EIO ? HUB_EXIT_IO : HUB_EXIT_INPUT;
@@ -247,6 +249,6 @@ int rounds_run(const struct hub_settings *settings, int argc, char **argv)
         }
         json_decref(ctx.array);
     }
-    ind_store_close(&st);
+    db_close(&st);
     return rc;
 }

@@ -11,15 +11,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "store_pull.h"
+#include "db/conn.h"
+#include "db/read.h"
 #include "wardsync/log.h"
 
 #define MODULE "status"
 
-static const char *cell(const struct store_table *t, size_t r, const char *name)
+static const char *cell(const struct db_table *t, size_t r, const char *name)
 {
-    int c = store_table_column(t, name);
-    const char *v = c >= 0 ? store_table_get(t, r, (size_t)c) : NULL;
+    int c = db_table_column(t, name);
+    const char *v = c >= 0 ? db_table_get(t, r, (size_t)c) : NULL;
     return v ? v : "";
 }
 
@@ -38,7 +39,7 @@ static void format_lag(long long s, char *out, size_t cap)
         snprintf(out, cap, "%llds", s);
 }
 
-static void print_table(const struct store_table *t, long silent_after_s,
+static void print_table(const struct db_table *t, long silent_after_s,
                         FILE *out)
 {
     fprintf(out, "%-8s %-10s %-20s %-9s %8s %9s %9s %8s %9s  %s\n", "ward",
@@ -67,8 +68,7 @@ static json_t *integer_of(const char *text)
     return json_integer(strtoll(text, NULL, 10));
 }
 
-static int print_json(const struct store_table *t, long silent_after_s,
-                      FILE *out)
+static int print_json(const struct db_table *t, long silent_after_s, FILE *out)
 {
     json_t *root = json_object();
     json_t *agents = json_array();
@@ -115,15 +115,16 @@ int status_run(const struct hub_settings *settings, const char *format,
         ws_error(MODULE, "unknown format \"%s\" (table or json)", format);
         return HUB_EXIT_USAGE;
     }
-    struct store_reader *rd = NULL;
-    struct store_table t = {0};
+    struct db *db = NULL;
+    struct db_table t = {0};
     char err[1024];
-    if (store_reader_open(settings->database, &rd, err, sizeof err) < 0) {
+    if (db_open(settings->database, "district-hub status", &db, err,
+                sizeof err) < 0) {
         ws_error(MODULE, "%s", err);
         return HUB_EXIT_IO;
     }
     int rc = HUB_EXIT_IO;
-    if (store_status_agents(rd, silent_after_s, &t, err, sizeof err) < 0) {
+    if (db_read_status_agents(db, silent_after_s, &t, err, sizeof err) < 0) {
         ws_error(MODULE, "%s", err);
         goto out;
     }
@@ -134,7 +135,7 @@ int status_run(const struct hub_settings *settings, const char *format,
         rc = HUB_EXIT_OK;
     }
 out:
-    store_table_clear(&t);
-    store_reader_close(&rd);
+    db_table_clear(&t);
+    db_close(&db);
     return rc;
 }

@@ -1,16 +1,9 @@
 /*
- * store.c - migrations, org units, the catalogue and the raw indicator
- * counts; being moved under db/ (the writer is db/ingest.c).
+ * store.c - migrations, org units and the catalogue; being moved under
+ * db/ (the writer is db/ingest.c; the read side, rounds and indicators are
+ * db/read.c, db/rounds.c and db/indicators.c).
  *
- * All SQL of the hub lives in the statement table below, so a reader sees
- * in one place what the hub can do to its database, and so the indicator
- * query can later be swapped for a read of tally tables maintained in the
- * batch transaction (DESIGN §5) without touching the report code.
- *
- * Values travel as parameters, or as escaped COPY text into the ingest
- * stage (the group commit below); never inside SQL text. Text is checked
- * to be UTF-8 first (PostgreSQL would refuse invalid bytes), payloads go
- * in binary format or hex.
+ * Values travel as parameters; never inside SQL text.
  */
 #include "store.h"
 
@@ -45,7 +38,6 @@ enum stmt_id {
     ST_CATALOGUE_ITEM,
     ST_CATALOGUE_LEVEL,
     ST_CATALOGUE_RESPONDENT_GROUP,
-    ST_INDICATOR_COUNTS,
     ST_COUNT
 };
 
@@ -54,72 +46,6 @@ struct statement {
     int n_params;
     const char *sql;
 };
-
-/* The indicator counts (DESIGN §7), one statement. Scope rows: each ward
- * counts itself; "<district>-office" counts the district office's own
- * events (its agent uses the district code as ward); "<district>" is the
- * rollup over the office and all its wards. Period filters: ballots by
- * collected_on, petitions by received_on (a cohort: in_jurisdiction =
- * resolved + in_progress + withdrawn + transferred ones), reception by
- * held_on; $1 and $2 bound [from, to), NULL meaning unbounded. */
-static const char INDICATOR_SQL[] =
-    "WITH scope (org_unit, name, unit_kind, sort_key, member) AS ("
-    "  SELECT u.code, u.name, 'ward', coalesce(u.parent, '') || '/0/' ||"
-    "         u.code, u.code"
-    "    FROM org_units u WHERE u.kind = 'ward'"
-    "  UNION ALL"
-    "  SELECT d.code || '-office', d.name, 'office', d.code || '/1', d.code"
-    "    FROM org_units d WHERE d.kind = 'district'"
-    "  UNION ALL"
-    "  SELECT d.code, d.name, 'rollup', d.code || '/2', m.code"
-    "    FROM org_units d JOIN org_units m"
-    "      ON m.code = d.code OR (m.parent = d.code AND m.kind = 'ward')"
-    "   WHERE d.kind = 'district'"
-    "), codes (code, ord) AS ("
-    "  VALUES ('ballots_received', 1), ('petitions_received', 2),"
-    "         ('petitions_in_jurisdiction', 3), ('petitions_resolved', 4),"
-    "         ('petitions_in_progress', 5), ('reception_sessions', 6),"
-    "         ('reception_citizens', 7)"
-    "), counts (code, ward, n) AS ("
-    "  SELECT 'ballots_received', b.ward, count(*)"
-    "    FROM ballots b"
-    "   WHERE ($1::date IS NULL OR b.collected_on >= $1::date)"
-    "     AND ($2::date IS NULL OR b.collected_on < $2::date)"
-    "   GROUP BY b.ward"
-    "  UNION ALL"
-    "  SELECT v.code, p.ward, v.n"
-    "    FROM (SELECT ward, count(*) AS received,"
-    "                 count(*) FILTER (WHERE in_jurisdiction) AS in_jur,"
-    "                 count(*) FILTER (WHERE in_jurisdiction"
-    "                                    AND status = 'resolved') AS resolved,"
-    "                 count(*) FILTER (WHERE in_jurisdiction AND status NOT IN"
-    "                   ('resolved', 'withdrawn', 'transferred')) AS open"
-    "            FROM petitions"
-    "           WHERE ($1::date IS NULL OR received_on >= $1::date)"
-    "             AND ($2::date IS NULL OR received_on < $2::date)"
-    "           GROUP BY ward) p"
-    "   CROSS JOIN LATERAL (VALUES ('petitions_received', p.received),"
-    "                              ('petitions_in_jurisdiction', p.in_jur),"
-    "                              ('petitions_resolved', p.resolved),"
-    "                              ('petitions_in_progress', p.open)) v (code, "
-    "n)"
-    "  UNION ALL"
-    "  SELECT v.code, r.ward, v.n"
-    "    FROM (SELECT ward, count(*) AS sessions, sum(citizens) AS citizens"
-    "            FROM reception_sessions"
-    "           WHERE ($1::date IS NULL OR held_on >= $1::date)"
-    "             AND ($2::date IS NULL OR held_on < $2::date)"
-    "           GROUP BY ward) r"
-    "   CROSS JOIN LATERAL (VALUES ('reception_sessions', r.sessions),"
-    "                              ('reception_citizens', r.citizens))"
-    "         v (code, n)"
-    ")"
-    "SELECT c.code, s.org_unit, s.name, s.unit_kind,"
-    "       coalesce(sum(n.n), 0)::bigint"
-    "  FROM codes c CROSS JOIN scope s"
-    "  LEFT JOIN counts n ON n.code = c.code AND n.ward = s.member"
-    " GROUP BY c.code, c.ord, s.org_unit, s.name, s.unit_kind, s.sort_key"
-    " ORDER BY c.ord, s.sort_key";
 
 /* One SQL statement per entry, laid out to be read, not reflowed. */
 /* clang-format off */
@@ -169,7 +95,6 @@ static const struct statement STATEMENTS[ST_COUNT] = {
          "INSERT INTO catalogue_respondent_groups (code, label)"
          " VALUES ($1, $2)"
          " ON CONFLICT (code) DO UPDATE SET label = EXCLUDED.label"},
-    [ST_INDICATOR_COUNTS] = {"indicator_counts", 2, INDICATOR_SQL},
 };
 /* clang-format on */
 
@@ -488,43 +413,4 @@ int store_catalogue_upsert(struct store *st, const struct ws_catalogue *cat,
 fail_rollback:
     rollback_quietly(st);
     return -EIO;
-}
-
-/* ------------------------------------------------------------------ */
-/* ingest                                                              */
-
-/* ------------------------------------------------------------------ */
-/* indicators                                                          */
-
-int store_indicator_counts(struct store *st, const char *from, const char *to,
-                           struct store_indicator_row **rows, size_t *n,
-                           char *err, size_t errlen)
-{
-    *rows = NULL;
-    *n = 0;
-    const char *values[] = {from, to};
-    PGresult *res =
-        exec_stmt(st, ST_INDICATOR_COUNTS, values, NULL, NULL, err, errlen);
-    if (!res)
-        return -EIO;
-    int n_rows = PQntuples(res);
-    struct store_indicator_row *out =
-        calloc(n_rows > 0 ? (size_t)n_rows : 1, sizeof *out);
-    if (!out) {
-        PQclear(res);
-        snprintf(err, errlen, "out of memory");
-        return -ENOMEM;
-    }
-    for (int i = 0; i < n_rows; i++) {
-        ws_strlcpy(out[i].code, PQgetvalue(res, i, 0), sizeof out[i].code);
-        ws_strlcpy(out[i].org_unit, PQgetvalue(res, i, 1),
-                   sizeof out[i].org_unit);
-        ws_strlcpy(out[i].name, PQgetvalue(res, i, 2), sizeof out[i].name);
-        ws_strlcpy(out[i].kind, PQgetvalue(res, i, 3), sizeof out[i].kind);
-        out[i].count = strtoll(PQgetvalue(res, i, 4), NULL, 10);
-    }
-    PQclear(res);
-    *rows = out;
-    *n = (size_t)n_rows;
-    return 0;
 }

@@ -67,23 +67,4 @@ int store_org_units_upsert(struct store *st, const struct store_org_unit *units,
 int store_catalogue_upsert(struct store *st, const struct ws_catalogue *cat,
                            char *err, size_t errlen);
 
-/* ---- indicators (indicators.c) ---- */
-
-/* One count of one indicator for one org unit row of the report. */
-struct store_indicator_row {
-    char code[64];     /* indicator code */
-    char org_unit[80]; /* ward code, "<district>-office" or "<district>" */
-    char name[256];    /* Vietnamese name of the unit (UTF-8) */
-    char kind[16];     /* ward, office or rollup */
-    int64_t count;
-};
-
-/* Counts every count indicator for every ward, every district's own office
- * and every district rolled up over its office and wards, over the dates
- * [from, to) ("YYYY-MM-DD"; NULL means unbounded). Sorted by indicator,
- * then wards by code, the office, the rollup. *rows is malloc'd (free()). */
-int store_indicator_counts(struct store *st, const char *from, const char *to,
-                           struct store_indicator_row **rows, size_t *n,
-                           char *err, size_t errlen);
-
 #endif

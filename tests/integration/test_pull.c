@@ -57,8 +57,10 @@ static int group_teardown(void **state)
     return 0;
 }
 
-/* Sends one petition change of ward LB01 and expects it accepted. */
-static void send_petition(const char *petition, int status, const char *note)
+/* Sends one petition change of ward LB01 and expects it accepted within
+ * timeout_ms. */
+static void send_petition_within(const char *petition, int status,
+                                 const char *note, int timeout_ms)
 {
     Wardsync__V1__Batch batch = WARDSYNC__V1__BATCH__INIT;
     Wardsync__V1__Event event = WARDSYNC__V1__EVENT__INIT;
@@ -88,11 +90,16 @@ static void send_petition(const char *petition, int status, const char *note)
     batch.n_events = 1;
     batch.events = events;
     Wardsync__V1__Ack *ack = NULL;
-    assert_int_equal(it_send_batch(endpoint, &batch, 10000, &ack), 0);
+    assert_int_equal(it_send_batch(endpoint, &batch, timeout_ms, &ack), 0);
     assert_int_equal(ack->committed_through, next_seq);
     assert_int_equal(ack->n_outcomes, 0);
     wardsync__v1__ack__free_unpacked(ack, NULL);
     next_seq++;
+}
+
+static void send_petition(const char *petition, int status, const char *note)
+{
+    send_petition_within(petition, status, note, 10000);
 }
 
 /* Opens round R1 for subject S01 of LB01 (as the owner) and sends n
@@ -153,11 +160,12 @@ static void send_few_ballots(int n)
 
 /* One raw pull request with the given CURVE identity. Returns the page
  * (caller frees) or NULL when the hub did not answer. */
-static Wardsync__V1__PullPage *pull_raw(const struct it_curve *curve,
-                                        const char *dataset, const char *scope,
-                                        const char *since)
+/* Connects a DEALER with curve to the pull endpoint and sends one request
+ * (page_size 0: the hub's default). */
+static void *pull_send(void *ctx, const struct it_curve *curve,
+                       const char *dataset, const char *scope,
+                       const char *since, unsigned page_size)
 {
-    void *ctx = zmq_ctx_new();
     void *s = zmq_socket(ctx, ZMQ_DEALER);
     int zero = 0;
     zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof zero);
@@ -170,14 +178,21 @@ static Wardsync__V1__PullPage *pull_raw(const struct it_curve *curve,
     req.dataset = (char *)dataset;
     req.scope = (char *)scope;
     req.since = (char *)since;
+    req.page_size = page_size;
     size_t len = wardsync__v1__pull_request__get_packed_size(&req);
     uint8_t *buf = malloc(len + 1);
     wardsync__v1__pull_request__pack(&req, buf);
     assert_true(zmq_send(s, buf, len, 0) >= 0);
     free(buf);
+    return s;
+}
+
+/* The page the hub answers on s within timeout_ms, or NULL. */
+static Wardsync__V1__PullPage *pull_recv(void *s, int timeout_ms)
+{
     Wardsync__V1__PullPage *page = NULL;
     zmq_pollitem_t item = {s, 0, ZMQ_POLLIN, 0};
-    if (zmq_poll(&item, 1, 60000) == 1) {
+    if (zmq_poll(&item, 1, timeout_ms) == 1) {
         zmq_msg_t msg;
         zmq_msg_init(&msg);
         if (zmq_msg_recv(&msg, s, 0) >= 0)
@@ -185,9 +200,26 @@ static Wardsync__V1__PullPage *pull_raw(const struct it_curve *curve,
                                                    zmq_msg_data(&msg));
         zmq_msg_close(&msg);
     }
+    return page;
+}
+
+static Wardsync__V1__PullPage *pull_page(const struct it_curve *curve,
+                                         const char *dataset, const char *scope,
+                                         const char *since, unsigned page_size)
+{
+    void *ctx = zmq_ctx_new();
+    void *s = pull_send(ctx, curve, dataset, scope, since, page_size);
+    Wardsync__V1__PullPage *page = pull_recv(s, 60000);
     zmq_close(s);
     zmq_ctx_term(ctx);
     return page;
+}
+
+static Wardsync__V1__PullPage *pull_raw(const struct it_curve *curve,
+                                        const char *dataset, const char *scope,
+                                        const char *since)
+{
+    return pull_page(curve, dataset, scope, since, 0);
 }
 
 /* Runs city-pull as city HN into workdir/out (JSON unless csv). */
@@ -466,6 +498,154 @@ static void test_unreachable_hub_is_reported(void **state)
     free(out);
 }
 
+/* Every page of one pull of dataset from "" with page_size, as "key=op"
+ * lines in change order (a row seen twice keeps its last op). */
+static char *ops_of_pull(const struct it_curve *curve, const char *dataset,
+                         unsigned page_size)
+{
+    json_t *ops = json_object();
+    char cursor[64] = "";
+    for (int pages = 0;; pages++) {
+        assert_true(pages < 1000);
+        Wardsync__V1__PullPage *page =
+            pull_page(curve, dataset, "", cursor, page_size);
+        assert_non_null(page);
+        assert_string_equal(page->error, "");
+        for (size_t r = 0; r < page->n_rows; r++) {
+            const char *op =
+                page->rows[r]->op == WARDSYNC__V1__ROW_OP__ROW_OP_INSERT
+                    ? "insert"
+                : page->rows[r]->op == WARDSYNC__V1__ROW_OP__ROW_OP_DELETE
+                    ? "delete"
+                    : "update";
+            json_object_set_new(ops, page->rows[r]->key, json_string(op));
+        }
+        snprintf(cursor, sizeof cursor, "%s", page->next_cursor);
+        bool more = page->more;
+        wardsync__v1__pull_page__free_unpacked(page, NULL);
+        if (!more)
+            break;
+    }
+    char *text = json_dumps(ops, JSON_SORT_KEYS | JSON_INDENT(1));
+    json_decref(ops);
+    return text;
+}
+
+/* Bug 5 of issue 12: a row created after the pull's start is an insert
+ * whatever the page size; before, a paged pull called Q-1 an update
+ * because its creation was below the current page's cursor. */
+static void test_op_does_not_depend_on_page_size(void **state)
+{
+    (void)state;
+    struct it_curve city;
+    assert_int_equal(it_principal_keys(&env, "city", "HN", &city, NULL, 0), 0);
+    send_petition("Q-1",
+                  WARDSYNC__V1__PETITION_STATUS__PETITION_STATUS_RECEIVED, "");
+    send_petition("Q-2",
+                  WARDSYNC__V1__PETITION_STATUS__PETITION_STATUS_RECEIVED, "");
+    send_petition("Q-1",
+                  WARDSYNC__V1__PETITION_STATUS__PETITION_STATUS_ACCEPTED, "");
+    static const char *const datasets[] = {"petitions", "sync_status",
+                                           "ballot_aggregates", "indicators"};
+    for (size_t d = 0; d < 4; d++) {
+        char *big = ops_of_pull(&city, datasets[d], 5000);
+        char *paged = ops_of_pull(&city, datasets[d], 1);
+        if (strcmp(big, paged) != 0)
+            fail_msg("%s: one page:\n%s\npages of one row:\n%s", datasets[d],
+                     big, paged);
+        if (d == 0)
+            assert_non_null(strstr(paged, "\"LB01/Q-1\": \"insert\""));
+        free(big);
+        free(paged);
+    }
+}
+
+/* The pull endpoint has its own thread and connection: a pull that waits
+ * on the database does not hold up an ack. */
+static void test_pull_does_not_delay_acks(void **state)
+{
+    (void)state;
+    struct it_curve city;
+    assert_int_equal(it_principal_keys(&env, "city", "HN", &city, NULL, 0), 0);
+    /* A change to the published data, so that the next first page of
+     * ballot_aggregates recomputes it, which reads indicator_settings. */
+    send_petition("Q-3",
+                  WARDSYNC__V1__PETITION_STATUS__PETITION_STATUS_RECEIVED, "");
+    PGresult *r = PQexec(env.db, "BEGIN; LOCK TABLE indicator_settings IN "
+                                 "ACCESS EXCLUSIVE MODE");
+    assert_int_equal(PQresultStatus(r), PGRES_COMMAND_OK);
+    PQclear(r);
+    void *ctx = zmq_ctx_new();
+    void *s = pull_send(ctx, &city, "ballot_aggregates", "", "", 0);
+    /* The pull is now stuck behind the lock; no page yet. */
+    Wardsync__V1__PullPage *page = pull_recv(s, 500);
+    assert_null(page);
+    send_petition_within(
+        "Q-3", WARDSYNC__V1__PETITION_STATUS__PETITION_STATUS_ACCEPTED, "",
+        3000);
+    r = PQexec(env.db, "ROLLBACK");
+    PQclear(r);
+    page = pull_recv(s, 30000);
+    assert_non_null(page);
+    assert_string_equal(page->error, "");
+    wardsync__v1__pull_page__free_unpacked(page, NULL);
+    zmq_close(s);
+    zmq_ctx_term(ctx);
+}
+
+/* A transaction that draws a change number holds the change-number lock
+ * until it ends (sql/013_pull_thread.sql), so numbers commit in order. */
+static void test_change_numbers_drawn_under_one_lock(void **state)
+{
+    (void)state;
+    PGconn *other = PQconnectdb(env.conninfo);
+    assert_int_equal(PQstatus(other), CONNECTION_OK);
+    PGresult *r = PQexec(other, "BEGIN; UPDATE petitions SET note = 'sửa'"
+                                " WHERE petition = 'Q-2'");
+    assert_int_equal(PQresultStatus(r), PGRES_COMMAND_OK);
+    PQclear(r);
+    char sql[256];
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'"
+             " AND granted AND pid = %d",
+             PQbackendPID(other));
+    assert_int_equal(it_query_long(env.db, sql), 1);
+    long before = it_query_long(
+        env.db, "SELECT change_seq FROM petitions WHERE petition = 'Q-2'");
+    r = PQexec(other, "COMMIT");
+    assert_int_equal(PQresultStatus(r), PGRES_COMMAND_OK);
+    PQclear(r);
+    assert_int_equal(it_query_long(env.db, sql), 0);
+    long after = it_query_long(
+        env.db, "SELECT change_seq FROM petitions WHERE petition = 'Q-2'");
+    assert_true(after > before);
+    PQfinish(other);
+}
+
+/* The snapshot signature moves with the published data only: an agent
+ * reporting in (its row in agents) leaves it, a petition or a setting
+ * moves it (issue 13: pages recomputed the snapshot at every batch). */
+static void test_signature_ignores_agent_contact(void **state)
+{
+    (void)state;
+    static const char version[] = "SELECT version FROM pull_published_version";
+    long v0 = it_query_long(env.db, version);
+    PGresult *r = PQexec(env.db, "UPDATE agents SET last_contact = now(),"
+                                 " committed_through = committed_through");
+    assert_int_equal(PQresultStatus(r), PGRES_COMMAND_OK);
+    PQclear(r);
+    assert_int_equal(it_query_long(env.db, version), v0);
+    send_petition("Q-4",
+                  WARDSYNC__V1__PETITION_STATUS__PETITION_STATUS_RECEIVED, "");
+    long v1 = it_query_long(env.db, version);
+    assert_true(v1 > v0);
+    r = PQexec(env.db,
+               "UPDATE indicator_settings SET due_soon_days = due_soon_days");
+    assert_int_equal(PQresultStatus(r), PGRES_COMMAND_OK);
+    PQclear(r);
+    assert_true(it_query_long(env.db, version) > v1);
+}
+
 /* district-hub status: one row per agent, as json and as a table, with a
  * silence threshold. */
 static void test_status_shows_every_agent(void **state)
@@ -518,6 +698,10 @@ int main(void)
         cmocka_unit_test(test_ward_key_cannot_pull),
         cmocka_unit_test(test_city_never_sees_suppressed_numbers),
         cmocka_unit_test(test_unreachable_hub_is_reported),
+        cmocka_unit_test(test_op_does_not_depend_on_page_size),
+        cmocka_unit_test(test_pull_does_not_delay_acks),
+        cmocka_unit_test(test_change_numbers_drawn_under_one_lock),
+        cmocka_unit_test(test_signature_ignores_agent_contact),
         cmocka_unit_test(test_status_shows_every_agent),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);

@@ -1,0 +1,566 @@
+/*
+ * db/read.c - read-only queries for pulls, status and the report, and the
+ * snapshots of derived datasets (contract in db/read.h).
+ *
+ * Change numbers come from one sequence (sql/010_pull_changes.sql); every
+ * transaction that draws one first takes the change-number lock
+ * (sql/013_pull_thread.sql), so transactions that draw numbers commit in
+ * the order of their numbers and a page never hands out a cursor past a
+ * number still in flight.
+ */
+#include "db/read.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "db/conn.h"
+
+const char *db_table_get(const struct db_table *t, size_t row, size_t column)
+{
+    return t->cells[row * t->n_columns + column];
+}
+
+int db_table_column(const struct db_table *t, const char *name)
+{
+    for (size_t c = 0; c < t->n_columns; c++)
+        if (strcmp(t->columns[c], name) == 0)
+            return (int)c;
+    return -1;
+}
+
+void db_table_clear(struct db_table *t)
+{
+    if (t->cells)
+        for (size_t i = 0; i < t->n_rows * t->n_columns; i++)
+            free(t->cells[i]);
+    if (t->columns)
+        for (size_t c = 0; c < t->n_columns; c++)
+            free(t->columns[c]);
+    free(t->cells);
+    free(t->columns);
+    memset(t, 0, sizeof *t);
+}
+
+/* Copies res into out. Does not clear res. */
+static int table_from_result(const PGresult *res, struct db_table *out,
+                             char *err, size_t errlen)
+{
+    memset(out, 0, sizeof *out);
+    size_t rows = (size_t)PQntuples(res), cols = (size_t)PQnfields(res);
+    out->columns = calloc(cols ? cols : 1, sizeof *out->columns);
+    out->cells = calloc(rows * cols > 0 ? rows * cols : 1, sizeof *out->cells);
+    if (!out->columns || !out->cells)
+        goto fail;
+    out->n_columns = cols;
+    for (size_t c = 0; c < cols; c++)
+        if (!(out->columns[c] = strdup(PQfname(res, (int)c))))
+            goto fail;
+    out->n_rows = rows;
+    for (size_t r = 0; r < rows; r++)
+        for (size_t c = 0; c < cols; c++) {
+            if (PQgetisnull(res, (int)r, (int)c))
+                continue;
+            if (!(out->cells[r * cols + c] =
+                      strdup(PQgetvalue(res, (int)r, (int)c))))
+                goto fail;
+        }
+    return 0;
+fail:
+    db_table_clear(out);
+    snprintf(err, errlen, "out of memory");
+    return -ENOMEM;
+}
+
+static int query_table(struct db *db, const struct db_statement *s,
+                       const char *const *values, struct db_table *out,
+                       char *err, size_t errlen)
+{
+    memset(out, 0, sizeof *out);
+    PGresult *res = NULL;
+    int rc = db_exec(db, s, values, NULL, NULL, &res, err, errlen);
+    if (rc < 0)
+        return rc;
+    rc = table_from_result(res, out, err, errlen);
+    PQclear(res);
+    return rc;
+}
+
+/* The first cell of the first row of s into out. */
+static int query_text(struct db *db, const struct db_statement *s,
+                      const char *const *values, char *out, size_t cap,
+                      char *err, size_t errlen)
+{
+    PGresult *res = NULL;
+    int rc = db_exec(db, s, values, NULL, NULL, &res, err, errlen);
+    if (rc < 0)
+        return rc;
+    if (PQntuples(res) < 1 || PQnfields(res) < 1) {
+        snprintf(err, errlen, "%s: no row", s->name);
+        PQclear(res);
+        return -EIO;
+    }
+    snprintf(out, cap, "%s", PQgetvalue(res, 0, 0));
+    PQclear(res);
+    return 0;
+}
+
+static const struct db_statement RELATION_EXISTS = {
+    "read_relation_exists", 1, "SELECT to_regclass($1) IS NOT NULL"};
+
+int db_read_relation_exists(struct db *db, const char *name, bool *exists,
+                            char *err, size_t errlen)
+{
+    const char *values[] = {name};
+    char text[8];
+    int rc = query_text(db, &RELATION_EXISTS, values, text, sizeof text, err,
+                        errlen);
+    if (rc == 0)
+        *exists = strcmp(text, "t") == 0;
+    return rc;
+}
+
+/* ---- pull ---- */
+
+int db_read_page_begin(struct db *db, char *err, size_t errlen)
+{
+    return db_command(db, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
+                      err, errlen);
+}
+
+int db_read_page_end(struct db *db, char *err, size_t errlen)
+{
+    return db_commit(db, err, errlen);
+}
+
+/* $1 since, $2 scope, $3 limit, $4 start (the op is decided against it). */
+static const struct db_statement PULL_PETITIONS = {
+    "read_pull_petitions", 4,
+    "SELECT op, key, change, ward, petition, kind, channel, status,"
+    "       in_jurisdiction, received_on, due_on, overdue, note, updated_at,"
+    "       history"
+    "  FROM ("
+    "  SELECT CASE WHEN p.created_seq > $4::bigint THEN 'insert'"
+    "              ELSE 'update' END AS op,"
+    "         p.ward || '/' || p.petition AS key, p.change_seq AS change,"
+    "         p.ward, p.petition, p.kind, p.channel, p.status,"
+    "         p.in_jurisdiction::text AS in_jurisdiction,"
+    "         p.received_on::text AS received_on, p.due_on::text AS due_on,"
+    "         (p.due_on IS NOT NULL AND p.due_on < current_date"
+    "          AND p.status NOT IN ('resolved', 'withdrawn', 'transferred'))"
+    "             ::text AS overdue,"
+    "         p.note,"
+    "         to_char(p.updated_at, 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
+    "             AS updated_at,"
+    "         (SELECT json_agg(json_build_object("
+    "                     'status', h.status, 'due_on', h.due_on,"
+    "                     'in_jurisdiction', h.in_jurisdiction,"
+    "                     'at', to_char(h.occurred_at,"
+    "                                   'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"
+    "                     'note', h.note)"
+    "                     ORDER BY h.occurred_at, h.event_id)::text"
+    "            FROM petition_history h"
+    "           WHERE h.ward = p.ward AND h.petition = p.petition) AS history"
+    "    FROM petitions p"
+    "   WHERE p.change_seq > $1::bigint AND ($2 = '' OR p.ward = $2)"
+    "  UNION ALL"
+    "  SELECT 'delete', t.row_key, t.change_seq, t.ward,"
+    "         split_part(t.row_key, '/', 2), NULL, NULL, NULL, NULL, NULL,"
+    "         NULL, NULL, NULL,"
+    "         to_char(t.deleted_at, 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), NULL"
+    "    FROM pull_tombstones t"
+    "   WHERE t.dataset = 'petitions' AND t.change_seq > $1::bigint"
+    "     AND ($2 = '' OR t.ward = $2)) x"
+    " ORDER BY change LIMIT $3::integer"};
+
+static const struct db_statement PULL_SYNC_STATUS = {
+    "read_pull_sync_status", 4,
+    "SELECT op, key, change, ward, agent_instance, committed_through,"
+    "       first_contact, last_contact, lag_seconds, backlog, accepted,"
+    "       duplicate, conflict, rejected"
+    "  FROM ("
+    "  SELECT CASE WHEN a.created_seq > $4::bigint THEN 'insert'"
+    "              ELSE 'update' END AS op,"
+    "         a.ward || '/' || a.agent_instance AS key, a.change_seq AS change,"
+    "         a.ward, a.agent_instance,"
+    "         a.committed_through::text AS committed_through,"
+    "         to_char(a.first_contact, 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
+    "             AS first_contact,"
+    "         to_char(a.last_contact, 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
+    "             AS last_contact,"
+    "         floor(extract(epoch FROM now() - a.last_contact))::bigint::text"
+    "             AS lag_seconds,"
+    "         a.backlog::text AS backlog, a.accepted::text AS accepted,"
+    "         a.duplicate::text AS duplicate, a.conflict::text AS conflict,"
+    "         a.rejected::text AS rejected"
+    "    FROM agents a"
+    "   WHERE a.change_seq > $1::bigint AND ($2 = '' OR a.ward = $2)"
+    "  UNION ALL"
+    "  SELECT 'delete', t.row_key, t.change_seq, t.ward,"
+    "         split_part(t.row_key, '/', 2), NULL, NULL, NULL, NULL, NULL,"
+    "         NULL, NULL, NULL, NULL"
+    "    FROM pull_tombstones t"
+    "   WHERE t.dataset = 'sync_status' AND t.change_seq > $1::bigint"
+    "     AND ($2 = '' OR t.ward = $2)) x"
+    " ORDER BY change LIMIT $3::integer"};
+
+/* $1 dataset, $2 since, $3 scope, $4 limit, $5 start. */
+static const struct db_statement PULL_SNAPSHOT = {
+    "read_pull_snapshot", 5,
+    "SELECT CASE WHEN deleted THEN 'delete'"
+    "            WHEN created_seq > $5::bigint THEN 'insert'"
+    "            ELSE 'update' END AS op,"
+    "       row_key AS key, change_seq AS change, ward, row_data::text AS data"
+    "  FROM pull_snapshot"
+    " WHERE dataset = $1 AND change_seq > $2::bigint"
+    "   AND ($3 = '' OR ward = $3)"
+    " ORDER BY change_seq LIMIT $4::integer"};
+
+static int pull_query(struct db *db, const struct db_statement *s,
+                      uint64_t start, uint64_t since, const char *scope,
+                      unsigned limit, struct db_table *out, char *err,
+                      size_t errlen)
+{
+    char since_text[24], start_text[24], limit_text[16];
+    snprintf(since_text, sizeof since_text, "%" PRIu64, since);
+    snprintf(start_text, sizeof start_text, "%" PRIu64, start);
+    snprintf(limit_text, sizeof limit_text, "%u", limit);
+    const char *values[] = {since_text, scope ? scope : "", limit_text,
+                            start_text};
+    return query_table(db, s, values, out, err, errlen);
+}
+
+int db_read_pull_petitions(struct db *db, uint64_t start, uint64_t since,
+                           const char *scope, unsigned limit,
+                           struct db_table *out, char *err, size_t errlen)
+{
+    return pull_query(db, &PULL_PETITIONS, start, since, scope, limit, out, err,
+                      errlen);
+}
+
+int db_read_pull_sync_status(struct db *db, uint64_t start, uint64_t since,
+                             const char *scope, unsigned limit,
+                             struct db_table *out, char *err, size_t errlen)
+{
+    return pull_query(db, &PULL_SYNC_STATUS, start, since, scope, limit, out,
+                      err, errlen);
+}
+
+int db_read_pull_snapshot(struct db *db, const char *dataset, uint64_t start,
+                          uint64_t since, const char *scope, unsigned limit,
+                          struct db_table *out, char *err, size_t errlen)
+{
+    char since_text[24], start_text[24], limit_text[16];
+    snprintf(since_text, sizeof since_text, "%" PRIu64, since);
+    snprintf(start_text, sizeof start_text, "%" PRIu64, start);
+    snprintf(limit_text, sizeof limit_text, "%u", limit);
+    const char *values[] = {dataset, since_text, scope ? scope : "", limit_text,
+                            start_text};
+    return query_table(db, &PULL_SNAPSHOT, values, out, err, errlen);
+}
+
+/* Before the first change number of the refresh transaction: see
+ * sql/013_pull_thread.sql. */
+static const struct db_statement CHANGE_LOCK = {"read_change_lock", 0,
+                                                "SELECT pull_change_lock()"};
+
+/* New rows start with created_seq 0 and get their own change number right
+ * after; an existing row is touched only when its data changed or it comes
+ * back from deletion. */
+static const struct db_statement SNAPSHOT_UPSERT = {
+    "read_snapshot_upsert", 2,
+    "INSERT INTO pull_snapshot AS s"
+    "       (dataset, row_key, ward, row_data, change_seq, created_seq)"
+    "SELECT $1, e->>'key', coalesce(e->>'ward', ''), e->'data',"
+    "       nextval('pull_change_seq'), 0"
+    "  FROM jsonb_array_elements($2::jsonb) e "
+    "ON CONFLICT (dataset, row_key) DO UPDATE"
+    "   SET row_data = EXCLUDED.row_data, ward = EXCLUDED.ward,"
+    "       change_seq = EXCLUDED.change_seq, deleted = false,"
+    "       created_seq = CASE WHEN s.deleted THEN EXCLUDED.change_seq"
+    "                          ELSE s.created_seq END"
+    " WHERE s.row_data IS DISTINCT FROM EXCLUDED.row_data OR s.deleted"};
+
+static const struct db_statement SNAPSHOT_CREATED = {
+    "read_snapshot_created", 1,
+    "UPDATE pull_snapshot SET created_seq = change_seq"
+    " WHERE dataset = $1 AND created_seq = 0"};
+
+static const struct db_statement SNAPSHOT_DELETE = {
+    "read_snapshot_delete", 2,
+    "UPDATE pull_snapshot SET deleted = true,"
+    "       change_seq = nextval('pull_change_seq')"
+    " WHERE dataset = $1 AND NOT deleted"
+    "   AND row_key NOT IN (SELECT e->>'key'"
+    "                         FROM jsonb_array_elements($2::jsonb) e)"};
+
+/* The view's rows as the JSON array the snapshot statements take: a JSON
+ * array of {"key":…, "ward":…, "data":{…}}. One constant statement per
+ * view: a relation name is never a parameter. A row's key is its natural
+ * key in the view, so that a changed figure is an update of the same key;
+ * rows the view repeats under one natural key get their contents' hash
+ * appended. */
+#define VIEW_ROWS_SQL(natural_key, view)                                       \
+    "SELECT coalesce(jsonb_agg(jsonb_build_object("                            \
+    "           'key', k || CASE WHEN n > 1 THEN '#' || md5(j::text)"          \
+    "                            ELSE '' END,"                                 \
+    "           'ward', coalesce(j->>'ward', j->>'org_unit', ''),"             \
+    "           'data', j)), '[]')::text"                                      \
+    "  FROM (SELECT j, k, count(*) OVER (PARTITION BY k) AS n"                 \
+    "          FROM (SELECT to_jsonb(v) AS j, " natural_key " AS k"            \
+    "                  FROM " view " v) x) y"
+
+static const struct db_statement VIEW_BALLOT_AGGREGATES = {
+    "read_view_ballot_aggregates", 0,
+    VIEW_ROWS_SQL("concat_ws('/', to_jsonb(v)->>'survey', "
+                  "to_jsonb(v)->>'ward', to_jsonb(v)->>'subject', "
+                  "to_jsonb(v)->>'form', to_jsonb(v)->>'item', "
+                  "to_jsonb(v)->>'respondent_group')",
+                  "published.ballot_aggregates")};
+
+static const struct db_statement VIEW_INDICATORS = {
+    "read_view_indicators", 0,
+    VIEW_ROWS_SQL("concat_ws('/', to_jsonb(v)->>'code', "
+                  "to_jsonb(v)->>'org_unit', to_jsonb(v)->>'period')",
+                  "published.indicators")};
+
+int db_read_snapshot_refresh(struct db *db, const char *dataset,
+                             const char *view, char *err, size_t errlen)
+{
+    const struct db_statement *rows_stmt;
+    if (strcmp(view, "published.ballot_aggregates") == 0)
+        rows_stmt = &VIEW_BALLOT_AGGREGATES;
+    else if (strcmp(view, "published.indicators") == 0)
+        rows_stmt = &VIEW_INDICATORS;
+    else {
+        snprintf(err, errlen, "unknown view \"%s\"", view);
+        return -EINVAL;
+    }
+    bool exists = false;
+    int rc = db_read_relation_exists(db, view, &exists, err, errlen);
+    if (rc < 0)
+        return rc;
+    if (!exists) {
+        snprintf(err, errlen, "%s does not exist", view);
+        return -ENOENT;
+    }
+    /* The view first, outside the lock: computing it is the slow part, and
+     * an ingest transaction waits for the lock. */
+    PGresult *res = NULL;
+    rc = db_exec(db, rows_stmt, NULL, NULL, NULL, &res, err, errlen);
+    if (rc < 0)
+        return rc;
+    const char *values[] = {dataset, PQgetvalue(res, 0, 0)};
+    rc = db_command(db, "BEGIN", err, errlen);
+    if (rc == 0)
+        rc = db_run(db, &CHANGE_LOCK, NULL, err, errlen);
+    if (rc == 0)
+        rc = db_run(db, &SNAPSHOT_UPSERT, values, err, errlen);
+    if (rc == 0)
+        rc = db_run(db, &SNAPSHOT_CREATED, values, err, errlen);
+    if (rc == 0)
+        rc = db_run(db, &SNAPSHOT_DELETE, values, err, errlen);
+    if (rc == 0)
+        rc = db_commit(db, err, errlen);
+    else
+        db_rollback(db);
+    PQclear(res);
+    return rc;
+}
+
+static const struct db_statement SOURCE_SIGNATURE = {
+    "read_source_signature", 0,
+    "SELECT version || '/' || current_date FROM pull_published_version"};
+
+int db_read_source_signature(struct db *db, char *out, size_t cap, char *err,
+                             size_t errlen)
+{
+    return query_text(db, &SOURCE_SIGNATURE, NULL, out, cap, err, errlen);
+}
+
+static const struct db_statement VIEW_COLUMNS = {
+    "read_view_columns", 1,
+    "SELECT column_name::text AS name"
+    "  FROM information_schema.columns"
+    " WHERE table_schema = 'published' AND table_name = $1"
+    " ORDER BY ordinal_position"};
+
+int db_read_view_columns(struct db *db, const char *view_name,
+                         struct db_table *out, char *err, size_t errlen)
+{
+    const char *values[] = {view_name};
+    return query_table(db, &VIEW_COLUMNS, values, out, err, errlen);
+}
+
+static const struct db_statement PULL_VERSION = {
+    "read_pull_version", 0,
+    "SELECT CASE WHEN is_called THEN last_value ELSE 0 END"
+    "  FROM pull_change_seq"};
+
+int db_read_pull_version(struct db *db, uint64_t *version, char *err,
+                         size_t errlen)
+{
+    char text[24];
+    int rc =
+        query_text(db, &PULL_VERSION, NULL, text, sizeof text, err, errlen);
+    if (rc == 0)
+        *version = strtoull(text, NULL, 10);
+    return rc;
+}
+
+/* ---- status ---- */
+
+static const struct db_statement STATUS_AGENTS = {
+    "read_status_agents", 1,
+    "SELECT a.ward, coalesce(u.name, '') AS name, a.agent_instance,"
+    "       a.committed_through,"
+    "       to_char(a.first_contact, 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
+    "           AS first_contact,"
+    "       to_char(a.last_contact, 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
+    "           AS last_contact,"
+    "       floor(extract(epoch FROM now() - a.last_contact))::bigint"
+    "           AS lag_seconds,"
+    "       a.backlog, a.accepted, a.duplicate, a.conflict, a.rejected,"
+    "       (now() - a.last_contact > make_interval(secs => $1::bigint))"
+    "           AS silent"
+    "  FROM agents a LEFT JOIN org_units u ON u.code = a.ward"
+    " ORDER BY a.ward, a.last_contact DESC, a.agent_instance"};
+
+int db_read_status_agents(struct db *db, long silent_after_s,
+                          struct db_table *out, char *err, size_t errlen)
+{
+    char secs[24];
+    snprintf(secs, sizeof secs, "%ld", silent_after_s);
+    const char *values[] = {secs};
+    return query_table(db, &STATUS_AGENTS, values, out, err, errlen);
+}
+
+/* ---- report ---- */
+
+/* The count indicators of the report's table (docs/DESIGN.md §7), over
+ * every date. Scope rows: each ward counts itself; "<district>-office"
+ * counts the district office's own events (its agent uses the district
+ * code as ward); "<district>" is the rollup over the office and all its
+ * wards. Petitions are a cohort by received_on: in_jurisdiction = resolved
+ * + in_progress + withdrawn + transferred ones. */
+static const struct db_statement REPORT_UNIT_COUNTS = {
+    "read_report_unit_counts", 0,
+    "WITH scope (org_unit, name, unit_kind, sort_key, member) AS ("
+    "  SELECT u.code, u.name, 'ward', coalesce(u.parent, '') || '/0/' ||"
+    "         u.code, u.code"
+    "    FROM org_units u WHERE u.kind = 'ward'"
+    "  UNION ALL"
+    "  SELECT d.code || '-office', d.name, 'office', d.code || '/1', d.code"
+    "    FROM org_units d WHERE d.kind = 'district'"
+    "  UNION ALL"
+    "  SELECT d.code, d.name, 'rollup', d.code || '/2', m.code"
+    "    FROM org_units d JOIN org_units m"
+    "      ON m.code = d.code OR (m.parent = d.code AND m.kind = 'ward')"
+    "   WHERE d.kind = 'district'"
+    "), codes (code, ord) AS ("
+    "  VALUES ('ballots_received', 1), ('petitions_received', 2),"
+    "         ('petitions_in_jurisdiction', 3), ('petitions_resolved', 4),"
+    "         ('petitions_in_progress', 5), ('reception_sessions', 6),"
+    "         ('reception_citizens', 7)"
+    "), counts (code, ward, n) AS ("
+    "  SELECT 'ballots_received', b.ward, count(*)"
+    "    FROM ballots b"
+    "   GROUP BY b.ward"
+    "  UNION ALL"
+    "  SELECT v.code, p.ward, v.n"
+    "    FROM (SELECT ward, count(*) AS received,"
+    "                 count(*) FILTER (WHERE in_jurisdiction) AS in_jur,"
+    "                 count(*) FILTER (WHERE in_jurisdiction"
+    "                                    AND status = 'resolved') AS resolved,"
+    "                 count(*) FILTER (WHERE in_jurisdiction AND status NOT IN"
+    "                   ('resolved', 'withdrawn', 'transferred')) AS open"
+    "            FROM petitions"
+    "           GROUP BY ward) p"
+    "   CROSS JOIN LATERAL (VALUES ('petitions_received', p.received),"
+    "                              ('petitions_in_jurisdiction', p.in_jur),"
+    "                              ('petitions_resolved', p.resolved),"
+    "                              ('petitions_in_progress', p.open)) v (code, "
+    "n)"
+    "  UNION ALL"
+    "  SELECT v.code, r.ward, v.n"
+    "    FROM (SELECT ward, count(*) AS sessions, sum(citizens) AS citizens"
+    "            FROM reception_sessions"
+    "           GROUP BY ward) r"
+    "   CROSS JOIN LATERAL (VALUES ('reception_sessions', r.sessions),"
+    "                              ('reception_citizens', r.citizens))"
+    "         v (code, n)"
+    ")"
+    "SELECT c.code, s.org_unit, s.name, s.unit_kind AS kind,"
+    "       coalesce(sum(n.n), 0)::bigint AS count"
+    "  FROM codes c CROSS JOIN scope s"
+    "  LEFT JOIN counts n ON n.code = c.code AND n.ward = s.member"
+    " GROUP BY c.code, c.ord, s.org_unit, s.name, s.unit_kind, s.sort_key"
+    " ORDER BY c.ord, s.sort_key"};
+
+static const struct db_statement REPORT[DB_REPORT_N_QUERIES] = {
+    [DB_REPORT_WARDS] = {"read_report_wards", 0,
+                         "SELECT code, name, kind FROM org_units"
+                         " WHERE kind IN ('ward', 'district')"
+                         " ORDER BY kind DESC, code"},
+    /* Answers per content group and level over every ballot; ballots is
+     * the number of distinct ballots behind the cell, for suppression. */
+    [DB_REPORT_BALLOT_LEVELS] =
+        {"read_report_ballot_levels", 0,
+         "SELECT i.group_code, g.label, l.level,"
+         "       count(*) AS answers, count(DISTINCT l.event_id) AS ballots"
+         "  FROM ballot_levels l"
+         "  JOIN ballots b ON b.event_id = l.event_id"
+         "  JOIN catalogue_items i ON i.form = b.form AND i.number = l.item"
+         "  JOIN catalogue_groups g ON g.code = i.group_code"
+         " GROUP BY i.group_code, g.label, l.level"
+         " ORDER BY i.group_code, l.level"},
+    [DB_REPORT_FLAGGED] =
+        {"read_report_flagged", 0,
+         "SELECT ward, survey, subject, status, due_on::text AS due_on,"
+         "       (status <> 'completed' AND due_on < current_date)::text"
+         "           AS overdue"
+         "  FROM remediation_plans ORDER BY ward, survey, subject"},
+    [DB_REPORT_PETITION_AGE] =
+        {"read_report_petition_age", 0,
+         "SELECT b.bucket, count(p.petition) AS n"
+         "  FROM (VALUES (1, '0–15'), (2, '16–30'), (3, '31–45'),"
+         "               (4, '> 45')) b (ord, bucket)"
+         "  LEFT JOIN petitions p"
+         "    ON p.status IN ('received', 'accepted', 'in_progress')"
+         "   AND CASE WHEN current_date - p.received_on <= 15 THEN 1"
+         "            WHEN current_date - p.received_on <= 30 THEN 2"
+         "            WHEN current_date - p.received_on <= 45 THEN 3"
+         "            ELSE 4 END = b.ord"
+         " GROUP BY b.ord, b.bucket ORDER BY b.ord"},
+    /* On time: resolved no later than the due date of the resolving
+     * change (no due date counts as on time). */
+    [DB_REPORT_ON_TIME] =
+        {"read_report_on_time", 0,
+         "SELECT p.ward, count(*) AS resolved,"
+         "       count(*) FILTER (WHERE p.due_on IS NULL"
+         "                        OR p.updated_at::date <= p.due_on)"
+         "           AS on_time"
+         "  FROM petitions p WHERE p.status = 'resolved'"
+         " GROUP BY p.ward ORDER BY p.ward"},
+    [DB_REPORT_RECEPTION_WEEKS] =
+        {"read_report_reception_weeks", 0,
+         "SELECT to_char(date_trunc('week', held_on), 'IYYY-\"W\"IW') AS week,"
+         "       count(*) AS sessions, sum(citizens) AS citizens"
+         "  FROM reception_sessions"
+         " GROUP BY 1 ORDER BY 1"},
+};
+
+int db_read_report(struct db *db, enum db_report_query q, struct db_table *out,
+                   char *err, size_t errlen)
+{
+    memset(out, 0, sizeof *out);
+    if ((int)q < 0 || q >= DB_REPORT_N_QUERIES) {
+        snprintf(err, errlen, "unknown report query %d", (int)q);
+        return -EINVAL;
+    }
+    const struct db_statement *s =
+        q == DB_REPORT_UNIT_COUNTS ? &REPORT_UNIT_COUNTS : &REPORT[q];
+    return query_table(db, s, NULL, out, err, errlen);
+}
