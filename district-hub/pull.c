@@ -23,7 +23,6 @@
 #include <string.h>
 #include <zmq.h>
 
-#include "auth.h"
 #include "envelope.h"
 #include "store.h"
 #include "store_pull.h"
@@ -33,6 +32,7 @@
 #include "wardsync/util.h"
 #include "wardsync/v1/pull.pb-c.h"
 #include "wardsync/validate.h"
+#include "zap.h"
 
 #define MODULE "pull"
 
@@ -52,6 +52,7 @@ struct pull_server {
     struct store_reader *rd; /* NULL until the first request or after loss */
     struct store *st;        /* for the hub's own indicator counts */
     bool secure;             /* CURVE: every request must carry a User-Id */
+    struct zap_monitor *monitor; /* refused handshakes; NULL when insecure */
     /* When indicators [0] and ballot_aggregates [1] were last recomputed,
      * and the source signature then. */
     char derived_sig[2][256];
@@ -538,7 +539,7 @@ static int set_int(void *socket, int option, int value, const char *name)
 static int pull_socket_setup(void *socket, const struct ws_keypair *keys)
 {
     char err[512];
-    if (keys && auth_server_socket_setup(socket, keys, err, sizeof err) < 0) {
+    if (keys && zap_server_socket_setup(socket, keys, err, sizeof err) < 0) {
         ws_error(MODULE, "could not make the pull socket a CURVE server: %s",
                  err);
         return -1;
@@ -582,6 +583,8 @@ int pull_open(void *ctx, const struct hub_settings *settings,
     }
     if (pull_socket_setup(ps->socket, keys) < 0)
         goto fail;
+    if (keys && zap_monitor_start(ctx, ps->socket, "pull", &ps->monitor) < 0)
+        goto fail;
     if (zmq_bind(ps->socket, endpoint) != 0) {
         int saved = errno;
         ws_error(MODULE, "could not bind \"%s\": %s", endpoint,
@@ -611,6 +614,7 @@ void pull_close(struct pull_server **ps)
 {
     if (!ps || !*ps)
         return;
+    zap_monitor_stop(&(*ps)->monitor); /* before the socket it watches */
     if ((*ps)->socket)
         zmq_close((*ps)->socket); /* ZMQ_LINGER set at creation */
     store_reader_close(&(*ps)->rd);
