@@ -26,8 +26,9 @@ struct pull_server;
  * PULL_INSECURE_DEFAULT_ENDPOINT when keys is NULL). The setting
  * "none" disables the endpoint: 0 and *out NULL. With keys (the hub's key
  * pair) the socket is a CURVE server behind the ZAP handler, which the
- * caller has started, and a request without a User-Id is refused; keys
- * NULL is --insecure: every request comes from a local operator. Logs
+ * caller has started, a request without a User-Id is refused, and a
+ * monitor logs every refused handshake as socket=pull (zap.h); keys NULL
+ * is --insecure: every request comes from a local operator. Logs
  * "pull endpoint=ENDPOINT" once bound. The database connection is opened
  * on the first request. Returns a hub_exit code. */
 int pull_open(void *ctx, const struct hub_settings *settings,
