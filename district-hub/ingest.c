@@ -29,9 +29,9 @@
 #include <time.h>
 #include <zmq.h>
 
-#include "auth.h"
 #include "envelope.h"
 #include "migrate.h"
+#include "principal.h"
 #include "pull.h"
 #include "db/conn.h"
 #include "db/ingest.h"
@@ -40,6 +40,7 @@
 #include "wardsync/log.h"
 #include "wardsync/util.h"
 #include "wardsync/validate.h"
+#include "zap.h"
 
 #define MODULE "ingest"
 
@@ -58,6 +59,9 @@
 #define LOG_LIMIT_MS 10000
 /* Bad frames are logged each, unless a peer floods us with them. */
 #define FRAME_LOG_LIMIT_MS 1000
+/* What a batch is told when its key could not be checked because the
+ * database is unreachable: try again after this long. */
+#define DATABASE_RETRY_AFTER_MS 1000
 /* Routing id, optional empty delimiter (REQ peers), one message frame. */
 /* Bounds of one group commit: memory (decoded batches wait for the commit)
  * and the time the first agent of the group waits for its Ack. */
@@ -84,7 +88,7 @@ struct ingest {
     const struct ws_catalogue *cat;
     void *socket;
     bool insecure;
-    struct auth *auth;   /* NULL when insecure */
+    struct zap *zap;     /* NULL when insecure */
     struct db_link link; /* the writer's session, reconnected with back-off */
     struct db_ingest_writer writer;
     struct ws_log_limit db_limit;
@@ -159,20 +163,23 @@ static void drop_store(struct ingest *in)
 }
 
 /* Decides whose batch this is. The ward is the authenticated User-Id's
- * (DESIGN §4); only under --insecure (user_id NULL) the one the batch
- * names. Returns the ward, or NULL when the batch is refused (answered
- * here). A batch naming another ward than its sender's is not refused: its
- * events are stored as rejected under the sender's ward, with *reject set,
- * so the attempt is on record. */
+ * (docs/DESIGN.md §4), and the connection's key (key_z85) must still be
+ * active; only under --insecure (user_id NULL) the ward the batch names.
+ * Returns the ward, or NULL when the batch is refused (answered here;
+ * "database unavailable" with retry_after_ms when the key could not be
+ * checked). A batch naming another ward than its sender's is not refused:
+ * its events are stored as rejected under the sender's ward, with *reject
+ * set, so the attempt is on record. */
 static const char *batch_ward(struct ingest *in, struct envelope *env,
                               const Wardsync__V1__Batch *batch,
-                              const char *user_id, struct auth_principal *who,
-                              char *reject, size_t rejectlen)
+                              const char *user_id, const char *key_z85,
+                              struct principal *who, char *reject,
+                              size_t rejectlen)
 {
     char reason[256];
     if (in->insecure)
         return batch->ward;
-    if (auth_principal_parse(user_id, who) < 0) {
+    if (principal_parse(user_id, who) < 0 || !key_z85) {
         ws_warn(MODULE,
                 "batch refused peer=%s reason=no authenticated "
                 "identity",
@@ -182,7 +189,7 @@ static const char *batch_ward(struct ingest *in, struct envelope *env,
                        "refused: no authenticated identity");
         return NULL;
     }
-    if (who->kind != AUTH_WARD) {
+    if (who->kind != PRINCIPAL_WARD) {
         ws_warn(MODULE,
                 "batch refused peer=%s identity=%s reason=a city key "
                 "may not ingest",
@@ -192,9 +199,21 @@ static const char *batch_ward(struct ingest *in, struct envelope *env,
                        "refused: a city key may not ingest");
         return NULL;
     }
-    if (!auth_principal_active(in->auth, user_id)) {
-        ws_warn(MODULE, "batch refused peer=%s identity=%s reason=key revoked",
-                env->peer, user_id);
+    int active = zap_key_active(in->zap, user_id, key_z85);
+    if (active < 0) {
+        ws_log_limited(&in->db_limit, LOG_LIMIT_MS, WS_LOG_ERROR, MODULE,
+                       "batch not accepted peer=%s identity=%s "
+                       "reason=database unavailable retry_after_ms=%d",
+                       env->peer, user_id, RETRY_AFTER_DATABASE_MS);
+        send_error_ack(in, env, batch->agent_instance,
+                       WARDSYNC__V1__ACK__REFUSAL__REFUSAL_DATABASE_UNAVAILABLE,
+                       RETRY_AFTER_DATABASE_MS, "database unavailable");
+        return NULL;
+    }
+    if (!active) {
+        ws_warn(MODULE,
+                "batch refused peer=%s identity=%s key=%s reason=key revoked",
+                env->peer, user_id, key_z85);
         send_error_ack(in, env, batch->agent_instance,
                        WARDSYNC__V1__ACK__REFUSAL__REFUSAL_KEY_REVOKED, 0,
                        "refused: key revoked");
@@ -254,13 +273,14 @@ static int unit_kind(struct ingest *in, const char *code, const char **kind,
 /* Checks the sender of a decoded batch and adds it to the group (taking
  * the batch and the envelope's parts), or answers a refusal at once. */
 static void admit_batch(struct ingest *in, struct envelope *env,
-                        Wardsync__V1__Batch **batch_in, const char *user_id)
+                        Wardsync__V1__Batch **batch_in, const char *user_id,
+                        const char *key_z85)
 {
     const Wardsync__V1__Batch *batch = *batch_in;
     char reason[512], err[1024], reject[512] = "";
-    struct auth_principal who;
-    const char *ward =
-        batch_ward(in, env, batch, user_id, &who, reject, sizeof reject);
+    struct principal who;
+    const char *ward = batch_ward(in, env, batch, user_id, key_z85, &who,
+                                  reject, sizeof reject);
     if (!ward)
         return;
     if (ws_validate_code("agent_instance", batch->agent_instance, reason,
@@ -467,7 +487,8 @@ static int handle_message(struct ingest *in)
     }
     /* Metadata of the connection rides on every frame it sent. */
     admit_batch(in, &env, &batch,
-                in->insecure ? NULL : zmq_msg_gets(payload, "User-Id"));
+                in->insecure ? NULL : zmq_msg_gets(payload, "User-Id"),
+                in->insecure ? NULL : zmq_msg_gets(payload, ZAP_PROPERTY_KEY));
     if (batch)
         wardsync__v1__batch__free_unpacked(batch, NULL);
 
@@ -536,8 +557,8 @@ static int open_socket(void *ctx, const char *endpoint, int64_t max_frame,
         goto fail_socket;
     }
     char curve_err[256];
-    if (keys && auth_server_socket_setup(socket, keys, curve_err,
-                                         sizeof curve_err) < 0) {
+    if (keys && zap_server_socket_setup(socket, keys, curve_err,
+                                        sizeof curve_err) < 0) {
         ws_error(MODULE, "%s", curve_err);
         goto fail_socket;
     }
@@ -593,13 +614,13 @@ int ingest_run(const struct hub_settings *settings, const char *endpoint,
                 "peer that can reach the ingest endpoint can write as any "
                 "ward, and the pull endpoint (loopback unless hub.pull says "
                 "otherwise) answers anyone; for local experiments only");
-    else if (auth_load_hub_keys(settings, &keys) < 0)
+    else if (zap_load_hub_keys(settings, &keys) < 0)
         return HUB_EXIT_USAGE;
 
     struct ws_catalogue *cat = NULL;
     struct ingest in = {.settings = settings, .insecure = insecure};
     void *ctx = NULL;
-    void *monitor = NULL;
+    struct zap_monitor *monitor = NULL;
     char err[1024];
     int load = ws_catalogue_load(settings->catalogue, &cat, err, sizeof err);
     if (load < 0) {
@@ -637,7 +658,7 @@ int ingest_run(const struct hub_settings *settings, const char *endpoint,
     /* The ZAP handler first: a CURVE socket bound without one would let
      * every client in. */
     if (!insecure &&
-        auth_start(ctx, settings->database, &in.auth, err, sizeof err) < 0) {
+        zap_start(ctx, settings->database, &in.zap, err, sizeof err) < 0) {
         ws_error(MODULE, "cannot run the ZAP handler, not starting: %s", err);
         rc = HUB_EXIT_IO;
         goto out_ctx;
@@ -645,9 +666,9 @@ int ingest_run(const struct hub_settings *settings, const char *endpoint,
     rc = open_socket(ctx, endpoint ? endpoint : settings->ingest,
                      settings->max_frame, insecure ? NULL : &keys, &in.socket);
     if (rc != HUB_EXIT_OK)
-        goto out_auth;
+        goto out_zap;
     if (!insecure &&
-        auth_monitor_open(ctx, in.socket, "ingest", &monitor) < 0) {
+        zap_monitor_start(ctx, in.socket, "ingest", &monitor) < 0) {
         rc = HUB_EXIT_IO;
         goto out_socket;
     }
@@ -658,9 +679,6 @@ int ingest_run(const struct hub_settings *settings, const char *endpoint,
 
     install_signal_handlers();
     while (!stop_requested) {
-        /* Refused handshakes are logged even while the database is away. */
-        if (monitor)
-            auth_monitor_drain(monitor, "ingest");
         if (!db_link_get(&in.link)) {
             int64_t wait = db_link_retry_in_ms(&in.link);
             sleep_ms(wait > 200 ? 200 : wait < 50 ? 50 : wait);
@@ -683,10 +701,10 @@ int ingest_run(const struct hub_settings *settings, const char *endpoint,
 
     pull_stop(&pull); /* its own thread: see pull.h */
 out_socket:
-    auth_monitor_close(&monitor);
+    zap_monitor_stop(&monitor);
     zmq_close(in.socket); /* ZMQ_LINGER was set at creation */
-out_auth:
-    auth_stop(&in.auth); /* after every CURVE socket is closed */
+out_zap:
+    zap_stop(&in.zap); /* after every CURVE socket is closed */
 out_ctx:
     zmq_ctx_term(ctx);
 out_store:

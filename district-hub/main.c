@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "auth.h"
+#include "keys.h"
 #include "indicators.h"
 #include "ingest.h"
 #include "migrate.h"
@@ -383,12 +383,14 @@ int main(int argc, char **argv)
     if (strcmp(cl.command, "migrate") == 0)
         rc = migrate_run(&settings);
     else if (strcmp(cl.command, "keygen") == 0)
-        rc = auth_keygen_run(cl.path, cl.force);
+        rc = keys_keygen_run(cl.path, cl.force);
     else if (strcmp(cl.command, "enroll") == 0)
-        rc = auth_enroll_run(&settings, cl.ward ? AUTH_WARD : AUTH_CITY,
+        rc = keys_enroll_run(&settings,
+                             cl.ward ? PRINCIPAL_WARD : PRINCIPAL_CITY,
                              cl.ward ? cl.ward : cl.city, cl.key_file);
     else if (strcmp(cl.command, "revoke") == 0)
-        rc = auth_revoke_run(&settings, cl.ward ? AUTH_WARD : AUTH_CITY,
+        rc = keys_revoke_run(&settings,
+                             cl.ward ? PRINCIPAL_WARD : PRINCIPAL_CITY,
                              cl.ward ? cl.ward : cl.city, cl.key_file);
     else if (strcmp(cl.command, "run") == 0)
         rc = ingest_run(&settings, cl.ingest, cl.insecure);

@@ -15,8 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "auth.h"
 #include "indicators.h"
+#include "roles.h"
 #include "store.h"
 #include "wardsync/catalogue.h"
 #include "wardsync/csv.h"
@@ -417,8 +417,8 @@ int migrate_run(const struct hub_settings *settings)
     /* Closing the connection would release the lock too; say so anyway. */
     if (store_migrate_unlock(st, err, sizeof err) < 0)
         ws_warn(MODULE, "could not unlock the schema: %s", err);
-    if (rc == HUB_EXIT_OK)
-        rc = auth_set_role_passwords(settings);
+    if (rc == HUB_EXIT_OK && roles_set_passwords(settings) < 0)
+        rc = HUB_EXIT_IO;
     if (rc == HUB_EXIT_OK)
         rc = indicators_write_settings(settings);
 

@@ -41,7 +41,6 @@
 #include <string.h>
 #include <zmq.h>
 
-#include "auth.h"
 #include "db/conn.h"
 #include "db/read.h"
 #include "envelope.h"
@@ -51,6 +50,7 @@
 #include "wardsync/util.h"
 #include "wardsync/v1/pull.pb-c.h"
 #include "wardsync/validate.h"
+#include "zap.h"
 
 #define MODULE "pull"
 
@@ -70,6 +70,7 @@ struct pull_server {
     pthread_t thread;
     bool started;
     atomic_bool stop;
+    struct zap_monitor *monitor; /* refused handshakes; NULL when insecure */
     /* When indicators [0] and ballot_aggregates [1] were last recomputed,
      * and the source signature then. */
     char derived_sig[2][256];
@@ -522,7 +523,7 @@ static int set_int(void *socket, int option, int value, const char *name)
 static int pull_socket_setup(void *socket, const struct ws_keypair *keys)
 {
     char err[512];
-    if (keys && auth_server_socket_setup(socket, keys, err, sizeof err) < 0) {
+    if (keys && zap_server_socket_setup(socket, keys, err, sizeof err) < 0) {
         ws_error(MODULE, "could not make the pull socket a CURVE server: %s",
                  err);
         return -1;
@@ -590,6 +591,8 @@ int pull_start(void *ctx, const struct hub_settings *settings,
     }
     if (pull_socket_setup(ps->socket, keys) < 0)
         goto fail;
+    if (keys && zap_monitor_start(ctx, ps->socket, "pull", &ps->monitor) < 0)
+        goto fail;
     if (zmq_bind(ps->socket, endpoint) != 0) {
         int saved = errno;
         ws_error(MODULE, "could not bind \"%s\": %s", endpoint,
@@ -627,6 +630,7 @@ void pull_stop(struct pull_server **ps)
         atomic_store(&p->stop, true);
         pthread_join(p->thread, NULL);
     }
+    zap_monitor_stop(&p->monitor); /* before the socket it watches */
     if (p->socket)
         zmq_close(p->socket); /* ZMQ_LINGER set at creation */
     db_link_close(&p->link);

@@ -32,7 +32,8 @@ struct pull_server;
  * and *out NULL. With keys (the hub's key pair, read during the call)
  * the socket is a CURVE server behind the ZAP handler, which the caller
  * has started and stops only after pull_stop, and a request without a
- * User-Id is refused; keys NULL is --insecure: every request comes from a
+ * User-Id is refused, and a monitor logs every refused handshake as
+ * socket=pull (zap.h); keys NULL is --insecure: every request comes from a
  * local operator. settings are borrowed until pull_stop. Logs
  * "pull endpoint=ENDPOINT" once bound. Returns a hub_exit code. */
 int pull_start(void *ctx, const struct hub_settings *settings,

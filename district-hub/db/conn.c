@@ -354,6 +354,37 @@ int db_copy_in(struct db *db, const char *copy_sql, const char *data,
     return rc;
 }
 
+int db_password_verifier(struct db *db, const char *role, const char *password,
+                         char *out, size_t cap, char *err, size_t errlen)
+{
+    char *verifier =
+        PQencryptPasswordConn(db->conn, password, role, "scram-sha-256");
+    if (!verifier) {
+        format_error(err, errlen, "could not hash the password",
+                     PQerrorMessage(db->conn));
+        return -EIO;
+    }
+    int rc = strlen(verifier) < cap ? 0 : -ENOSPC;
+    if (rc == 0)
+        ws_strlcpy(out, verifier, cap);
+    else
+        snprintf(err, errlen, "password verifier too long");
+    PQfreemem(verifier);
+    return rc;
+}
+
+bool db_login_works(const char *conninfo, const char *role,
+                    const char *password)
+{
+    /* Later keywords override the expanded conninfo's. */
+    const char *keys[] = {"dbname", "user", "password", NULL};
+    const char *values[] = {conninfo, role, password, NULL};
+    PGconn *conn = PQconnectdbParams(keys, values, 1);
+    bool ok = PQstatus(conn) == CONNECTION_OK;
+    PQfinish(conn);
+    return ok;
+}
+
 void db_link_init(struct db_link *link, const char *conninfo, const char *who,
                   const char *module)
 {

@@ -105,6 +105,17 @@ int db_pipeline(struct db *db, const struct db_pipe_stmt *stmts, size_t n,
 int db_copy_in(struct db *db, const char *copy_sql, const char *data,
                size_t len, char *err, size_t errlen);
 
+/* Writes into out (cap bytes) the SCRAM-SHA-256 verifier of password for
+ * role, hashed here so that the server never sees the password. Returns
+ * 0, -ENOSPC when out is too small, or -EIO with the reason in err. */
+int db_password_verifier(struct db *db, const char *role, const char *password,
+                         char *out, size_t cap, char *err, size_t errlen);
+
+/* Whether role can log in with password to the database of conninfo: a
+ * probe that connects and closes at once. */
+bool db_login_works(const char *conninfo, const char *role,
+                    const char *password);
+
 /* Reconnecting with back-off, for the server's threads. Zero-initialise,
  * then db_link_init. */
 struct db_link {

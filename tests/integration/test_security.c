@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <zmq.h>
 
 #include "harness.h"
 #include "wardsync/keys.h"
@@ -587,6 +588,265 @@ static void test_replayed_batch_and_unknown_protocol(void **state)
     assert_int_equal(count("SELECT count(*) FROM events WHERE ward='LB14'"), 1);
 }
 
+/* A DEALER kept open across batches: one connection, hence one handshake
+ * and one key, as an agent has. */
+struct client {
+    void *ctx;
+    void *socket;
+};
+
+static void client_open(struct client *c, const char *to,
+                        const struct it_curve *curve)
+{
+    int linger = 0;
+    c->ctx = zmq_ctx_new();
+    assert_non_null(c->ctx);
+    c->socket = zmq_socket(c->ctx, ZMQ_DEALER);
+    assert_non_null(c->socket);
+    zmq_setsockopt(c->socket, ZMQ_LINGER, &linger, sizeof linger);
+    zmq_setsockopt(c->socket, ZMQ_CURVE_SERVERKEY, curve->server_z85, 40);
+    zmq_setsockopt(c->socket, ZMQ_CURVE_PUBLICKEY, curve->public_z85, 40);
+    zmq_setsockopt(c->socket, ZMQ_CURVE_SECRETKEY, curve->secret_z85, 40);
+    assert_int_equal(zmq_connect(c->socket, to), 0);
+}
+
+static void client_close(struct client *c)
+{
+    zmq_close(c->socket);
+    zmq_ctx_term(c->ctx);
+}
+
+/* Sends b on the client's connection and waits up to timeout_ms for the
+ * Ack of b's agent_instance (a late Ack of an earlier try is skipped).
+ * Returns 0 and *ack, or -1. */
+static int client_exchange(struct client *c, const struct one_batch *b,
+                           int timeout_ms, Wardsync__V1__Ack **ack)
+{
+    uint8_t *buf;
+    size_t len;
+    char err[256];
+    assert_int_equal(ws_pack(&b->batch.base, &buf, &len), 0);
+    int sent = zmq_send(c->socket, buf, len, 0);
+    free(buf);
+    if (sent < 0)
+        return -1;
+    int64_t deadline = ws_monotonic_ms() + timeout_ms;
+    for (;;) {
+        int64_t left = deadline - ws_monotonic_ms();
+        zmq_pollitem_t item = {c->socket, 0, ZMQ_POLLIN, 0};
+        if (left <= 0 || zmq_poll(&item, 1, (long)left) <= 0)
+            return -1;
+        zmq_msg_t msg;
+        zmq_msg_init(&msg);
+        int rc = -1;
+        if (zmq_msg_recv(&msg, c->socket, 0) >= 0 &&
+            ws_ack_unpack(zmq_msg_data(&msg), zmq_msg_size(&msg),
+                          WS_MAX_FRAME_DEFAULT, ack, err, sizeof err) == 0)
+            rc = 0;
+        zmq_msg_close(&msg);
+        if (rc == 0 && (strcmp((*ack)->agent_instance, b->instance) == 0 ||
+                        !(*ack)->agent_instance[0]))
+            return 0;
+        if (rc == 0)
+            wardsync__v1__ack__free_unpacked(*ack, NULL);
+    }
+}
+
+/* A second key pair for ward, made and enrolled here (the harness keeps
+ * one per principal). */
+static void second_key(const char *ward, struct it_curve *curve)
+{
+    char path[400], secret[420], err[512];
+    snprintf(path, sizeof path, "%s/ward-%s-second.key", env.workdir, ward);
+    const char *keygen[] = {it_agent_bin, "keygen", path, NULL};
+    const char *enroll[] = {it_hub_bin, "--database", env.conninfo,
+                            "enroll",   "--ward",     ward,
+                            "--key",    path,         NULL};
+    assert_int_equal(it_run(keygen, NULL, 30, NULL), 0);
+    assert_int_equal(it_run(enroll, NULL, 30, NULL), 0);
+    struct ws_keypair pair;
+    snprintf(secret, sizeof secret, "%s_secret", path);
+    assert_int_equal(ws_keys_read_secret(secret, &pair, err, sizeof err), 0);
+    memcpy(curve->public_z85, pair.public_z85, sizeof curve->public_z85);
+    memcpy(curve->secret_z85, pair.secret_z85, sizeof curve->secret_z85);
+    memcpy(curve->server_z85, env.hub_public_z85, sizeof curve->server_z85);
+}
+
+/* A connection is bound to its key (docs/DESIGN.md §4): revoking one of a
+ * ward's two keys stops that key's open connection at its next batch,
+ * while the other key goes on. */
+static void test_revoking_one_key_stops_its_open_connection(void **state)
+{
+    (void)state;
+    struct it_curve key_a, key_b;
+    struct client a, b;
+    struct one_batch batch;
+    Wardsync__V1__Ack *ack = NULL;
+    ward_curve("LB10", &key_a);
+    second_key("LB10", &key_b);
+    client_open(&a, endpoint, &key_a);
+    client_open(&b, endpoint, &key_b);
+
+    one_batch_init(&batch, "LB10", "KEY-A-1");
+    assert_int_equal(client_exchange(&a, &batch, 10000, &ack), 0);
+    assert_string_equal(ack->error, "");
+    assert_int_equal(ack->committed_through, 1);
+    wardsync__v1__ack__free_unpacked(ack, NULL);
+
+    const char *revoke[] = {it_hub_bin, "--database", env.conninfo, "revoke",
+                            "--key",    NULL,         NULL};
+    char path[400];
+    snprintf(path, sizeof path, "%s/ward-LB10.key", env.workdir);
+    revoke[5] = path;
+    assert_int_equal(it_run(revoke, NULL, 30, NULL), 0);
+
+    /* The same connection, its key now revoked. */
+    struct one_batch again;
+    one_batch_init(&again, "LB10", "KEY-A-2");
+    memcpy(again.instance, batch.instance, sizeof again.instance);
+    again.event.seq = 2;
+    assert_int_equal(client_exchange(&a, &again, 10000, &ack), 0);
+    assert_non_null(strstr(ack->error, "key revoked"));
+    wardsync__v1__ack__free_unpacked(ack, NULL);
+    assert_int_equal(count("SELECT count(*) FROM reception_sessions "
+                           "WHERE ward='LB10' AND session='KEY-A-2'"),
+                     0);
+
+    /* The ward's other key still works. */
+    struct one_batch other;
+    one_batch_init(&other, "LB10", "KEY-B-1");
+    assert_int_equal(client_exchange(&b, &other, 10000, &ack), 0);
+    assert_string_equal(ack->error, "");
+    assert_int_equal(ack->committed_through, 1);
+    wardsync__v1__ack__free_unpacked(ack, NULL);
+    assert_int_equal(count("SELECT count(*) FROM reception_sessions "
+                           "WHERE ward='LB10' AND session='KEY-B-1'"),
+                     1);
+    char needle[160];
+    snprintf(needle, sizeof needle,
+             "identity=ward:LB10 key=%s reason=key revoked", key_a.public_z85);
+    expect_log(needle);
+    client_close(&a);
+    client_close(&b);
+}
+
+/* Refused handshakes on the pull endpoint are logged as such, like the
+ * ingest endpoint's. */
+static void test_pull_endpoint_logs_refused_handshakes(void **state)
+{
+    (void)state;
+    char pull[128], pull_endpoint[160];
+    assert_int_equal(
+        it_wait_for_log(hub_log, "pull endpoint=", 5000, pull, sizeof pull), 0);
+    snprintf(pull_endpoint, sizeof pull_endpoint, "%s", pull);
+    struct it_curve stranger;
+    struct ws_keypair pair;
+    assert_int_equal(ws_keys_generate(&pair), 0);
+    memcpy(stranger.public_z85, pair.public_z85, sizeof stranger.public_z85);
+    memcpy(stranger.secret_z85, pair.secret_z85, sizeof stranger.secret_z85);
+    memcpy(stranger.server_z85, env.hub_public_z85, sizeof stranger.server_z85);
+    struct client c;
+    client_open(&c, pull_endpoint, &stranger);
+    assert_int_equal(zmq_send(c.socket, "x", 1, 0), 1);
+    expect_log("handshake refused socket=pull");
+    client_close(&c);
+}
+
+/* Runs sql as the owner from the maintenance database: ALTER DATABASE
+ * cannot lock out the database it runs in. */
+static int maintenance_exec(const char *sql)
+{
+    char conninfo[1200];
+    snprintf(conninfo, sizeof conninfo, "%s dbname=postgres", env.conninfo);
+    PGconn *c = PQconnectdb(conninfo);
+    int rc = -1;
+    if (PQstatus(c) == CONNECTION_OK) {
+        PGresult *r = PQexec(c, sql);
+        ExecStatusType st = PQresultStatus(r);
+        rc = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK ? 0 : -1;
+        PQclear(r);
+    }
+    if (rc < 0)
+        fprintf(stderr, "%s: %s", sql, PQerrorMessage(c));
+    PQfinish(c);
+    return rc;
+}
+
+/* Lets the hub connect to its database again (also after a failure). */
+static int allow_hub_connections(void **state)
+{
+    (void)state;
+    char sql[256];
+    snprintf(sql, sizeof sql, "ALTER DATABASE %s ALLOW_CONNECTIONS true",
+             env.dbname);
+    return maintenance_exec(sql);
+}
+
+/* While the database is unreachable the hub answers "database
+ * unavailable" with retry_after_ms, never "key revoked" (docs/DESIGN.md
+ * §4); the batch is delivered once the database is back. The hub's
+ * database is this suite's own: no connection may open to it and the
+ * hub's are ended, while the test keeps its own. */
+static void test_database_down_is_not_key_revoked(void **state)
+{
+    (void)state;
+    struct it_curve curve;
+    struct client c;
+    struct one_batch b;
+    Wardsync__V1__Ack *ack = NULL;
+    ward_curve("LB11", &curve);
+    client_open(&c, endpoint, &curve);
+    one_batch_init(&b, "LB11", "DOWN-1");
+    assert_int_equal(client_exchange(&c, &b, 10000, &ack), 0);
+    assert_int_equal(ack->committed_through, 1);
+    wardsync__v1__ack__free_unpacked(ack, NULL);
+
+    char sql[512];
+    snprintf(sql, sizeof sql, "ALTER DATABASE %s ALLOW_CONNECTIONS false",
+             env.dbname);
+    assert_int_equal(maintenance_exec(sql), 0);
+    snprintf(sql, sizeof sql,
+             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+             " WHERE datname = '%s' AND usename = 'wardsync_hub'",
+             env.dbname);
+    assert_int_equal(maintenance_exec(sql), 0);
+
+    struct one_batch next;
+    one_batch_init(&next, "LB11", "DOWN-2");
+    memcpy(next.instance, b.instance, sizeof next.instance);
+    next.event.seq = 2;
+    assert_int_equal(client_exchange(&c, &next, 10000, &ack), 0);
+    if (!strstr(ack->error, "database unavailable"))
+        fail_msg("want \"database unavailable\", got \"%s\"", ack->error);
+    assert_null(strstr(ack->error, "revoked"));
+    assert_true(ack->retry_after_ms > 0);
+    assert_string_equal(ack->agent_instance, b.instance);
+    wardsync__v1__ack__free_unpacked(ack, NULL);
+    expect_log("reason=database unavailable");
+
+    assert_int_equal(allow_hub_connections(NULL), 0);
+    /* Resent as an agent does, until it is committed. */
+    int64_t deadline = ws_monotonic_ms() + 60000;
+    uint64_t through = 0;
+    while (through < 2 && ws_monotonic_ms() < deadline) {
+        if (client_exchange(&c, &next, 3000, &ack) != 0)
+            continue;
+        through = ack->committed_through;
+        if (through < 2) {
+            assert_null(strstr(ack->error, "revoked"));
+            usleep(
+                (useconds_t)(ack->retry_after_ms ? ack->retry_after_ms : 200) *
+                1000);
+        }
+        wardsync__v1__ack__free_unpacked(ack, NULL);
+    }
+    assert_int_equal(through, 2);
+    assert_int_equal(count("SELECT count(*) FROM reception_sessions "
+                           "WHERE ward='LB11' AND session='DOWN-2'"),
+                     1);
+    client_close(&c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -608,6 +868,10 @@ int main(void)
         cmocka_unit_test(test_nul_bytes_and_invalid_utf8_are_rejected),
         cmocka_unit_test(test_megabyte_field_is_rejected),
         cmocka_unit_test(test_replayed_batch_and_unknown_protocol),
+        cmocka_unit_test(test_revoking_one_key_stops_its_open_connection),
+        cmocka_unit_test(test_pull_endpoint_logs_refused_handshakes),
+        cmocka_unit_test_teardown(test_database_down_is_not_key_revoked,
+                                  allow_hub_connections),
     };
     return cmocka_run_group_tests_name("integration_security", tests,
                                        group_setup, group_teardown);
