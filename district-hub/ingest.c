@@ -59,14 +59,18 @@
 #define LOG_LIMIT_MS 10000
 /* Bad frames are logged each, unless a peer floods us with them. */
 #define FRAME_LOG_LIMIT_MS 1000
-/* What a batch is told when its key could not be checked because the
- * database is unreachable: try again after this long. */
-#define DATABASE_RETRY_AFTER_MS 1000
 /* Routing id, optional empty delimiter (REQ peers), one message frame. */
-/* Bounds of one group commit: memory (decoded batches wait for the commit)
- * and the time the first agent of the group waits for its Ack. */
+/* Bounds of the batches waiting for a commit (memory: decoded batches
+ * wait there), and of the events one transaction writes. The second is
+ * what keeps one ward's big batch from delaying the others: a batch with
+ * more events than a transaction takes is written in slices, one per
+ * group, and the batches of other agents that arrive meanwhile go into the
+ * next group beside the next slice (docs/DESIGN.md §4). Each slice commits
+ * a prefix of the batch and its agent's mark; the Ack leaves after the
+ * last. */
 #define GROUP_MAX_BATCHES 64
 #define GROUP_MAX_EVENTS 20000
+#define COMMIT_MAX_EVENTS 2000
 /* Known org units are looked up in the database at most this often: a
  * batch costs no round trip for it, and a unit added or changed by
  * "district-hub migrate" is seen within a minute. */
@@ -105,17 +109,21 @@ struct ingest {
     struct pending *group;
     struct db_ingest_batch *items; /* the group as db_ingest_commit_group
                                       takes it */
+    Wardsync__V1__Batch *slices;   /* the part of each batch a group takes */
     size_t n_group;
-    size_t group_events;
-    bool busy; /* the last group held more than one batch */
+    size_t group_events; /* events of the waiting batches not yet written */
+    bool busy;           /* the last group held more than one batch */
 };
 
-/* A batch waiting for the group's COMMIT, with what its Ack needs. */
+/* A batch waiting for a COMMIT, with what its Ack needs. */
 struct pending {
     struct envelope env; /* moved from the received message */
     Wardsync__V1__Batch *batch;
     char ward[80];
     char reject[512];
+    size_t done;                   /* events written by earlier groups */
+    bool taken;                    /* some group has written a slice */
+    struct db_ingest_result total; /* of the slices written so far */
 };
 
 /* Sends the ack to the peer of env. Failing to send is not fatal: the batch
@@ -383,32 +391,133 @@ out:
     free(outcomes);
 }
 
-/* Writes every batch of the group in one transaction and, once it has
- * committed, answers each. When the transaction fails nobody is answered:
- * the agents resend after their ack timeout. */
+/* Adds the outcome of one slice to its batch's total. Returns 0 or
+ * -ENOMEM. */
+static int total_add(struct db_ingest_result *total,
+                     const struct db_ingest_result *slice)
+{
+    if (slice->n_outcomes > 0) {
+        struct db_ingest_outcome *grown =
+            realloc(total->outcomes,
+                    (total->n_outcomes + slice->n_outcomes) * sizeof *grown);
+        if (!grown)
+            return -ENOMEM;
+        memcpy(grown + total->n_outcomes, slice->outcomes,
+               slice->n_outcomes * sizeof *grown);
+        total->outcomes = grown;
+        total->n_outcomes += slice->n_outcomes;
+    }
+    total->gap = slice->gap;
+    memcpy(total->error, slice->error, sizeof total->error);
+    total->committed_through = slice->committed_through;
+    total->accepted += slice->accepted;
+    total->duplicates += slice->duplicates;
+    total->conflicts += slice->conflicts;
+    total->rejected += slice->rejected;
+    return 0;
+}
+
+static void pending_close(struct pending *p)
+{
+    db_ingest_result_clear(&p->total);
+    wardsync__v1__batch__free_unpacked(p->batch, NULL);
+    envelope_close(&p->env);
+}
+
+/* Whether pending i must wait: an earlier batch of its agent is not
+ * written whole by this group so far (its seqs would then be a gap). */
+static bool pending_blocked(const struct ingest *in, size_t i,
+                            const size_t *take, size_t n)
+{
+    const struct pending *p = &in->group[i];
+    for (size_t k = 0; k < i; k++) {
+        const struct pending *q = &in->group[k];
+        if (strcmp(q->ward, p->ward) != 0 ||
+            strcmp(q->batch->agent_instance, p->batch->agent_instance) != 0)
+            continue;
+        bool whole = false;
+        for (size_t t = 0; t < n && !whole; t++)
+            whole = take[t] == k &&
+                    q->done + in->slices[t].n_events == q->batch->n_events;
+        if (!whole)
+            return true;
+    }
+    return false;
+}
+
+/* Chooses what this group writes, at most COMMIT_MAX_EVENTS events:
+ * first the batches no group has touched yet (so a ward's small batch
+ * never waits behind another's big one), then the next slices of the
+ * batches begun earlier. Fills in->items and in->slices; returns how
+ * many, with item t taken from pending take[t]. */
+static size_t choose_group(struct ingest *in, size_t *take)
+{
+    size_t n = 0, room = COMMIT_MAX_EVENTS;
+    for (int pass = 0; pass < 2; pass++)
+        for (size_t i = 0; i < in->n_group; i++) {
+            struct pending *p = &in->group[i];
+            if (p->taken != (pass == 1) || pending_blocked(in, i, take, n))
+                continue;
+            size_t left = p->batch->n_events - p->done;
+            if (left > 0 && room == 0)
+                continue;
+            size_t part = left < room ? left : room;
+            room -= part;
+            in->slices[n] = *p->batch;
+            in->slices[n].events = p->batch->events + p->done;
+            in->slices[n].n_events = part;
+            /* The backlog reported with a slice counts the rest of its
+             * batch. */
+            in->slices[n].backlog = p->batch->backlog + (left - part);
+            in->items[n] = (struct db_ingest_batch){
+                .ward = p->ward,
+                .batch = &in->slices[n],
+                .reject_reason = p->reject[0] ? p->reject : NULL,
+            };
+            take[n++] = i;
+        }
+    return n;
+}
+
+/* Writes one group in one transaction and, once it has committed, answers
+ * every batch it finished; batches with events left wait for the next
+ * group. When the transaction fails every waiting batch is answered
+ * "database unavailable" (or "hub busy"): the agents resend from their
+ * marks, and what earlier slices wrote comes back as duplicates. */
 static void commit_group(struct ingest *in)
 {
     if (in->n_group == 0)
         return;
     char err[1024];
-    for (size_t i = 0; i < in->n_group; i++) {
-        struct pending *p = &in->group[i];
-        in->items[i] = (struct db_ingest_batch){
-            .ward = p->ward,
-            .batch = p->batch,
-            .reject_reason = p->reject[0] ? p->reject : NULL,
-        };
-    }
+    size_t take[GROUP_MAX_BATCHES];
+    size_t n = choose_group(in, take), events = 0;
+    for (size_t t = 0; t < n; t++)
+        events += in->slices[t].n_events;
     int rc = -EIO;
     int64_t started_us = ws_monotonic_us();
     struct db *db = db_link_get(&in->link);
     if (db)
         rc = db_ingest_commit_group(db, &in->writer, in->link.generation,
-                                    in->items, in->n_group, in->cat, err,
-                                    sizeof err);
+                                    in->items, n, in->cat, err, sizeof err);
     else
         snprintf(err, sizeof err, "database connection lost");
     int64_t took_us = ws_monotonic_us() - started_us;
+    for (size_t t = 0; rc == 0 && t < n; t++) {
+        struct pending *p = &in->group[take[t]];
+        const struct db_ingest_result *r = &in->items[t].result;
+        if (total_add(&p->total, r) < 0) {
+            snprintf(err, sizeof err, "out of memory");
+            rc = -ENOMEM;
+            break;
+        }
+        /* A refused batch (gap, bad seqs) is finished: nothing of it is
+         * written. */
+        p->done =
+            r->error[0] ? p->batch->n_events : p->done + in->slices[t].n_events;
+        p->taken = true;
+    }
+    for (size_t t = 0; t < n; t++)
+        db_ingest_result_clear(&in->items[t].result);
     if (rc < 0) {
         ws_log_limited(&in->db_limit, LOG_LIMIT_MS, WS_LOG_ERROR, MODULE,
                        "could not commit group, not acknowledged batches=%zu: "
@@ -416,10 +525,10 @@ static void commit_group(struct ingest *in)
                        in->n_group, err);
         if (rc == -EIO && db && !db_ok(db))
             drop_store(in);
-        /* Nothing of the group is known to be committed: the agents resend
-         * from their marks after retry_after_ms (a COMMIT that did land
-         * makes the resend duplicates, nothing is lost). */
-        for (size_t i = 0; i < in->n_group; i++)
+        /* Nothing of this group is known to be committed: the agents
+         * resend from their marks after retry_after_ms (a COMMIT that did
+         * land makes the resend duplicates, nothing is lost). */
+        for (size_t i = 0; i < in->n_group; i++) {
             send_error_ack(
                 in, &in->group[i].env, in->group[i].batch->agent_instance,
                 rc == -EIO
@@ -427,21 +536,32 @@ static void commit_group(struct ingest *in)
                     : WARDSYNC__V1__ACK__REFUSAL__REFUSAL_BUSY,
                 RETRY_AFTER_DATABASE_MS,
                 rc == -EIO ? "database unavailable" : "hub busy");
-    } else {
-        for (size_t i = 0; i < in->n_group; i++)
-            answer_batch(in, &in->group[i], &in->items[i].result);
-        ws_debug(MODULE, "group committed batches=%zu events=%zu ms=%.2f",
-                 in->n_group, in->group_events, (double)took_us / 1000.0);
+            pending_close(&in->group[i]);
+        }
+        in->busy = false;
+        in->n_group = 0;
+        in->group_events = 0;
+        return;
     }
+    ws_debug(MODULE, "group committed batches=%zu events=%zu ms=%.2f", n,
+             events, (double)took_us / 1000.0);
+    /* Answer the finished batches; keep the others, in order. */
+    size_t kept = 0;
+    in->group_events = 0;
     for (size_t i = 0; i < in->n_group; i++) {
         struct pending *p = &in->group[i];
-        db_ingest_result_clear(&in->items[i].result);
-        wardsync__v1__batch__free_unpacked(p->batch, NULL);
-        envelope_close(&p->env);
+        if (p->taken && p->done == p->batch->n_events) {
+            answer_batch(in, p, &p->total);
+            pending_close(p);
+            continue;
+        }
+        in->group_events += p->batch->n_events - p->done;
+        if (kept != i)
+            in->group[kept] = *p;
+        kept++;
     }
-    in->busy = in->n_group > 1;
-    in->n_group = 0;
-    in->group_events = 0;
+    in->busy = n > 1 || kept > 0;
+    in->n_group = kept;
 }
 
 /* Receives one message and answers it or adds its batch to the group.
@@ -637,7 +757,8 @@ int ingest_run(const struct hub_settings *settings, const char *endpoint,
     in.cat = cat;
     in.group = calloc(GROUP_MAX_BATCHES, sizeof *in.group);
     in.items = calloc(GROUP_MAX_BATCHES, sizeof *in.items);
-    if (!in.group || !in.items) {
+    in.slices = calloc(GROUP_MAX_BATCHES, sizeof *in.slices);
+    if (!in.group || !in.items || !in.slices) {
         ws_error(MODULE, "out of memory");
         rc = HUB_EXIT_IO;
         goto out_catalogue;
@@ -685,7 +806,7 @@ int ingest_run(const struct hub_settings *settings, const char *endpoint,
             continue;
         }
         zmq_pollitem_t items[1] = {{in.socket, 0, ZMQ_POLLIN, 0}};
-        int n = zmq_poll(items, 1, INGEST_POLL_MS);
+        int n = zmq_poll(items, 1, in.n_group > 0 ? 0 : INGEST_POLL_MS);
         if (n < 0) {
             if (errno == EINTR)
                 continue;
@@ -693,7 +814,8 @@ int ingest_run(const struct hub_settings *settings, const char *endpoint,
             rc = HUB_EXIT_IO;
             break;
         }
-        if (n > 0 && (items[0].revents & ZMQ_POLLIN))
+        /* Batches with events left are written on, new ones or not. */
+        if ((n > 0 && (items[0].revents & ZMQ_POLLIN)) || in.n_group > 0)
             ingest_group(&in);
     }
     if (stop_requested)
@@ -711,8 +833,14 @@ out_store:
     db_link_close(&in.link);
     db_ingest_writer_clear(&in.writer);
 out_catalogue:
+    /* Batches still waiting are not acknowledged: their agents send them
+     * again to the next hub run, and what was written comes back as
+     * duplicates. */
+    for (size_t i = 0; in.group && i < in.n_group; i++)
+        pending_close(&in.group[i]);
     free(in.group);
     free(in.items);
+    free(in.slices);
     ws_catalogue_destroy(&cat);
     ws_keys_wipe(&keys);
     return rc;

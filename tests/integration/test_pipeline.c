@@ -817,6 +817,147 @@ static void test_time_postgresql_would_refuse_is_rejected_alone(void **state)
                      1);
 }
 
+/* A DEALER connected to the hub as the enrolled identity of ward. */
+static void *ward_socket(void *ctx, const char *ward)
+{
+    struct it_curve curve;
+    assert_int_equal(it_principal_keys(&env, "ward", ward, &curve, NULL, 0), 0);
+    void *s = zmq_socket(ctx, ZMQ_DEALER);
+    int linger = 0;
+    zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof linger);
+    zmq_setsockopt(s, ZMQ_CURVE_SERVERKEY, curve.server_z85, 40);
+    zmq_setsockopt(s, ZMQ_CURVE_PUBLICKEY, curve.public_z85, 40);
+    zmq_setsockopt(s, ZMQ_CURVE_SECRETKEY, curve.secret_z85, 40);
+    assert_int_equal(zmq_connect(s, endpoint), 0);
+    return s;
+}
+
+static void send_packed(void *s, const Wardsync__V1__Batch *batch)
+{
+    uint8_t *buf;
+    size_t len;
+    assert_int_equal(ws_pack(&batch->base, &buf, &len), 0);
+    assert_true(zmq_send(s, buf, len, 0) == (int)len);
+    free(buf);
+}
+
+static Wardsync__V1__Ack *recv_ack(void *s)
+{
+    zmq_msg_t msg;
+    char err[256];
+    Wardsync__V1__Ack *ack = NULL;
+    zmq_msg_init(&msg);
+    assert_true(zmq_msg_recv(&msg, s, 0) >= 0);
+    assert_int_equal(ws_ack_unpack(zmq_msg_data(&msg), zmq_msg_size(&msg),
+                                   WS_MAX_FRAME_DEFAULT, &ack, err, sizeof err),
+                     0);
+    zmq_msg_close(&msg);
+    return ack;
+}
+
+/* One ward's batch bigger than a transaction takes is written in slices,
+ * and another ward's small batch sent just after it is answered first
+ * instead of waiting for the whole big batch (docs/DESIGN.md §4); the big
+ * batch is still answered once, with the outcomes of all its slices, and
+ * stored exactly once. */
+static void test_big_batch_does_not_hold_up_another_ward(void **state)
+{
+    (void)state;
+    enum { BIG = 5000 };
+    char big_instance[WS_UUID_LEN + 1], small_instance[WS_UUID_LEN + 1];
+    assert_int_equal(ws_uuid4(big_instance), 0);
+    assert_int_equal(ws_uuid4(small_instance), 0);
+    char(*ids)[WS_UUID_LEN + 1] = calloc(BIG, sizeof *ids);
+    char(*names)[32] = calloc(BIG, sizeof *names);
+    Wardsync__V1__ReceptionSession *rs = calloc(BIG, sizeof *rs);
+    Wardsync__V1__Event *ev = calloc(BIG, sizeof *ev);
+    Wardsync__V1__Event **evs = calloc(BIG, sizeof *evs);
+    assert_true(ids && names && rs && ev && evs);
+    for (size_t i = 0; i < BIG; i++) {
+        wardsync__v1__reception_session__init(&rs[i]);
+        wardsync__v1__event__init(&ev[i]);
+        assert_int_equal(ws_uuid4(ids[i]), 0);
+        snprintf(names[i], sizeof names[i], "BIG-%zu", i);
+        rs[i].session = names[i];
+        rs[i].held_on = "2023-10-05";
+        /* Two events the validation rejects, in the first and the last
+         * slice. */
+        rs[i].host_role = (i == 10 || i == BIG - 10)
+                              ? 0
+                              : WARDSYNC__V1__HOST_ROLE__HOST_ROLE_CHAIR;
+        rs[i].mode = WARDSYNC__V1__RECEPTION_MODE__RECEPTION_MODE_REGULAR;
+        rs[i].citizens = 1;
+        ev[i].seq = i + 1;
+        ev[i].event_id = ids[i];
+        ev[i].occurred_at_ms = 1696464000000;
+        ev[i].queued_at_ms = 1696464000000;
+        ev[i].body_case = WARDSYNC__V1__EVENT__BODY_RECEPTION;
+        ev[i].reception = &rs[i];
+        evs[i] = &ev[i];
+    }
+    Wardsync__V1__Batch big = WARDSYNC__V1__BATCH__INIT;
+    big.protocol = WS_PROTOCOL_VERSION;
+    big.agent_instance = big_instance;
+    big.ward = "LB07";
+    big.events = evs;
+    big.n_events = BIG;
+    struct raw_batch small;
+    raw_batch_init(&small, small_instance, "LB06", 1, 1);
+
+    void *ctx = zmq_ctx_new();
+    void *big_socket = ward_socket(ctx, "LB07");
+    void *small_socket = ward_socket(ctx, "LB06");
+    send_packed(big_socket, &big);
+    send_packed(small_socket, &small.batch);
+
+    zmq_pollitem_t items[2] = {{big_socket, 0, ZMQ_POLLIN, 0},
+                               {small_socket, 0, ZMQ_POLLIN, 0}};
+    int first = -1;
+    Wardsync__V1__Ack *big_ack = NULL, *small_ack = NULL;
+    for (int round = 0; round < 600 && (!big_ack || !small_ack); round++) {
+        if (zmq_poll(items, 2, 100) <= 0)
+            continue;
+        if (!big_ack && (items[0].revents & ZMQ_POLLIN)) {
+            big_ack = recv_ack(big_socket);
+            if (first < 0)
+                first = 0;
+        }
+        if (!small_ack && (items[1].revents & ZMQ_POLLIN)) {
+            small_ack = recv_ack(small_socket);
+            if (first < 0)
+                first = 1;
+        }
+    }
+    assert_non_null(big_ack);
+    assert_non_null(small_ack);
+    assert_int_equal(first, 1);
+    assert_int_equal(small_ack->committed_through, 1);
+    assert_int_equal(big_ack->refusal,
+                     WARDSYNC__V1__ACK__REFUSAL__REFUSAL_NONE);
+    assert_int_equal(big_ack->committed_through, BIG);
+    assert_int_equal(big_ack->n_outcomes, 2);
+    assert_int_equal(big_ack->outcomes[0]->seq, 11);
+    assert_int_equal(big_ack->outcomes[1]->seq, BIG - 9);
+    wardsync__v1__ack__free_unpacked(big_ack, NULL);
+    wardsync__v1__ack__free_unpacked(small_ack, NULL);
+    zmq_close(big_socket);
+    zmq_close(small_socket);
+    zmq_ctx_term(ctx);
+
+    assert_int_equal(count("SELECT count(*) FROM reception_sessions"
+                           " WHERE ward = 'LB07' AND session LIKE 'BIG-%'"),
+                     BIG - 2);
+    assert_int_equal(count("SELECT count(*) FROM agents WHERE ward = 'LB07'"
+                           " AND committed_through = 5000 AND accepted = 4998"
+                           " AND rejected = 2"),
+                     1);
+    free(ids);
+    free(names);
+    free(rs);
+    free(ev);
+    free(evs);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -832,6 +973,7 @@ int main(void)
         cmocka_unit_test(test_window_and_gap_share_a_group),
         cmocka_unit_test(test_conflict_in_a_batch_spares_the_rest),
         cmocka_unit_test(test_writer_refuses_one_row_not_the_group),
+        cmocka_unit_test(test_big_batch_does_not_hold_up_another_ward),
         cmocka_unit_test(test_agent_decides_by_refusal_code),
         cmocka_unit_test(test_time_postgresql_would_refuse_is_rejected_alone),
     };
