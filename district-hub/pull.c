@@ -3,7 +3,7 @@
  *
  * A request names a dataset, an optional ward (scope), a cursor (the
  * next_cursor of the previous page) and a page size. Rows come in change
- * order (sql/010_pull_changes.sql), so a client that keeps its last cursor
+ * order (sql/001_baseline.sql), so a client that keeps its last cursor
  * gets, next time, exactly the rows inserted, corrected or deleted since.
  *
  * indicators and ballot_aggregates are derived: at each request the hub
