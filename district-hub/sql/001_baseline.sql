@@ -616,6 +616,7 @@ CREATE TRIGGER petitions_tally_update AFTER UPDATE ON petitions
 CREATE TRIGGER petitions_tally_delete AFTER DELETE ON petitions
     REFERENCING OLD TABLE AS old_rows
     FOR EACH STATEMENT EXECUTE FUNCTION petitions_tally();
+
 -- Reception sessions and citizens per ward, day and host role.
 CREATE TABLE reception_tallies (
     ward text NOT NULL,
