@@ -230,7 +230,9 @@ static const struct migration *find_migration(const struct migration_list *l,
 
 /* Compares what the database records with the files of dir: every applied
  * migration must have its file, under the same name and with the same
- * checksum (a migration is never edited once applied). Logs every
+ * checksum (a migration is never edited once applied), and every file not
+ * yet applied must be numbered after the newest applied one (forward-only:
+ * a file slipped in before it would run out of order). Logs every
  * disagreement and returns HUB_EXIT_INPUT, or HUB_EXIT_OK with the number
  * of migrations still to apply in *pending. */
 static int check_applied(const char *dir, const struct migration_list *files,
@@ -250,8 +252,11 @@ static int check_applied(const char *dir, const struct migration_list *files,
         return HUB_EXIT_INPUT;
     }
     int rc = HUB_EXIT_OK;
+    const struct schema_applied *newest = NULL;
     for (size_t i = 0; i < applied->n; i++) {
         const struct schema_applied *a = &applied->items[i];
+        if (!newest || a->version > newest->version)
+            newest = a;
         const struct migration *m = find_migration(files, a->version);
         if (!m) {
             ws_error(MODULE,
@@ -277,6 +282,20 @@ static int check_applied(const char *dir, const struct migration_list *files,
                      "a migration is never edited once applied: restore the "
                      "file and write the change as the next migration",
                      a->version, m->path, a->sha256, m->sha256);
+            rc = HUB_EXIT_INPUT;
+        }
+    }
+    for (size_t i = 0; newest && i < files->n; i++) {
+        const struct migration *m = &files->items[i];
+        bool done = false;
+        for (size_t j = 0; j < applied->n && !done; j++)
+            done = applied->items[j].version == m->version;
+        if (!done && m->version < newest->version) {
+            ws_error(MODULE,
+                     "migration file \"%s\" is numbered before %03d_%s, the "
+                     "newest migration applied to this database; migrations "
+                     "are forward-only: number it after %d",
+                     m->path, newest->version, newest->name, newest->version);
             rc = HUB_EXIT_INPUT;
         }
     }

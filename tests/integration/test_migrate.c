@@ -3,9 +3,10 @@
  * §5): "district-hub migrate" records each file's SHA-256, says up to date
  * on a second run, applies a migration added after the baseline, and
  * refuses, like "district-hub run", a database whose record disagrees with
- * the files (an edited, renamed or removed migration) or that predates the
- * baseline. Each case points hub.sql_dir (WARDSYNC_HUB_SQL_DIR) at its own
- * copy of district-hub/sql in the scratch folder.
+ * the files (an edited, renamed or removed migration, a new one numbered
+ * before an applied one) or that predates the baseline. Each case points
+ * hub.sql_dir (WARDSYNC_HUB_SQL_DIR) at its own copy of district-hub/sql in the
+ * scratch folder.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -220,6 +221,30 @@ static void test_renamed_or_removed_migration_is_refused(void **state)
     assert_int_equal(applied_count(), before);
 }
 
+static void test_migration_numbered_before_applied_is_refused(void **state)
+{
+    (void)state;
+    char dir[512], path[1024], *out = NULL;
+    long before = applied_count();
+    copy_sql_dir("sql-early", dir, sizeof dir);
+    snprintf(path, sizeof path, "%s/000_too_early.sql", dir);
+    assert_int_equal(
+        it_write_file(path, "CREATE TABLE migrate_too_early (id integer);\n"),
+        0);
+    assert_int_equal(run_hub("migrate", dir, &out), 1);
+    char want[1200];
+    snprintf(want, sizeof want, "migration file \"%s\" is numbered before",
+             path);
+    assert_contains(out, want);
+    assert_contains(out, "migrations are forward-only");
+    free(out);
+    assert_int_equal(applied_count(), before);
+    assert_int_equal(it_query_long(env.db,
+                                   "SELECT count(*) FROM pg_class "
+                                   "WHERE relname = 'migrate_too_early'"),
+                     0);
+}
+
 static void test_added_migration_applies_once(void **state)
 {
     (void)state;
@@ -281,6 +306,7 @@ int main(void)
         cmocka_unit_test(test_second_run_is_up_to_date),
         cmocka_unit_test(test_edited_migration_is_refused),
         cmocka_unit_test(test_renamed_or_removed_migration_is_refused),
+        cmocka_unit_test(test_migration_numbered_before_applied_is_refused),
         cmocka_unit_test(test_added_migration_applies_once),
         cmocka_unit_test(test_database_before_the_baseline_is_refused),
     };
