@@ -2,7 +2,7 @@
  * formulas.h - the indicator formulas of DESIGN §6-§7 as pure functions:
  * no database, no I/O, no allocation.
  *
- * The hub computes published figures in SQL (006_indicators.sql) so that
+ * The hub computes published figures in SQL (sql/001_baseline.sql) so that
  * the published views and "district-hub indicators" agree by
  * construction; these functions are the same rules written once more in
  * C, small enough to check by hand. Unit tests pin them on hand-computed

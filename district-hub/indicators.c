@@ -14,7 +14,7 @@
  * Ballot-derived indicators are per survey round (the period column holds
  * the round code) and list only the wards the round covers; the others
  * are per period. The figures come from indicator_values() in the
- * database (006_indicators.sql), the function the published views read,
+ * database (sql/001_baseline.sql), the function the published views read,
  * with the publication rule applied: what an operator sees here is what
  * the city gets. This file parses the period, reads the thresholds of the
  * configuration and formats.

@@ -2,22 +2,31 @@
  * migrate.c - bring a database to the current schema and seed it.
  *
  * Everything that can be checked without the database (the migration file
- * names, the org units file, the catalogue) is checked first, so bad input
- * is reported as such (exit 1) before anything is written.
+ * names and bytes, the org units file, the catalogue) is checked first, so
+ * bad input is reported as such (exit 1) before anything is written.
+ *
+ * Migrations are forward-only (docs/DESIGN.md §5): each is recorded with
+ * the SHA-256 of its file, and a database whose record disagrees with the
+ * files (a file edited or removed after it was applied, or a database
+ * migrated before the baseline, whose record has no checksums) is refused
+ * with exit 1, by "migrate" and by "run" alike, before anything is
+ * applied. The SQL itself is db/schema.c's; this file reads and decides.
  */
 #include "migrate.h"
 
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
+#include <sodium.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "db/conn.h"
+#include "db/schema.h"
 #include "indicators.h"
 #include "roles.h"
-#include "store.h"
 #include "wardsync/catalogue.h"
 #include "wardsync/csv.h"
 #include "wardsync/log.h"
@@ -31,6 +40,8 @@ struct migration {
     int version;
     char name[128];
     char path[4096];
+    char *sql; /* the file, NUL-terminated; malloc'd */
+    char sha256[SCHEMA_SHA256_HEX];
 };
 
 struct migration_list {
@@ -40,7 +51,7 @@ struct migration_list {
 
 struct org_unit_list {
     size_t n, cap;
-    struct store_org_unit *items; /* strings strdup'd */
+    struct schema_org_unit *items; /* strings strdup'd */
     long *lines;
 };
 
@@ -79,59 +90,9 @@ static bool parse_migration_name(const char *file, int *version, char *name,
     return true;
 }
 
-/* Lists the migrations of dir in version order. Returns a hub_exit code. */
-static int list_migrations(const char *dir, struct migration_list *list)
-{
-    DIR *d = opendir(dir);
-    if (!d) {
-        ws_error(MODULE, "could not open directory \"%s\": %s", dir,
-                 strerror(errno));
-        return HUB_EXIT_IO;
-    }
-    struct dirent *entry;
-    int rc = HUB_EXIT_OK;
-    while ((entry = readdir(d)) != NULL) {
-        struct migration m;
-        if (!parse_migration_name(entry->d_name, &m.version, m.name,
-                                  sizeof m.name))
-            continue;
-        snprintf(m.path, sizeof m.path, "%s/%s", dir, entry->d_name);
-        if (list->n == list->cap) {
-            size_t cap = list->cap ? list->cap * 2 : 16;
-            struct migration *items = realloc(list->items, cap * sizeof *items);
-            if (!items) {
-                ws_error(MODULE, "out of memory");
-                rc = HUB_EXIT_IO;
-                goto out_dir;
-            }
-            list->items = items;
-            list->cap = cap;
-        }
-        list->items[list->n++] = m;
-    }
-    if (list->n == 0) {
-        ws_error(MODULE, "no migrations (NNN_name.sql) in \"%s\"", dir);
-        rc = HUB_EXIT_IO;
-        goto out_dir;
-    }
-    qsort(list->items, list->n, sizeof *list->items, compare_migrations);
-    for (size_t i = 1; i < list->n; i++) {
-        if (list->items[i].version == list->items[i - 1].version) {
-            ws_error(MODULE, "two migrations with version %d: \"%s\", \"%s\"",
-                     list->items[i].version, list->items[i - 1].path,
-                     list->items[i].path);
-            rc = HUB_EXIT_INPUT;
-            goto out_dir;
-        }
-    }
-
-out_dir:
-    closedir(d);
-    return rc;
-}
-
-/* Reads a whole file into a NUL-terminated malloc'd buffer. */
-static char *read_file(const char *path)
+/* Reads a whole file into a NUL-terminated malloc'd buffer; its length
+ * (which a NUL inside the file makes differ from strlen) in *len. */
+static char *read_file(const char *path, size_t *len_out)
 {
     FILE *f = fopen(path, "rb");
     if (!f) {
@@ -164,11 +125,186 @@ static char *read_file(const char *path)
         buf = NULL;
     } else if (buf) {
         buf[len] = '\0';
+        *len_out = len;
     } else {
         ws_error(MODULE, "out of memory reading \"%s\"", path);
     }
     fclose(f);
     return buf;
+}
+
+static void migration_list_free(struct migration_list *list)
+{
+    for (size_t i = 0; i < list->n; i++)
+        free(list->items[i].sql);
+    free(list->items);
+    memset(list, 0, sizeof *list);
+}
+
+/* Reads the file of m and its SHA-256. A NUL byte would cut the SQL
+ * short of what the checksum covers, so it is refused. Returns a hub_exit
+ * code. */
+static int load_migration(struct migration *m)
+{
+    size_t len = 0;
+    m->sql = read_file(m->path, &len);
+    if (!m->sql)
+        return HUB_EXIT_IO;
+    if (strlen(m->sql) != len) {
+        ws_error(MODULE, "migration file \"%s\" contains a NUL byte", m->path);
+        return HUB_EXIT_INPUT;
+    }
+    unsigned char hash[crypto_hash_sha256_BYTES];
+    if (sodium_init() < 0 ||
+        crypto_hash_sha256(hash, (const unsigned char *)m->sql, len) != 0) {
+        ws_error(MODULE, "could not compute the SHA-256 of \"%s\"", m->path);
+        return HUB_EXIT_IO;
+    }
+    sodium_bin2hex(m->sha256, sizeof m->sha256, hash, sizeof hash);
+    return HUB_EXIT_OK;
+}
+
+/* Lists the migrations of dir in version order, each with its SQL and
+ * checksum. Returns a hub_exit code; the caller frees the list with
+ * migration_list_free either way. */
+static int list_migrations(const char *dir, struct migration_list *list)
+{
+    DIR *d = opendir(dir);
+    if (!d) {
+        ws_error(MODULE, "could not open directory \"%s\": %s", dir,
+                 strerror(errno));
+        return HUB_EXIT_IO;
+    }
+    struct dirent *entry;
+    int rc = HUB_EXIT_OK;
+    while ((entry = readdir(d)) != NULL) {
+        struct migration m = {0};
+        if (!parse_migration_name(entry->d_name, &m.version, m.name,
+                                  sizeof m.name))
+            continue;
+        snprintf(m.path, sizeof m.path, "%s/%s", dir, entry->d_name);
+        if (list->n == list->cap) {
+            size_t cap = list->cap ? list->cap * 2 : 16;
+            struct migration *items = realloc(list->items, cap * sizeof *items);
+            if (!items) {
+                ws_error(MODULE, "out of memory");
+                rc = HUB_EXIT_IO;
+                goto out_dir;
+            }
+            list->items = items;
+            list->cap = cap;
+        }
+        list->items[list->n++] = m;
+    }
+    if (list->n == 0) {
+        ws_error(MODULE, "no migrations (NNN_name.sql) in \"%s\"", dir);
+        rc = HUB_EXIT_IO;
+        goto out_dir;
+    }
+    qsort(list->items, list->n, sizeof *list->items, compare_migrations);
+    for (size_t i = 1; i < list->n; i++) {
+        if (list->items[i].version == list->items[i - 1].version) {
+            ws_error(MODULE, "two migrations with version %d: \"%s\", \"%s\"",
+                     list->items[i].version, list->items[i - 1].path,
+                     list->items[i].path);
+            rc = HUB_EXIT_INPUT;
+            goto out_dir;
+        }
+    }
+    for (size_t i = 0; i < list->n && rc == HUB_EXIT_OK; i++)
+        rc = load_migration(&list->items[i]);
+
+out_dir:
+    closedir(d);
+    return rc;
+}
+
+static const struct migration *find_migration(const struct migration_list *l,
+                                              int version)
+{
+    for (size_t i = 0; i < l->n; i++)
+        if (l->items[i].version == version)
+            return &l->items[i];
+    return NULL;
+}
+
+/* Compares what the database records with the files of dir: every applied
+ * migration must have its file, under the same name and with the same
+ * checksum (a migration is never edited once applied), and every file not
+ * yet applied must be numbered after the newest applied one (forward-only:
+ * a file slipped in before it would run out of order). Logs every
+ * disagreement and returns HUB_EXIT_INPUT, or HUB_EXIT_OK with the number
+ * of migrations still to apply in *pending. */
+static int check_applied(const char *dir, const struct migration_list *files,
+                         const struct schema_applied_list *applied,
+                         size_t *pending)
+{
+    *pending = files->n;
+    if (!applied->exists)
+        return HUB_EXIT_OK;
+    if (!applied->checksummed) {
+        ws_error(MODULE,
+                 "the database predates the baseline schema: its "
+                 "schema_migrations has no sha256 column, so it was migrated "
+                 "with the migrations that 001_baseline.sql replaced; such a "
+                 "database cannot be migrated (no district runs one): "
+                 "recreate it empty and run \"district-hub migrate\"");
+        return HUB_EXIT_INPUT;
+    }
+    int rc = HUB_EXIT_OK;
+    const struct schema_applied *newest = NULL;
+    for (size_t i = 0; i < applied->n; i++) {
+        const struct schema_applied *a = &applied->items[i];
+        if (!newest || a->version > newest->version)
+            newest = a;
+        const struct migration *m = find_migration(files, a->version);
+        if (!m) {
+            ws_error(MODULE,
+                     "migration %03d_%s is applied to this database but no "
+                     "file in \"%s\" has version %d (recorded sha256 %s); a "
+                     "migration is never removed once applied: restore it",
+                     a->version, a->name, dir, a->version, a->sha256);
+            rc = HUB_EXIT_INPUT;
+            continue;
+        }
+        (*pending)--;
+        if (strcmp(m->name, a->name) != 0) {
+            ws_error(MODULE,
+                     "migration %d is applied to this database as \"%s\" but "
+                     "its file is \"%s\"; a migration is never renamed once "
+                     "applied: restore the file's name",
+                     a->version, a->name, m->path);
+            rc = HUB_EXIT_INPUT;
+        } else if (strcmp(m->sha256, a->sha256) != 0) {
+            ws_error(MODULE,
+                     "migration %d file \"%s\" differs from the one applied "
+                     "to this database: recorded sha256 %s, file sha256 %s; "
+                     "a migration is never edited once applied: restore the "
+                     "file and write the change as the next migration",
+                     a->version, m->path, a->sha256, m->sha256);
+            rc = HUB_EXIT_INPUT;
+        }
+    }
+    for (size_t i = 0; newest && i < files->n; i++) {
+        const struct migration *m = &files->items[i];
+        bool done = false;
+        for (size_t j = 0; j < applied->n && !done; j++)
+            done = applied->items[j].version == m->version;
+        if (!done && m->version < newest->version) {
+            ws_error(MODULE,
+                     "migration file \"%s\" is numbered before %03d_%s, the "
+                     "newest migration applied to this database; migrations "
+                     "are forward-only: number it after %d",
+                     m->path, newest->version, newest->name, newest->version);
+            rc = HUB_EXIT_INPUT;
+        }
+    }
+    if (rc != HUB_EXIT_OK)
+        ws_error(MODULE,
+                 "refusing a database whose migrations do not match the "
+                 "files of \"%s\"",
+                 dir);
+    return rc;
 }
 
 static void org_units_free(struct org_unit_list *list)
@@ -190,7 +326,7 @@ static int org_units_append(struct org_unit_list *list, const char *code,
 {
     if (list->n == list->cap) {
         size_t cap = list->cap ? list->cap * 2 : 32;
-        struct store_org_unit *items =
+        struct schema_org_unit *items =
             realloc(list->items, cap * sizeof *items);
         if (!items)
             return -ENOMEM;
@@ -201,7 +337,7 @@ static int org_units_append(struct org_unit_list *list, const char *code,
         list->lines = lines;
         list->cap = cap;
     }
-    struct store_org_unit *u = &list->items[list->n];
+    struct schema_org_unit *u = &list->items[list->n];
     u->code = strdup(code);
     u->name = strdup(name);
     u->kind = strdup(kind);
@@ -303,7 +439,7 @@ static int load_org_units(const char *path, struct org_unit_list *list)
 
     /* The file is the whole hierarchy: codes unique, parents listed. */
     for (size_t i = 0; i < list->n; i++) {
-        const struct store_org_unit *u = &list->items[i];
+        const struct schema_org_unit *u = &list->items[i];
         bool parent_found = u->parent[0] == '\0';
         for (size_t j = 0; j < list->n; j++) {
             if (j < i && strcmp(list->items[j].code, u->code) == 0) {
@@ -328,46 +464,53 @@ out_reader:
 
 /* Applies the pending migrations and the seed data; the advisory lock is
  * held by the caller. Returns a hub_exit code. */
-static int migrate_locked(struct store *st,
+static int migrate_locked(struct db *db, const char *dir,
                           const struct migration_list *migrations,
                           const struct org_unit_list *units,
                           const struct ws_catalogue *cat)
 {
     char err[1024];
+    struct schema_applied_list applied = {0};
+    size_t pending = 0;
+    int rc = HUB_EXIT_OK;
+    if (schema_applied_read(db, &applied, err, sizeof err) < 0) {
+        ws_error(MODULE, "could not read schema_migrations: %s", err);
+        rc = HUB_EXIT_IO;
+        goto out_applied;
+    }
+    rc = check_applied(dir, migrations, &applied, &pending);
+    if (rc != HUB_EXIT_OK)
+        goto out_applied;
+
     size_t applied_now = 0;
     for (size_t i = 0; i < migrations->n; i++) {
         const struct migration *m = &migrations->items[i];
-        bool applied;
-        if (store_migration_applied(st, m->version, &applied, err, sizeof err) <
-            0) {
-            ws_error(MODULE, "%s", err);
-            return HUB_EXIT_IO;
-        }
-        if (applied)
+        bool done = false;
+        for (size_t j = 0; j < applied.n && !done; j++)
+            done = applied.items[j].version == m->version;
+        if (done)
             continue;
-        char *sql = read_file(m->path);
-        if (!sql)
-            return HUB_EXIT_IO;
-        int rc = store_migration_apply(st, m->version, m->name, sql, err,
-                                       sizeof err);
-        free(sql);
-        if (rc < 0) {
+        if (schema_apply(db, m->version, m->name, m->sha256, m->sql, err,
+                         sizeof err) < 0) {
             ws_error(MODULE, "migration %03d_%s failed: %s", m->version,
                      m->name, err);
-            return HUB_EXIT_IO;
+            rc = HUB_EXIT_IO;
+            goto out_applied;
         }
-        ws_info(MODULE, "applied migration version=%d name=%s", m->version,
-                m->name);
+        ws_info(MODULE, "applied migration version=%d name=%s sha256=%s",
+                m->version, m->name, m->sha256);
         applied_now++;
     }
-    if (store_org_units_upsert(st, units->items, units->n, err, sizeof err) <
+    if (schema_org_units_upsert(db, units->items, units->n, err, sizeof err) <
         0) {
         ws_error(MODULE, "could not load org units: %s", err);
-        return HUB_EXIT_IO;
+        rc = HUB_EXIT_IO;
+        goto out_applied;
     }
-    if (store_catalogue_upsert(st, cat, err, sizeof err) < 0) {
+    if (schema_catalogue_upsert(db, cat, err, sizeof err) < 0) {
         ws_error(MODULE, "could not load the catalogue: %s", err);
-        return HUB_EXIT_IO;
+        rc = HUB_EXIT_IO;
+        goto out_applied;
     }
     size_t items = 0;
     for (size_t i = 0; i < cat->n_forms; i++)
@@ -377,7 +520,10 @@ static int migrate_locked(struct store *st,
             "forms=%zu items=%zu",
             migrations->items[migrations->n - 1].version, applied_now, units->n,
             cat->n_forms, items);
-    return HUB_EXIT_OK;
+
+out_applied:
+    schema_applied_list_clear(&applied);
+    return rc;
 }
 
 int migrate_run(const struct hub_settings *settings)
@@ -385,7 +531,7 @@ int migrate_run(const struct hub_settings *settings)
     struct migration_list migrations = {0};
     struct org_unit_list units = {0};
     struct ws_catalogue *cat = NULL;
-    struct store *st = NULL;
+    struct db *db = NULL;
     char err[1024];
 
     int rc = list_migrations(settings->sql_dir, &migrations);
@@ -403,19 +549,20 @@ int migrate_run(const struct hub_settings *settings)
         goto out;
     }
 
-    if (store_open(settings->database, &st, err, sizeof err) < 0) {
+    if (db_open(settings->database, "district-hub migrate", &db, err,
+                sizeof err) < 0) {
         ws_error(MODULE, "%s", err);
         rc = HUB_EXIT_IO;
         goto out;
     }
-    if (store_migrate_lock(st, err, sizeof err) < 0) {
+    if (schema_lock(db, err, sizeof err) < 0) {
         ws_error(MODULE, "could not lock the schema: %s", err);
         rc = HUB_EXIT_IO;
         goto out;
     }
-    rc = migrate_locked(st, &migrations, &units, cat);
+    rc = migrate_locked(db, settings->sql_dir, &migrations, &units, cat);
     /* Closing the connection would release the lock too; say so anyway. */
-    if (store_migrate_unlock(st, err, sizeof err) < 0)
+    if (schema_unlock(db, err, sizeof err) < 0)
         ws_warn(MODULE, "could not unlock the schema: %s", err);
     if (rc == HUB_EXIT_OK && roles_set_passwords(settings) < 0)
         rc = HUB_EXIT_IO;
@@ -423,39 +570,39 @@ int migrate_run(const struct hub_settings *settings)
         rc = indicators_write_settings(settings);
 
 out:
-    store_close(&st);
+    db_close(&db);
     ws_catalogue_destroy(&cat);
     org_units_free(&units);
-    free(migrations.items);
+    migration_list_free(&migrations);
     return rc;
 }
 
 int migrate_ensure(const struct hub_settings *settings)
 {
     struct migration_list migrations = {0};
-    struct store *st = NULL;
+    struct schema_applied_list applied = {0};
+    struct db *db = NULL;
     char err[1024];
     size_t pending = 0;
 
     int rc = list_migrations(settings->sql_dir, &migrations);
     if (rc != HUB_EXIT_OK)
         goto out;
-    if (store_open(settings->database, &st, err, sizeof err) < 0) {
+    if (db_open(settings->database, "district-hub run", &db, err, sizeof err) <
+        0) {
         ws_error(MODULE, "%s", err);
         rc = HUB_EXIT_IO;
         goto out;
     }
-    for (size_t i = 0; i < migrations.n; i++) {
-        bool applied = false;
-        if (store_migration_applied(st, migrations.items[i].version, &applied,
-                                    err, sizeof err) < 0) {
-            pending = migrations.n; /* a fresh database: no table yet */
-            break;
-        }
-        if (!applied)
-            pending++;
+    if (schema_applied_read(db, &applied, err, sizeof err) < 0) {
+        ws_error(MODULE, "could not read schema_migrations: %s", err);
+        rc = HUB_EXIT_IO;
+        goto out;
     }
-    store_close(&st);
+    db_close(&db);
+    rc = check_applied(settings->sql_dir, &migrations, &applied, &pending);
+    if (rc != HUB_EXIT_OK)
+        goto out;
     if (pending == 0) {
         ws_info(MODULE, "schema up to date version=%d",
                 migrations.items[migrations.n - 1].version);
@@ -463,12 +610,14 @@ int migrate_ensure(const struct hub_settings *settings)
     }
     ws_info(MODULE, "migrations pending=%zu, migrating", pending);
     rc = migrate_run(settings);
-    if (rc != HUB_EXIT_OK)
+    if (rc == HUB_EXIT_IO)
         ws_error(MODULE, "the schema is not current and could not be "
                          "migrated with this connection; run \"district-hub "
                          "migrate\" as the database owner");
 
 out:
-    free(migrations.items);
+    db_close(&db);
+    schema_applied_list_clear(&applied);
+    migration_list_free(&migrations);
     return rc;
 }

@@ -6,16 +6,21 @@
 
 #include "settings.h"
 
-/* Applies, in version order, every district-hub/sql/NNN_name.sql migration
- * not yet recorded in schema_migrations, each in its own transaction, then
- * upserts the org units file and the catalogue; all under an advisory lock
- * so that two hubs starting together cannot race. Idempotent. Returns a
- * hub_exit code; the reason is logged. */
+/* Applies, in version order, every NNN_name.sql migration of
+ * settings->sql_dir not yet recorded in schema_migrations, each in its own
+ * transaction and recorded with the SHA-256 of its file, then upserts the
+ * org units file and the catalogue; all under an advisory lock so that two
+ * hubs starting together cannot race. Idempotent. Refuses (HUB_EXIT_INPUT,
+ * nothing applied) a database that records a migration whose file is
+ * missing, renamed or has another checksum, or that predates the baseline
+ * (schema_migrations without checksums). Returns a hub_exit code; the
+ * reason is logged. */
 int migrate_run(const struct hub_settings *settings);
 
-/* What "district-hub run" does at start: nothing when every migration is
- * applied (the hub's own role, wardsync_hub, may not migrate), else
- * migrate_run, which only the owner can do. Returns a hub_exit code. */
+/* What "district-hub run" does at start: the same refusals as migrate_run;
+ * then nothing when every migration is applied (the hub's own role,
+ * wardsync_hub, may not migrate), else migrate_run, which only the owner
+ * can do. Returns a hub_exit code. */
 int migrate_ensure(const struct hub_settings *settings);
 
 #endif

@@ -3,7 +3,7 @@
  *
  * A request names a dataset, an optional ward (scope), a cursor (the
  * next_cursor of the previous page, "" to start from nothing) and a page
- * size. Rows come in change order (sql/010_pull_changes.sql), so a client
+ * size. Rows come in change order (sql/001_baseline.sql), so a client
  * that keeps its last cursor gets, next time, exactly the rows inserted,
  * corrected or deleted since.
  *
@@ -19,7 +19,7 @@
  * REPEATABLE READ READ ONLY transaction: rows, columns and version from
  * one snapshot. Change numbers are handed out under one lock, so no
  * number below one a page has handed out can commit later
- * (sql/013_pull_thread.sql).
+ * (sql/003_pull_thread.sql).
  *
  * indicators and ballot_aggregates are derived: the first page of a pull
  * recomputes them from the published views (which apply the publication

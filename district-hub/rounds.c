@@ -5,7 +5,7 @@
  * opened: from then on ballots for it are accepted while their collection
  * day lies within its dates; once closed, every further ballot of the
  * round is rejected with the reason (a late ballot is not counted). The
- * checks themselves run in the database (003_rounds.sql).
+ * checks themselves run in the database (sql/001_baseline.sql).
  *
  * Round file (CSV, header "record,round,a,b,c"), one transaction:
  *   round,CODE,OPENS_ON,CLOSES_ON,LABEL

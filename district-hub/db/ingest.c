@@ -10,7 +10,7 @@
  *      COPY, as text, into the session's temporary ingest_stage;
  *   4. ingest_apply(), ingest_update_agents() and COMMIT, pipelined.
  *
- * ingest_apply() (sql/012_one_writer.sql) is the only code that writes
+ * ingest_apply() (sql/002_one_writer.sql) is the only code that writes
  * events and their typed tables. It returns the rows whose outcome the
  * database decided (a ballot outside its round, an event_id stored
  * before, a row the database refused), which are answered in the Ack;
@@ -65,7 +65,7 @@ static const struct db_statement REJECTED_RANGE = {
     " AND seq BETWEEN $3::bigint AND $4::bigint ORDER BY seq, id"};
 
 /* The columns of ingest_stage the hub writes, in the order of stage_event
- * (sql/012_one_writer.sql defines the table). */
+ * (sql/002_one_writer.sql defines the table). */
 #define STAGE_COPY_SQL                                                         \
     "COPY ingest_stage (batch, ord, ward, agent_instance, seq, raw_event_id,"  \
     " kind, outcome, reason, occurred_ms, queued_ms, payload, survey, form,"   \

@@ -4,7 +4,7 @@
  *
  * Change numbers come from one sequence (sql/010_pull_changes.sql); every
  * transaction that draws one first takes the change-number lock
- * (sql/013_pull_thread.sql), so transactions that draw numbers commit in
+ * (sql/003_pull_thread.sql), so transactions that draw numbers commit in
  * the order of their numbers and a page never hands out a cursor past a
  * number still in flight.
  */
@@ -262,7 +262,7 @@ int db_read_pull_snapshot(struct db *db, const char *dataset, uint64_t start,
 }
 
 /* Before the first change number of the refresh transaction: see
- * sql/013_pull_thread.sql. */
+ * sql/003_pull_thread.sql. */
 static const struct db_statement CHANGE_LOCK = {"read_change_lock", 0,
                                                 "SELECT pull_change_lock()"};
 

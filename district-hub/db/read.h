@@ -80,14 +80,14 @@ int db_read_pull_snapshot(struct db *db, const char *dataset, uint64_t start,
  * a row whose data changed (or came back) gets a new change number, a row
  * that is gone is marked deleted. The view is read first; the writes then
  * run in their own short transaction, which takes the change-number lock
- * (pull_change_lock(), sql/013_pull_thread.sql) before drawing a number.
+ * (pull_change_lock(), sql/003_pull_thread.sql) before drawing a number.
  * -ENOENT when the view does not exist. Runs outside any transaction. */
 int db_read_snapshot_refresh(struct db *db, const char *dataset,
                              const char *view, char *err, size_t errlen);
 
 /* A short text that changes whenever the data behind the published views
  * changes (a counter the writers of those tables bump in their own
- * transaction, sql/013_pull_thread.sql) or the day changes; an agent that
+ * transaction, sql/003_pull_thread.sql) or the day changes; an agent that
  * merely reports in does not change it. Read it before
  * db_read_snapshot_refresh: a snapshot is then never older than the
  * signature it is recorded with. */

@@ -7,7 +7,7 @@
  *    reception sessions and remediation plans goes through real agents and
  *    a real hub; every indicator is then compared with a recomputation by
  *    plain SQL over the raw rows, written here independently of
- *    006_indicators.sql.
+ *    sql/001_baseline.sql.
  * 2. Property: for many random tallies, published.indicators and
  *    published.ballot_aggregates never show a cell under 10 ballots, and
  *    no suppressed cell can be derived by subtraction from the published

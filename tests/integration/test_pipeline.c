@@ -30,7 +30,7 @@ static int group_setup(void **state)
     if (it_env_setup(&env, "wardsync_it_pipeline") != 0)
         return -1;
     /* Ballots are accepted only for an open round listing their subject
-     * in their ward (003_rounds.sql): the round the ballots below use. */
+     * in their ward (sql/001_baseline.sql): the round the ballots below use. */
     PGresult *r = PQexec(
         env.db, "INSERT INTO survey_rounds (code, opens_on, closes_on, state)"
                 " VALUES ('2023-R1', '2023-10-01', '2023-10-31', 'open');"

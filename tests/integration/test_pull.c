@@ -594,7 +594,7 @@ static void test_pull_does_not_delay_acks(void **state)
 }
 
 /* A transaction that draws a change number holds the change-number lock
- * until it ends (sql/013_pull_thread.sql), so numbers commit in order. */
+ * until it ends (sql/003_pull_thread.sql), so numbers commit in order. */
 static void test_change_numbers_drawn_under_one_lock(void **state)
 {
     (void)state;

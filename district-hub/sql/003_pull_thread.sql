@@ -1,4 +1,4 @@
--- 013_pull_thread: change numbers for a pull endpoint on its own thread,
+-- 003_pull_thread: change numbers for a pull endpoint on its own thread,
 -- and a signature of the published data (docs/DESIGN.md §8).
 --
 -- Self-contained: it replaces pull_touch(), pull_tombstone() and
