@@ -34,7 +34,7 @@
 #     (queued_events=N hub_peak_rss_queued_mib=X agent_peak_rss_queued_mib=Y,
 #     then the times and the import and drain peaks apart).
 # Its own private PostgreSQL runs in a temporary folder (port
-# WARDSYNC_BENCH_PG_PORT, default 54391) and everything stays on loopback
+# WARDSYNC_BENCH_PG_PORT, default 25491) and everything stays on loopback
 # (the hub's pull endpoint is not bound).
 set -euo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
@@ -74,7 +74,7 @@ drain_max_seconds=7200
 chunk_max=100000
 
 work=$(mktemp -d /tmp/wardsync-bench.XXXXXX)
-export WARDSYNC_VAR="$work/var" WARDSYNC_PG_PORT="${WARDSYNC_BENCH_PG_PORT:-54391}"
+export WARDSYNC_VAR="$work/var" WARDSYNC_PG_PORT="${WARDSYNC_BENCH_PG_PORT:-25491}"
 hub_pid="" bg_pids=()
 # Stops the given pids: SIGTERM, up to 10 s, then SIGKILL.
 stop_pids() {

@@ -22,7 +22,9 @@
 #   --short    fewer events and faults (what "make test" runs)
 #
 # It starts its own private PostgreSQL cluster (a temporary folder, port
-# WARDSYNC_CHAOS_PG_PORT, default 54390) because it crashes it on purpose.
+# WARDSYNC_CHAOS_PG_PORT, default 25490: below Linux's ephemeral range
+# 32768-60999, so that no socket a test opens meanwhile can hold it)
+# because it crashes it on purpose.
 # Scenario net (root, ip, nft) names its namespaces, bridge and subnet after
 # WARDSYNC_CHAOS_NET_ID (0..254; default 0 on the default port, else one
 # derived from the port), so that runs on different ports can overlap.
@@ -68,7 +70,7 @@ n_reception=$(( per_feed - n_ballots - n_petitions ))
 round=CHAOS-R1 subjects=8
 
 work=$(mktemp -d /tmp/wardsync-chaos.XXXXXX)
-pg_port=${WARDSYNC_CHAOS_PG_PORT:-54390}
+pg_port=${WARDSYNC_CHAOS_PG_PORT:-25490}
 export WARDSYNC_VAR="$work/var" WARDSYNC_PG_PORT="$pg_port"
 hub_pid=""
 declare -A agent_pid=()
@@ -78,7 +80,7 @@ net_mode=0          # 1: each agent in its own network namespace (scenario net)
 # 10.231.ID.0/24). ID 0 (the default port's run) uses wsc0..wsc14, wscbr0
 # and wscv0..; a run on its own port (WARDSYNC_CHAOS_PG_PORT) gets its own
 # ID, so that two runs on one machine do not delete each other's network.
-net_id=${WARDSYNC_CHAOS_NET_ID:-$(( pg_port == 54390 ? 0 : pg_port % 250 + 1 ))}
+net_id=${WARDSYNC_CHAOS_NET_ID:-$(( pg_port == 25490 ? 0 : pg_port % 250 + 1 ))}
 [[ "$net_id" =~ ^[0-9]+$ ]] && [ "$net_id" -le 254 ] ||
   { echo "chaos: WARDSYNC_CHAOS_NET_ID wants 0..254, not \"$net_id\"" >&2; exit 2; }
 if [ "$net_id" -eq 0 ]; then
