@@ -1,38 +1,36 @@
 /*
- * ingest.c - the hub's ingest loop: one ROUTER, one database connection.
+ * ingest.c - batch admission, group commit and acknowledgements (contract
+ * in ingest.h); no SQL (the writer is db/ingest.c), no socket set-up (that
+ * is server.c).
  *
- * The loop reads top to bottom: wait for a frame, decode it, check the
- * sender, commit the batch, acknowledge. A malformed frame is answered with
- * an Ack carrying a refusal code and the loop goes on; a database failure
- * answers the batches already read "database unavailable" with
- * retry_after_ms (nothing of them acknowledged) and the loop stops reading
- * the socket until the connection is back, so later batches wait in
- * ZeroMQ's queue instead of being dropped.
+ * Each step reads what waits on the ROUTER, checks every batch's sender,
+ * writes one group, and answers. A malformed frame is answered with an Ack
+ * carrying a refusal code; a database failure answers the batches already
+ * read "database unavailable" with retry_after_ms (nothing of them
+ * acknowledged), and the server stops stepping until the connection is
+ * back, so later batches wait in ZeroMQ's queue instead of being dropped.
  *
  * Group commit (docs/DESIGN.md §4): every batch already waiting on the
  * socket when a commit ends, and, once batches come faster than one commit
- * each, those arriving within group_commit_ms more, are written in one
- * transaction by db/ingest.c; a gap or a refused batch is decided per batch
- * before anything is written, and a row the database refuses is decided
- * inside ingest_apply(), so neither disturbs the other batches of the
- * group. Every Ack of the group is sent after its COMMIT. The
- * retry_after_ms answer of a full hub is a later issue.
+ * each, those arriving within group_commit_ms more, are written together by
+ * db/ingest.c, at most COMMIT_MAX_EVENTS a transaction (a bigger batch in
+ * slices); a gap or a refused batch is decided per batch before anything
+ * is written, and a row the database refuses is decided inside
+ * ingest_apply(), so neither disturbs the other batches. Every Ack is sent
+ * after the COMMIT of its batch's last slice. The retry_after_ms answer of
+ * a full hub is a later issue.
  */
 #include "ingest.h"
 
 #include <errno.h>
 #include <inttypes.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <zmq.h>
 
 #include "envelope.h"
-#include "migrate.h"
 #include "principal.h"
-#include "pull.h"
 #include "db/conn.h"
 #include "db/ingest.h"
 #include "wardsync/catalogue.h"
@@ -44,15 +42,6 @@
 
 #define MODULE "ingest"
 
-/* Send queue per peer: far above any agent's window of unacked batches, so
- * that ROUTER never drops an ack silently (DESIGN §4). */
-#define INGEST_SNDHWM 10000
-#define INGEST_HEARTBEAT_IVL_MS 5000
-#define INGEST_HEARTBEAT_TIMEOUT_MS 15000
-/* Long enough to flush acks of committed batches on a clean stop; an ack
- * lost here only makes the agent resend and get duplicates. */
-#define INGEST_LINGER_MS 500
-#define INGEST_POLL_MS 500
 /* retry_after_ms of a "database unavailable" refusal: about the time a
  * reconnect attempt takes to come round. */
 #define RETRY_AFTER_DATABASE_MS 1000
@@ -76,14 +65,6 @@
  * "district-hub migrate" is seen within a minute. */
 #define UNIT_CACHE_MS 60000
 #define UNIT_CACHE_SIZE 64
-
-static volatile sig_atomic_t stop_requested;
-
-static void on_stop_signal(int sig)
-{
-    (void)sig;
-    stop_requested = 1;
-}
 
 struct pending;
 
@@ -641,207 +622,70 @@ static void ingest_group(struct ingest *in)
     commit_group(in);
 }
 
-static int set_int_option(void *socket, int option, int value, const char *name)
+int ingest_open(const struct hub_settings *settings,
+                const struct ws_catalogue *cat, void *socket, struct zap *zap,
+                bool insecure, struct ingest **out)
 {
-    if (zmq_setsockopt(socket, option, &value, sizeof value) == 0)
-        return 0;
-    ws_error(MODULE, "could not set %s: %s", name, zmq_strerror(errno));
-    return -1;
+    *out = NULL;
+    struct ingest *in = calloc(1, sizeof *in);
+    if (!in)
+        return -ENOMEM;
+    in->settings = settings;
+    in->cat = cat;
+    in->socket = socket;
+    in->zap = zap;
+    in->insecure = insecure;
+    in->group = calloc(GROUP_MAX_BATCHES, sizeof *in->group);
+    in->items = calloc(GROUP_MAX_BATCHES, sizeof *in->items);
+    in->slices = calloc(GROUP_MAX_BATCHES, sizeof *in->slices);
+    if (!in->group || !in->items || !in->slices) {
+        ingest_close(&in);
+        return -ENOMEM;
+    }
+    db_link_init(&in->link, settings->database, "district-hub ingest", MODULE);
+    if (!db_link_get(&in->link)) {
+        ingest_close(&in); /* the reason is logged */
+        return -EIO;
+    }
+    *out = in;
+    return 0;
 }
 
-/* Creates, configures and binds the ROUTER, a CURVE server when keys is
- * not NULL. Returns a hub_exit code. */
-static int open_socket(void *ctx, const char *endpoint, int64_t max_frame,
-                       const struct ws_keypair *keys, void **out)
+void ingest_close(struct ingest **in_p)
 {
-    void *socket = zmq_socket(ctx, ZMQ_ROUTER);
-    if (!socket) {
-        ws_error(MODULE, "could not create socket: %s", zmq_strerror(errno));
-        return HUB_EXIT_IO;
-    }
-    int rc = HUB_EXIT_IO;
-    if (set_int_option(socket, ZMQ_LINGER, INGEST_LINGER_MS, "ZMQ_LINGER") ||
-        set_int_option(socket, ZMQ_ROUTER_MANDATORY, 1,
-                       "ZMQ_ROUTER_MANDATORY") ||
-        set_int_option(socket, ZMQ_SNDHWM, INGEST_SNDHWM, "ZMQ_SNDHWM") ||
-        set_int_option(socket, ZMQ_HEARTBEAT_IVL, INGEST_HEARTBEAT_IVL_MS,
-                       "ZMQ_HEARTBEAT_IVL") ||
-        set_int_option(socket, ZMQ_HEARTBEAT_TIMEOUT,
-                       INGEST_HEARTBEAT_TIMEOUT_MS, "ZMQ_HEARTBEAT_TIMEOUT") ||
-        set_int_option(socket, ZMQ_HEARTBEAT_TTL, INGEST_HEARTBEAT_TIMEOUT_MS,
-                       "ZMQ_HEARTBEAT_TTL"))
-        goto fail_socket;
-    if (zmq_setsockopt(socket, ZMQ_MAXMSGSIZE, &max_frame, sizeof max_frame)) {
-        ws_error(MODULE, "could not set ZMQ_MAXMSGSIZE: %s",
-                 zmq_strerror(errno));
-        goto fail_socket;
-    }
-    char curve_err[256];
-    if (keys && zap_server_socket_setup(socket, keys, curve_err,
-                                        sizeof curve_err) < 0) {
-        ws_error(MODULE, "%s", curve_err);
-        goto fail_socket;
-    }
-    if (zmq_bind(socket, endpoint) != 0) {
-        int saved = errno;
-        ws_error(MODULE, "could not bind \"%s\": %s", endpoint,
-                 zmq_strerror(saved));
-        if (saved == EINVAL || saved == EPROTONOSUPPORT)
-            rc = HUB_EXIT_USAGE;
-        goto fail_socket;
-    }
-    char bound[256];
-    size_t bound_len = sizeof bound;
-    if (zmq_getsockopt(socket, ZMQ_LAST_ENDPOINT, bound, &bound_len) != 0)
-        ws_strlcpy(bound, endpoint, sizeof bound);
-    ws_info(MODULE, "ingest endpoint=%s max_frame=%" PRId64 " curve=%s", bound,
-            max_frame, keys ? "on" : "off");
-    *out = socket;
-    return HUB_EXIT_OK;
-
-fail_socket:
-    zmq_close(socket);
-    return rc;
-}
-
-static void install_signal_handlers(void)
-{
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_stop_signal;
-    sigemptyset(&sa.sa_mask);
-    /* No SA_RESTART: zmq_poll must return EINTR so the loop sees it. */
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
-}
-
-static void sleep_ms(int64_t ms)
-{
-    struct timespec ts = {.tv_sec = ms / 1000,
-                          .tv_nsec = (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
-int ingest_run(const struct hub_settings *settings, const char *endpoint,
-               bool insecure)
-{
-    struct ws_keypair keys = {{0}, {0}};
-    if (insecure)
-        ws_warn(MODULE,
-                "insecure mode (--insecure): no encryption, no "
-                "authentication; the ward is taken from each batch and any "
-                "peer that can reach the ingest endpoint can write as any "
-                "ward, and the pull endpoint (loopback unless hub.pull says "
-                "otherwise) answers anyone; for local experiments only");
-    else if (zap_load_hub_keys(settings, &keys) < 0)
-        return HUB_EXIT_USAGE;
-
-    struct ws_catalogue *cat = NULL;
-    struct ingest in = {.settings = settings, .insecure = insecure};
-    void *ctx = NULL;
-    struct zap_monitor *monitor = NULL;
-    char err[1024];
-    int load = ws_catalogue_load(settings->catalogue, &cat, err, sizeof err);
-    if (load < 0) {
-        ws_error(MODULE, "could not load catalogue: %s", err);
-        return (load == -ENOENT || load == -EIO || load == -EACCES)
-                   ? HUB_EXIT_IO
-                   : HUB_EXIT_INPUT;
-    }
-
-    int rc = migrate_ensure(settings);
-    if (rc != HUB_EXIT_OK)
-        goto out_catalogue;
-
-    in.cat = cat;
-    in.group = calloc(GROUP_MAX_BATCHES, sizeof *in.group);
-    in.items = calloc(GROUP_MAX_BATCHES, sizeof *in.items);
-    in.slices = calloc(GROUP_MAX_BATCHES, sizeof *in.slices);
-    if (!in.group || !in.items || !in.slices) {
-        ws_error(MODULE, "out of memory");
-        rc = HUB_EXIT_IO;
-        goto out_catalogue;
-    }
-    db_link_init(&in.link, settings->database, "district-hub ingest", MODULE);
-    if (!db_link_get(&in.link)) {
-        rc = HUB_EXIT_IO; /* the reason is logged */
-        goto out_catalogue;
-    }
-
-    ctx = zmq_ctx_new();
-    if (!ctx) {
-        ws_error(MODULE, "could not create ZeroMQ context: %s",
-                 zmq_strerror(errno));
-        rc = HUB_EXIT_IO;
-        goto out_store;
-    }
-    /* The ZAP handler first: a CURVE socket bound without one would let
-     * every client in. */
-    if (!insecure &&
-        zap_start(ctx, settings->database, &in.zap, err, sizeof err) < 0) {
-        ws_error(MODULE, "cannot run the ZAP handler, not starting: %s", err);
-        rc = HUB_EXIT_IO;
-        goto out_ctx;
-    }
-    rc = open_socket(ctx, endpoint ? endpoint : settings->ingest,
-                     settings->max_frame, insecure ? NULL : &keys, &in.socket);
-    if (rc != HUB_EXIT_OK)
-        goto out_zap;
-    if (!insecure &&
-        zap_monitor_start(ctx, in.socket, "ingest", &monitor) < 0) {
-        rc = HUB_EXIT_IO;
-        goto out_socket;
-    }
-    struct pull_server *pull = NULL;
-    rc = pull_start(ctx, settings, insecure ? NULL : &keys, &pull);
-    if (rc != HUB_EXIT_OK)
-        goto out_socket;
-
-    install_signal_handlers();
-    while (!stop_requested) {
-        if (!db_link_get(&in.link)) {
-            int64_t wait = db_link_retry_in_ms(&in.link);
-            sleep_ms(wait > 200 ? 200 : wait < 50 ? 50 : wait);
-            continue;
-        }
-        zmq_pollitem_t items[1] = {{in.socket, 0, ZMQ_POLLIN, 0}};
-        int n = zmq_poll(items, 1, in.n_group > 0 ? 0 : INGEST_POLL_MS);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            ws_error(MODULE, "poll failed: %s", zmq_strerror(errno));
-            rc = HUB_EXIT_IO;
-            break;
-        }
-        /* Batches with events left are written on, new ones or not. */
-        if ((n > 0 && (items[0].revents & ZMQ_POLLIN)) || in.n_group > 0)
-            ingest_group(&in);
-    }
-    if (stop_requested)
-        ws_info(MODULE, "stopping on signal");
-
-    pull_stop(&pull); /* its own thread: see pull.h */
-out_socket:
-    zap_monitor_stop(&monitor);
-    zmq_close(in.socket); /* ZMQ_LINGER was set at creation */
-out_zap:
-    zap_stop(&in.zap); /* after every CURVE socket is closed */
-out_ctx:
-    zmq_ctx_term(ctx);
-out_store:
-    db_link_close(&in.link);
-    db_ingest_writer_clear(&in.writer);
-out_catalogue:
+    struct ingest *in = in_p ? *in_p : NULL;
+    if (!in)
+        return;
     /* Batches still waiting are not acknowledged: their agents send them
      * again to the next hub run, and what was written comes back as
      * duplicates. */
-    for (size_t i = 0; in.group && i < in.n_group; i++)
-        pending_close(&in.group[i]);
-    free(in.group);
-    free(in.items);
-    free(in.slices);
-    ws_catalogue_destroy(&cat);
-    ws_keys_wipe(&keys);
-    return rc;
+    for (size_t i = 0; in->group && i < in->n_group; i++)
+        pending_close(&in->group[i]);
+    db_link_close(&in->link);
+    db_ingest_writer_clear(&in->writer);
+    free(in->group);
+    free(in->items);
+    free(in->slices);
+    free(in);
+    *in_p = NULL;
+}
+
+bool ingest_database_up(struct ingest *in)
+{
+    return db_link_get(&in->link) != NULL;
+}
+
+int64_t ingest_database_retry_ms(const struct ingest *in)
+{
+    return db_link_retry_in_ms(&in->link);
+}
+
+bool ingest_pending(const struct ingest *in)
+{
+    return in->n_group > 0;
+}
+
+void ingest_step(struct ingest *in)
+{
+    ingest_group(in);
 }

@@ -13,7 +13,7 @@
 
 #include "keys.h"
 #include "indicators.h"
-#include "ingest.h"
+#include "server.h"
 #include "migrate.h"
 #include "report.h"
 #include "rounds.h"
@@ -393,7 +393,7 @@ int main(int argc, char **argv)
                              cl.ward ? PRINCIPAL_WARD : PRINCIPAL_CITY,
                              cl.ward ? cl.ward : cl.city, cl.key_file);
     else if (strcmp(cl.command, "run") == 0)
-        rc = ingest_run(&settings, cl.ingest, cl.insecure);
+        rc = server_run(&settings, cl.ingest, cl.insecure);
     else if (strcmp(cl.command, "status") == 0)
         rc = status_run(&settings, cl.format,
                         cl.silent_after ? cl.silent_after

@@ -316,7 +316,7 @@ static void test_insecure_mode_warns(void **state)
         it_start_hub_mode(&env, NULL, true, ep, sizeof ep, log, sizeof log);
     assert_true(p > 0);
     assert_int_equal(
-        it_wait_for_log(log, "WARN ingest: insecure mode", 5000, NULL, 0), 0);
+        it_wait_for_log(log, "WARN server: insecure mode", 5000, NULL, 0), 0);
     it_stop(p);
     /* Back to the CURVE hub for the it_send_* helpers. */
     assert_int_equal(it_wait_for_log(hub_log, "curve=on", 1000, NULL, 0), 0);
