@@ -9,9 +9,10 @@
 -- minute. Now:
 --
 --   * the rules that can refuse an event (a ballot's survey round, subject
---     and form; an event_id stored before, with the same or another
---     payload) are checked set-based and mark the staged rows, instead of
---     raising;
+--     and form) are checked set-based and mark the staged rows, instead of
+--     raising; an event_id stored before (with the same or another
+--     payload) is found by the events insert itself and its row marked,
+--     without undoing anything;
 --   * if a statement still fails on the data (SQLSTATE class 22, 23 or
 --     P0), the rows are stored again in halves, each half in its own
 --     subtransaction, down to the single row that fails, which is
@@ -150,49 +151,40 @@ BEGIN
 END
 $$;
 
--- Marks the rows whose event_id is stored already (or appears earlier in
--- the same group): 'duplicate' when the payload is the same, 'conflict'
--- when it differs. Runs only after a store failed, so the common group
--- pays nothing for it; the loop looks each candidate up by its key.
+-- After the events of rows [p_lo, p_hi] were inserted with ON CONFLICT DO
+-- NOTHING and fewer went in than were staged: marks every row whose
+-- events row is not its own (same event_id, another ward, stream or seq:
+-- stored before, or by an earlier row of the stage), 'duplicate' when the
+-- payload is the same, 'conflict' when it differs. Each row is looked up
+-- by its key; the common group never comes here.
 
-CREATE FUNCTION ingest_classify_existing() RETURNS void
-LANGUAGE plpgsql AS $$
+CREATE FUNCTION ingest_mark_existing(p_lo integer, p_hi integer)
+RETURNS void LANGUAGE plpgsql AS $$
 DECLARE
     r record;
-    stored_hash bytea;
+    found_row record;
 BEGIN
-    -- A later row of the group with the event_id of an earlier one.
-    UPDATE ingest_stage t
-       SET outcome = CASE WHEN sha256(t.payload) = sha256(d.first_payload)
-                          THEN 'duplicate' ELSE 'conflict' END,
-           reason = CASE WHEN sha256(t.payload) = sha256(d.first_payload)
-                         THEN 'event_id already stored with the same payload'
-                         ELSE 'conflict: event_id already stored with another payload'
-                    END,
-           decided_in_db = true
-      FROM (SELECT g.ord,
-                   first_value(g.payload) OVER w AS first_payload,
-                   row_number() OVER w AS n
-              FROM ingest_stage g
-             WHERE g.outcome IS NULL
-            WINDOW w AS (PARTITION BY g.raw_event_id ORDER BY g.ord)) d
-     WHERE d.n > 1 AND t.ord = d.ord;
-
-    FOR r IN SELECT g.ord, g.raw_event_id, g.payload FROM ingest_stage g
-              WHERE g.outcome IS NULL ORDER BY g.ord LOOP
-        SELECT e.payload_sha256 INTO stored_hash
+    FOR r IN SELECT g.ord, g.raw_event_id, g.ward, g.agent_instance, g.seq,
+                    sha256(g.payload) AS hash
+               FROM ingest_stage g
+              WHERE g.outcome IS NULL AND g.ord BETWEEN p_lo AND p_hi
+              ORDER BY g.ord LOOP
+        SELECT e.ward, e.agent_instance, e.seq, e.payload_sha256
+          INTO found_row
           FROM events e WHERE e.event_id = r.raw_event_id::uuid;
-        IF FOUND THEN
-            UPDATE ingest_stage t
-               SET outcome = CASE WHEN stored_hash = sha256(r.payload)
-                                  THEN 'duplicate' ELSE 'conflict' END,
-                   reason = CASE WHEN stored_hash = sha256(r.payload)
-                                 THEN 'event_id already stored with the same payload'
-                                 ELSE 'conflict: event_id already stored with another payload'
-                            END,
-                   decided_in_db = true
-             WHERE t.ord = r.ord;
+        IF found_row.ward = r.ward AND found_row.agent_instance = r.agent_instance
+           AND found_row.seq = r.seq THEN
+            CONTINUE; -- this row's own event, just stored
         END IF;
+        UPDATE ingest_stage t
+           SET outcome = CASE WHEN found_row.payload_sha256 = r.hash
+                              THEN 'duplicate' ELSE 'conflict' END,
+               reason = CASE WHEN found_row.payload_sha256 = r.hash
+                             THEN 'event_id already stored with the same payload'
+                             ELSE 'conflict: event_id already stored with another payload'
+                        END,
+               decided_in_db = true
+         WHERE t.ord = r.ord;
     END LOOP;
 END
 $$;
@@ -223,6 +215,8 @@ BEGIN
         RETURN;
     END IF;
 
+    -- In ord order, so that of two rows with one event_id the first is
+    -- stored and the second marked below.
     INSERT INTO events (event_id, ward, agent_instance, seq, kind,
                         occurred_at, queued_at, payload, payload_sha256)
     SELECT raw_event_id::uuid, ward, agent_instance, seq, kind,
@@ -231,11 +225,14 @@ BEGIN
            payload, sha256(payload)
       FROM ingest_stage
      WHERE outcome IS NULL AND ord BETWEEN p_lo AND p_hi
+     ORDER BY ord
     ON CONFLICT (event_id) DO NOTHING;
     GET DIAGNOSTICS stored = ROW_COUNT;
     IF stored <> n_valid THEN
-        RAISE EXCEPTION 'an event_id of the group is already stored'
-            USING ERRCODE = 'unique_violation';
+        -- Some event_ids were stored already (an event sent again under a
+        -- new seq) or twice in these rows: mark those rows and store the
+        -- rest, without undoing the insert.
+        PERFORM ingest_mark_existing(p_lo, p_hi);
     END IF;
 
     IF n_ballot > 0 THEN
@@ -387,18 +384,7 @@ BEGIN
         RETURN;
     END IF;
     PERFORM ingest_check_rules();
-    BEGIN
-        PERFORM ingest_store(lo, hi);
-    EXCEPTION
-        WHEN data_exception OR integrity_constraint_violation
-             OR plpgsql_error THEN
-            -- The usual reason is an event sent again under a new seq
-            -- (an outbox restored from a backup, a second agent): mark
-            -- those, then store what is left, halving around any row the
-            -- database still refuses.
-            PERFORM ingest_classify_existing();
-            PERFORM ingest_store_range(lo, hi);
-    END;
+    PERFORM ingest_store_range(lo, hi);
 
     INSERT INTO rejected_events
            (ward, agent_instance, seq, event_id, kind, reason, payload, code)

@@ -958,6 +958,37 @@ static void test_big_batch_does_not_hold_up_another_ward(void **state)
     free(evs);
 }
 
+/* Two events of one batch with one event_id: the first is stored, the
+ * second (another payload) kept as a conflict, and nothing is undone. */
+static void test_same_event_id_twice_in_a_batch(void **state)
+{
+    (void)state;
+    char instance[WS_UUID_LEN + 1];
+    struct raw_batch rb;
+    Wardsync__V1__Ack *ack = NULL;
+    assert_int_equal(ws_uuid4(instance), 0);
+    raw_batch_init(&rb, instance, "LB05", 1, 3);
+    memcpy(rb.ids[2], rb.ids[1], sizeof rb.ids[2]);
+
+    assert_int_equal(it_send_batch(endpoint, &rb.batch, 10000, &ack), 0);
+    assert_int_equal(ack->committed_through, 3);
+    assert_int_equal(ack->n_outcomes, 1);
+    assert_int_equal(ack->outcomes[0]->seq, 3);
+    assert_int_equal(ack->outcomes[0]->code,
+                     WARDSYNC__V1__OUTCOME__CODE__CODE_CONFLICT);
+    wardsync__v1__ack__free_unpacked(ack, NULL);
+    char sql[256];
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM events WHERE agent_instance = '%s'",
+             instance);
+    assert_int_equal(count(sql), 2);
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM rejected_events WHERE agent_instance = '%s'"
+             " AND seq = 3 AND code = 'conflict'",
+             instance);
+    assert_int_equal(count(sql), 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -974,6 +1005,7 @@ int main(void)
         cmocka_unit_test(test_conflict_in_a_batch_spares_the_rest),
         cmocka_unit_test(test_writer_refuses_one_row_not_the_group),
         cmocka_unit_test(test_big_batch_does_not_hold_up_another_ward),
+        cmocka_unit_test(test_same_event_id_twice_in_a_batch),
         cmocka_unit_test(test_agent_decides_by_refusal_code),
         cmocka_unit_test(test_time_postgresql_would_refuse_is_rejected_alone),
     };
