@@ -333,28 +333,63 @@ int it_stop(pid_t pid)
     return wait_bounded(pid, 10000);
 }
 
+/* Searches path from offset for needle: copies the rest of its line into
+ * rest and returns the offset just past that line, or -1. */
+static long find_in_log(const char *path, long offset, const char *needle,
+                        char *rest, size_t restlen)
+{
+    static char buf[1 << 20];
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    if (offset > 0 && fseek(f, offset, SEEK_SET) != 0) {
+        fclose(f);
+        return -1;
+    }
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    char *hit = strstr(buf, needle);
+    if (!hit)
+        return -1;
+    hit += strlen(needle);
+    if (rest) {
+        size_t len = strcspn(hit, " \n");
+        if (len >= restlen)
+            len = restlen - 1;
+        memcpy(rest, hit, len);
+        rest[len] = '\0';
+    }
+    return offset + (long)(hit - buf) + (long)strcspn(hit, "\n");
+}
+
 int it_wait_for_log(const char *path, const char *needle, int timeout_ms,
                     char *rest, size_t restlen)
 {
-    static char buf[1 << 20];
     for (int waited = 0; waited <= timeout_ms; waited += 50) {
-        FILE *f = fopen(path, "r");
-        if (f) {
-            size_t n = fread(buf, 1, sizeof buf - 1, f);
-            fclose(f);
-            buf[n] = '\0';
-            char *hit = strstr(buf, needle);
-            if (hit) {
-                if (rest) {
-                    hit += strlen(needle);
-                    size_t len = strcspn(hit, " \n");
-                    if (len >= restlen)
-                        len = restlen - 1;
-                    memcpy(rest, hit, len);
-                    rest[len] = '\0';
-                }
-                return 0;
-            }
+        if (find_in_log(path, 0, needle, rest, restlen) >= 0)
+            return 0;
+        sleep_ms(50);
+    }
+    return -1;
+}
+
+void it_log_cursor_at_end(const char *path, struct it_log_cursor *cursor)
+{
+    snprintf(cursor->path, sizeof cursor->path, "%s", path);
+    struct stat st;
+    cursor->offset = stat(path, &st) == 0 ? (long)st.st_size : 0;
+}
+
+int it_log_wait(struct it_log_cursor *cursor, const char *needle,
+                int timeout_ms, char *rest, size_t restlen)
+{
+    for (int waited = 0; waited <= timeout_ms; waited += 50) {
+        long past =
+            find_in_log(cursor->path, cursor->offset, needle, rest, restlen);
+        if (past >= 0) {
+            cursor->offset = past;
+            return 0;
         }
         sleep_ms(50);
     }
@@ -390,10 +425,9 @@ pid_t it_start_hub_mode(struct it_env *env, const char *endpoint, bool insecure,
 {
     static int starts;
     char log[512], ep[128], secret_env[400];
-    if (endpoint)
-        snprintf(ep, sizeof ep, "%s", endpoint);
-    else
-        snprintf(ep, sizeof ep, "tcp://127.0.0.1:%d", it_free_port());
+    /* The system picks a free port when none is given, and the hub's log
+     * line says which: no window in which another test could take it. */
+    snprintf(ep, sizeof ep, "%s", endpoint ? endpoint : "tcp://127.0.0.1:*");
     snprintf(log, sizeof log, "%s/hub-%d.log", env->workdir, ++starts);
     if (log_out)
         snprintf(log_out, log_outlen, "%s", log);
@@ -414,12 +448,14 @@ pid_t it_start_hub_mode(struct it_env *env, const char *endpoint, bool insecure,
     pid_t pid = it_spawn(argv, extra, log);
     if (pid < 0)
         return -1;
-    if (it_wait_for_log(log, "endpoint=", 20000, NULL, 0) != 0) {
+    char bound[128];
+    if (it_wait_for_log(log, "ingest endpoint=", 20000, bound, sizeof bound) !=
+        0) {
         fprintf(stderr, "harness: hub did not start, see %s\n", log);
         it_stop(pid);
         return -1;
     }
-    snprintf(endpoint_out, outlen, "%s", ep);
+    snprintf(endpoint_out, outlen, "%s", bound);
     return pid;
 }
 

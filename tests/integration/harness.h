@@ -54,14 +54,32 @@ pid_t it_spawn(const char *const argv[], const char *const extra_env[],
 /* SIGTERM, up to 10 s, then SIGKILL. Returns the exit status or -1. */
 int it_stop(pid_t pid);
 
-/* Waits until the file holds needle; copies the rest of that line (after
- * needle) into rest. Returns 0, or -1 after timeout_ms. */
+/* Waits until the file holds needle anywhere; copies the rest of that
+ * line (after needle) into rest. Returns 0, or -1 after timeout_ms. For a
+ * log only this caller writes to (a hub's start-up); a log that several
+ * tests share is read with a cursor instead. */
 int it_wait_for_log(const char *path, const char *needle, int timeout_ms,
                     char *rest, size_t restlen);
 
-/* Starts "district-hub run" as wardsync_hub with the hub's CURVE key on a
- * free loopback port (or on endpoint when not NULL) and waits until it
- * listens. Writes the endpoint to endpoint_out. Returns the pid or -1. */
+/* A place in a log file: a test reads only what was written after it, so
+ * no test is satisfied by another test's line. */
+struct it_log_cursor {
+    char path[512];
+    long offset;
+};
+
+/* Sets cursor to the current end of path (0 when it does not exist). */
+void it_log_cursor_at_end(const char *path, struct it_log_cursor *cursor);
+
+/* Like it_wait_for_log, after cursor only; on a hit the cursor moves past
+ * that line, so the next wait needs a new one. */
+int it_log_wait(struct it_log_cursor *cursor, const char *needle,
+                int timeout_ms, char *rest, size_t restlen);
+
+/* Starts "district-hub run" as wardsync_hub with the hub's CURVE key,
+ * bound to tcp://127.0.0.1:* (or to endpoint when not NULL), and waits for
+ * its own "ingest endpoint=" line, which also says the port the system
+ * chose. Writes the endpoint to endpoint_out. Returns the pid or -1. */
 pid_t it_start_hub(struct it_env *env, const char *endpoint, char *endpoint_out,
                    size_t outlen);
 

@@ -119,10 +119,25 @@ static void ward_curve(const char *ward, struct it_curve *curve)
     assert_int_equal(it_principal_keys(&env, "ward", ward, curve, NULL, 0), 0);
 }
 
+/* Where the hub's log stood when the running test began: a test looks
+ * only at the lines written since, never at an earlier test's. */
+static struct it_log_cursor test_start;
+
+static int mark_log(void **state)
+{
+    (void)state;
+    it_log_cursor_at_end(hub_log, &test_start);
+    return 0;
+}
+
+/* Waits for needle in what the hub logged during this test (several
+ * needles may sit on one line). */
 static void expect_log(const char *needle)
 {
-    if (it_wait_for_log(hub_log, needle, 20000, NULL, 0) != 0)
-        fail_msg("hub log %s lacks \"%s\"", hub_log, needle);
+    struct it_log_cursor from = test_start;
+    if (it_log_wait(&from, needle, 20000, NULL, 0) != 0)
+        fail_msg("hub log %s lacks \"%s\" since the test began", hub_log,
+                 needle);
 }
 
 static void test_enrolled_ward_is_served(void **state)
@@ -850,28 +865,37 @@ static void test_database_down_is_not_key_revoked(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_enrolled_ward_is_served),
-        cmocka_unit_test(test_client_without_curve_is_refused),
-        cmocka_unit_test(test_wrong_server_key_is_refused),
-        cmocka_unit_test(test_unregistered_key_is_refused),
-        cmocka_unit_test(test_revoked_key_is_refused_without_restart),
-        cmocka_unit_test(test_ward_claiming_another_ward_is_rejected),
-        cmocka_unit_test(test_city_key_cannot_ingest),
-        cmocka_unit_test(test_enroll_refuses_unknown_ward),
-        cmocka_unit_test(test_secret_key_readable_by_others_is_refused),
-        cmocka_unit_test(test_insecure_mode_warns),
-        cmocka_unit_test(test_hub_role_has_least_privilege),
-        cmocka_unit_test(test_city_role_reads_published_views_only),
-        cmocka_unit_test(
-            test_oversized_frame_disconnects_and_hub_keeps_serving),
-        cmocka_unit_test(test_sql_injection_text_is_stored_verbatim),
-        cmocka_unit_test(test_nul_bytes_and_invalid_utf8_are_rejected),
-        cmocka_unit_test(test_megabyte_field_is_rejected),
-        cmocka_unit_test(test_replayed_batch_and_unknown_protocol),
-        cmocka_unit_test(test_revoking_one_key_stops_its_open_connection),
-        cmocka_unit_test(test_pull_endpoint_logs_refused_handshakes),
-        cmocka_unit_test_teardown(test_database_down_is_not_key_revoked,
-                                  allow_hub_connections),
+        cmocka_unit_test_setup(test_enrolled_ward_is_served, mark_log),
+        cmocka_unit_test_setup(test_client_without_curve_is_refused, mark_log),
+        cmocka_unit_test_setup(test_wrong_server_key_is_refused, mark_log),
+        cmocka_unit_test_setup(test_unregistered_key_is_refused, mark_log),
+        cmocka_unit_test_setup(test_revoked_key_is_refused_without_restart,
+                               mark_log),
+        cmocka_unit_test_setup(test_ward_claiming_another_ward_is_rejected,
+                               mark_log),
+        cmocka_unit_test_setup(test_city_key_cannot_ingest, mark_log),
+        cmocka_unit_test_setup(test_enroll_refuses_unknown_ward, mark_log),
+        cmocka_unit_test_setup(test_secret_key_readable_by_others_is_refused,
+                               mark_log),
+        cmocka_unit_test_setup(test_insecure_mode_warns, mark_log),
+        cmocka_unit_test_setup(test_hub_role_has_least_privilege, mark_log),
+        cmocka_unit_test_setup(test_city_role_reads_published_views_only,
+                               mark_log),
+        cmocka_unit_test_setup(
+            test_oversized_frame_disconnects_and_hub_keeps_serving, mark_log),
+        cmocka_unit_test_setup(test_sql_injection_text_is_stored_verbatim,
+                               mark_log),
+        cmocka_unit_test_setup(test_nul_bytes_and_invalid_utf8_are_rejected,
+                               mark_log),
+        cmocka_unit_test_setup(test_megabyte_field_is_rejected, mark_log),
+        cmocka_unit_test_setup(test_replayed_batch_and_unknown_protocol,
+                               mark_log),
+        cmocka_unit_test_setup(test_revoking_one_key_stops_its_open_connection,
+                               mark_log),
+        cmocka_unit_test_setup(test_pull_endpoint_logs_refused_handshakes,
+                               mark_log),
+        cmocka_unit_test_setup_teardown(test_database_down_is_not_key_revoked,
+                                        mark_log, allow_hub_connections),
     };
     return cmocka_run_group_tests_name("integration_security", tests,
                                        group_setup, group_teardown);
