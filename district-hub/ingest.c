@@ -30,7 +30,7 @@
 #include <zmq.h>
 
 #include "envelope.h"
-#include "principal.h"
+#include "core/principal.h"
 #include "db/conn.h"
 #include "db/ingest.h"
 #include "wardsync/catalogue.h"

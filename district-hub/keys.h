@@ -10,7 +10,7 @@
 
 #include <stdbool.h>
 
-#include "principal.h"
+#include "core/principal.h"
 #include "settings.h"
 
 /* "district-hub keygen PATH": writes PATH and PATH_secret; an existing

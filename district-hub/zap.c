@@ -22,7 +22,7 @@
 
 #include "db/conn.h"
 #include "db/keys.h"
-#include "principal.h"
+#include "core/principal.h"
 #include "wardsync/log.h"
 #include "wardsync/util.h"
 

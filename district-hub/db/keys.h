@@ -16,7 +16,7 @@
 #include <stddef.h>
 
 #include "db/conn.h"
-#include "principal.h"
+#include "core/principal.h"
 
 /* The principal key_z85 is enrolled for, into principal (cap bytes; ""
  * when the key is unknown), and whether it was revoked. Returns 0 or

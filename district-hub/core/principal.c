@@ -1,7 +1,7 @@
 /*
  * principal.c - who a connection is (contract in principal.h).
  */
-#include "principal.h"
+#include "core/principal.h"
 
 #include <errno.h>
 #include <stdio.h>
