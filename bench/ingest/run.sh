@@ -8,6 +8,7 @@
 #   --queued N           then fill one more outbox with N events, imported
 #                        in chunks of at most 100,000, and drain it alone
 #                        through the hub (default 0: skip this part)
+#   --no-pulls           skip part (d), pulls beside ingest
 #   --keep               leave the work folder (logs, outboxes) in /tmp and
 #                        print its name; PostgreSQL is stopped all the same
 #
@@ -29,6 +30,13 @@
 # fifteenth sends batches of 10,000 events each holding one event_id
 # conflict (bad_batch=10000 ...), and the peak RSS of the hub and of the
 # largest agent during (b) (hub_peak_rss_mib, agent_peak_rss_mib);
+# (d) pulls beside ingest (unless --no-pulls): the hub restarted with its
+#     pull endpoint on loopback; the time of one full pull of each dataset
+#     by city-pull on the database (b) filled (full_pull_seconds, with the
+#     number of ballot ratings stored), then the ack latency of 15 agents
+#     sending one batch a second each, without and then with a city client
+#     pulling ballot_aggregates and indicators from the start in a loop
+#     (pulls_ack_p99_ms_without / _with; target: with under 2 x without);
 # (c) with --queued N: the agent's peak RSS over importing and draining
 #     its N queued events, and the hub's peak RSS during that drain
 #     (queued_events=N hub_peak_rss_queued_mib=X agent_peak_rss_queued_mib=Y,
@@ -38,7 +46,7 @@
 # (the hub's pull endpoint is not bound).
 set -euo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
-build="$top/build" events=100000 latency_seconds=20 queued=0 keep=0
+build="$top/build" events=100000 latency_seconds=20 queued=0 keep=0 pulls=1
 usage() { awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "$0"; }
 whole() { # NAME VALUE MIN MAX: a whole number in MIN..MAX, else exit 2
   if ! [[ "$2" =~ ^[0-9]+$ ]] || [ "${#2}" -gt 9 ] || [ "$2" -lt "$3" ] || [ "$2" -gt "$4" ]; then
@@ -51,6 +59,7 @@ while [ $# -gt 0 ]; do
     --events) whole --events "${2-}" 3 10000000; events=$2; shift ;;
     --latency-seconds) whole --latency-seconds "${2-}" 1 3600; latency_seconds=$2; shift ;;
     --queued) whole --queued "${2-}" 0 100000000; queued=$2; shift ;;
+    --no-pulls) pulls=0 ;;
     --keep) keep=1 ;;
     -h|--help) usage; exit 0 ;;
     *) echo "bench: unknown argument $1" >&2; usage >&2; exit 2 ;;
@@ -82,8 +91,8 @@ stop_pids() {
   for p in "$@"; do kill -TERM "$p" 2>/dev/null; done
   for p in "$@"; do
     while kill -0 "$p" 2>/dev/null && [ "$SECONDS" -lt "$deadline" ]; do sleep 0.1; done
-    kill -KILL "$p" 2>/dev/null
-    wait "$p" 2>/dev/null
+    kill -KILL "$p" 2>/dev/null || true
+    wait "$p" 2>/dev/null || true
   done
   return 0
 }
@@ -314,6 +323,51 @@ say "ack latency of 14 well-behaved wards while LB01 sends a batch of 10,000 eve
 echo "(target: ack_p99_ms under 50 with the bad batch)"
 hub_peak=$(peak_kb "$hub_pid")
 echo "hub_peak_rss_mib=$(mib "$hub_peak") agent_peak_rss_mib=$(mib "$agent_peak")"
+
+# ---------------------------------------------------------------- (d)
+if [ "$pulls" -eq 1 ]; then
+  city_bin="$build/city-pull/city-pull"
+  [ -x "$city_bin" ] || die "$city_bin not built (run: make build)"
+  say "(d) pulls beside ingest: the hub again, with its pull endpoint on loopback"
+  stop_pids "$hub_pid"
+  pull_ep="tcp://127.0.0.1:$(( 30000 + RANDOM % 20000 ))"
+  WARDSYNC_HUB_PULL="$pull_ep" "$hub_bin" --database "$db" run --insecure --ingest "$endpoint" >"$work/hub-pulls.log" 2>&1 &
+  hub_pid=$!
+  for _ in $(seq 1 100); do grep -q 'pull endpoint=' "$work/hub-pulls.log" && break; sleep 0.1; done
+  grep -q 'pull endpoint=' "$work/hub-pulls.log" ||
+    { tail -n 20 "$work/hub-pulls.log" >&2; die "district-hub did not start its pull endpoint within 10 s"; }
+  echo "ballot_ratings=$(sql -c "SELECT coalesce(sum(cardinality(levels)), 0) FROM ballots")"
+  # pull_once DATASETS DIR: one pull from the start into a fresh folder.
+  pull_once() { rm -rf "$2"; "$city_bin" --hub bench="$pull_ep" --dataset "$1" --output "$2" >/dev/null 2>>"$work/city-pull.log"; }
+  for ds in indicators petitions ballot_aggregates sync_status; do
+    start=$(now)
+    if pull_once "$ds" "$work/pull-$ds"; then
+      rows=$(cat "$work/pull-$ds"/"$ds".* 2>/dev/null | wc -l)
+      echo "full_pull dataset=$ds seconds=$(since "$start") lines=$rows"
+    else
+      loud "(d): city-pull of $ds failed (see $work/city-pull.log)"
+    fi
+  done
+  say "(d) ack latency of 15 agents at one batch a second each, ${latency_seconds}s, without pulls"
+  without=$("$build/bench/ingest/ack-latency" --endpoint "$endpoint" --seconds "$latency_seconds" --rate 1)
+  echo "$without"
+  say "(d) the same while a city client pulls ballot_aggregates and indicators from the start in a loop"
+  touch "$work/pulling"
+  (
+    n=0
+    while [ -f "$work/pulling" ] && [ "$n" -lt 10000 ]; do
+      pull_once ballot_aggregates,indicators "$work/pull-loop" || sleep 0.2
+      n=$((n + 1))
+    done
+    echo "$n" >"$work/pulls-done"
+  ) &
+  loop_pid=$!; bg_pids+=("$loop_pid")
+  with=$("$build/bench/ingest/ack-latency" --endpoint "$endpoint" --seconds "$latency_seconds" --rate 1)
+  rm -f "$work/pulling"; wait "$loop_pid" 2>/dev/null || true
+  echo "$with"
+  p99() { sed -n 's/.*ack_p99_ms=\([0-9.]*\).*/\1/p' <<<"$1"; }
+  echo "pulls_ack_p99_ms_without=$(p99 "$without") pulls_ack_p99_ms_with=$(p99 "$with") pulls_completed=$(cat "$work/pulls-done" 2>/dev/null || echo 0) (target: with under 2 x without)"
+fi
 
 [ "$queued" -gt 0 ] || exit 0
 
