@@ -19,12 +19,12 @@ int csvload_apply(struct db *db, const char *module, const char *path,
     struct ws_csv_reader *reader = ws_csv_open(path, err, sizeof err);
     if (!reader) {
         ws_error(module, "%s", err);
-        return HUB_EXIT_IO;
+        return -EIO;
     }
-    int rc = HUB_EXIT_OK;
+    int rc = 0;
     if (db_command(db, "BEGIN", err, sizeof err) < 0) {
         ws_error(module, "%s", err);
-        rc = HUB_EXIT_IO;
+        rc = -EIO;
         goto out_reader;
     }
     struct ws_csv_record rec;
@@ -39,19 +39,19 @@ int csvload_apply(struct db *db, const char *module, const char *path,
         int r = apply(db, &rec, detail, sizeof detail);
         if (r < 0) {
             ws_error(module, "%s:%ld: %s", path, rec.line, detail);
-            rc = r == -EIO ? HUB_EXIT_IO : HUB_EXIT_INPUT;
+            rc = r == -EIO ? -EIO : -EINVAL;
             goto out_rollback;
         }
         (*applied)++;
     }
     if (got < 0) {
         ws_error(module, "%s: %s", path, detail);
-        rc = HUB_EXIT_INPUT;
+        rc = -EINVAL;
         goto out_rollback;
     }
     if (db_commit(db, err, sizeof err) < 0) {
         ws_error(module, "%s", err);
-        rc = HUB_EXIT_IO;
+        rc = -EIO;
         goto out_rollback;
     }
     goto out_reader;

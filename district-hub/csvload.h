@@ -19,8 +19,9 @@ typedef int (*csvload_apply_fn)(struct db *db, const struct ws_csv_record *rec,
 
 /* Reads path, skips a first record whose first field is header, applies
  * the others with apply and commits; on any error rolls back. Errors are
- * logged under module as "path:line: reason". Returns HUB_EXIT_OK,
- * HUB_EXIT_INPUT or HUB_EXIT_IO, and the records applied in *applied. */
+ * logged under module as "path:line: reason". Returns 0, -EINVAL
+ * (a bad record) or -EIO (the file, the database), and the records applied in
+ * *applied. */
 int csvload_apply(struct db *db, const char *module, const char *path,
                   const char *header, csvload_apply_fn apply, size_t *applied);
 

@@ -273,7 +273,7 @@ static int load_petition_rules(const struct hub_settings *settings,
     size_t rules;
     int rc =
         csvload_apply(st, MODULE, path, "kind", apply_petition_rule, &rules);
-    if (rc == HUB_EXIT_OK)
+    if (rc == 0)
         ws_info(MODULE, "petition deadline rules loaded file=%s rules=%zu",
                 path, rules);
     return rc;
@@ -286,18 +286,18 @@ int indicators_write_settings(const struct hub_settings *settings)
     char err[1024];
     if (indicators_thresholds(settings, &t, err, sizeof err) < 0) {
         ws_error(MODULE, "%s", err);
-        return HUB_EXIT_INPUT;
+        return -EINVAL;
     }
     if (db_open(settings->database, "district-hub indicators", &st, err,
                 sizeof err) < 0 ||
         db_ind_settings_write(st, &t, err, sizeof err) < 0) {
         ws_error(MODULE, "could not write the indicator settings: %s", err);
         db_close(&st);
-        return HUB_EXIT_IO;
+        return -EIO;
     }
     int rc = load_petition_rules(settings, st);
     db_close(&st);
-    if (rc != HUB_EXIT_OK)
+    if (rc < 0)
         return rc;
     ws_info(
         MODULE,
@@ -306,7 +306,7 @@ int indicators_write_settings(const struct hub_settings *settings)
         " due_soon_days=%" PRId64,
         t.min_ballots, t.level3_share, t.level23_share, t.suppress_below,
         t.due_soon_days);
-    return HUB_EXIT_OK;
+    return 0;
 }
 
 /* ---- formats ---- */
@@ -471,7 +471,7 @@ int indicators_run(const struct hub_settings *settings, const char *format,
     } else {
         ws_error(MODULE, "--format: unknown format \"%s\" (table, csv, json)",
                  format);
-        return HUB_EXIT_USAGE;
+        return -EDOM;
     }
     struct period p;
     if (parse_period(period_text, &p) < 0) {
@@ -479,13 +479,13 @@ int indicators_run(const struct hub_settings *settings, const char *format,
                  "--period: cannot read \"%s\" (all, YYYY, YYYY-Qn, YYYY-MM, "
                  "YYYY-MM-DD or YYYY-MM-DD..YYYY-MM-DD)",
                  period_text);
-        return HUB_EXIT_USAGE;
+        return -EDOM;
     }
     struct ind_thresholds t;
     char err[1024];
     if (indicators_thresholds(settings, &t, err, sizeof err) < 0) {
         ws_error(MODULE, "%s", err);
-        return HUB_EXIT_INPUT;
+        return -EINVAL;
     }
     /* Deadlines and ages are judged today, or on the period's last day
      * when the period is over. */
@@ -499,16 +499,16 @@ int indicators_run(const struct hub_settings *settings, const char *format,
     struct db *st = NULL;
     struct ind_row *rows = NULL;
     size_t n = 0;
-    int rc = HUB_EXIT_OK;
+    int rc = 0;
     if (db_open(settings->database, "district-hub indicators", &st, err,
                 sizeof err) < 0) {
         ws_error(MODULE, "%s", err);
-        return HUB_EXIT_IO;
+        return -EIO;
     }
     if (db_ind_values(st, p.bounded ? p.from : NULL, p.bounded ? p.to : NULL,
                       p.label, as_of, &t, &rows, &n, err, sizeof err) < 0) {
         ws_error(MODULE, "could not compute indicators: %s", err);
-        rc = HUB_EXIT_IO;
+        rc = -EIO;
         goto out_store;
     }
     switch (fmt) {
@@ -517,7 +517,7 @@ int indicators_run(const struct hub_settings *settings, const char *format,
         break;
     case FORMAT_JSON:
         if (print_json(out, rows, n, &t) < 0)
-            rc = HUB_EXIT_IO;
+            rc = -EIO;
         break;
     case FORMAT_TABLE:
         print_table(out, rows, n, &p, &t);
@@ -525,7 +525,7 @@ int indicators_run(const struct hub_settings *settings, const char *format,
     }
     if (fflush(out) != 0 || ferror(out)) {
         ws_error(MODULE, "could not write the report: %s", strerror(errno));
-        rc = HUB_EXIT_IO;
+        rc = -EIO;
     }
 
     free(rows);

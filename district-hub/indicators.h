@@ -15,8 +15,9 @@
  * per district rolled up, to out, with the publication rule applied.
  * format is "table" (default when NULL), "csv" or "json"; period (NULL:
  * "all") is "all", YYYY, YYYY-Qn, YYYY-MM, YYYY-MM-DD or FROM..TO (two
- * dates, inclusive). Returns a hub_exit code (HUB_EXIT_USAGE for a bad
- * format or period). */
+ * dates, inclusive). Returns 0, -EDOM (a bad
+ * format or period), -EINVAL (a bad threshold in the configuration) or
+ * -EIO; the reason is logged. */
 int indicators_run(const struct hub_settings *settings, const char *format,
                    const char *period, FILE *out);
 
@@ -28,8 +29,9 @@ int indicators_thresholds(const struct hub_settings *settings,
                           struct ind_thresholds *out, char *err, size_t errlen);
 
 /* Writes those thresholds into the database's indicator_settings, which
- * the published views read. Called by "district-hub migrate". Returns a
- * hub_exit code. */
+ * the published views read. Called by "district-hub migrate". Returns 0,
+ * -EINVAL (a bad threshold or petition rules file) or -EIO; the reason is
+ * logged. */
 int indicators_write_settings(const struct hub_settings *settings);
 
 #endif

@@ -11,7 +11,6 @@
 #include "db/keys.h"
 #include "wardsync/keys.h"
 #include "wardsync/log.h"
-#include "wardsync/validate.h"
 
 #define MODULE "keys"
 
@@ -21,17 +20,17 @@ int keys_keygen_run(const char *path, bool force)
     char err[512];
     if (ws_keys_generate(&pair) < 0) {
         ws_error(MODULE, "could not generate a key pair: libzmq has no CURVE");
-        return HUB_EXIT_IO;
+        return -EIO;
     }
     int rc = ws_keys_write(path, &pair, force, err, sizeof err);
     ws_keys_wipe(&pair);
     if (rc < 0) {
         ws_error(MODULE, "%s", err);
-        return rc == -EEXIST ? HUB_EXIT_USAGE : HUB_EXIT_IO;
+        return rc == -EEXIST ? -EEXIST : -EIO;
     }
     printf("public key: %s\nwrote %s and %s_secret\n", pair.public_z85, path,
            path);
-    return HUB_EXIT_OK;
+    return 0;
 }
 
 static struct db *connect_owner(const struct hub_settings *settings,
@@ -50,33 +49,27 @@ int keys_enroll_run(const struct hub_settings *settings,
 {
     char reason[256], err[1024];
     struct ws_keypair key;
-    if (ws_validate_code(kind == PRINCIPAL_WARD ? "ward" : "city", code, reason,
-                         sizeof reason) != 0 ||
-        strlen(code) > 64) {
-        ws_error(MODULE, "%s", reason);
-        return HUB_EXIT_USAGE;
-    }
     if (ws_keys_read_public(key_file, &key, reason, sizeof reason) < 0) {
         ws_error(MODULE, "%s", reason);
-        return HUB_EXIT_INPUT;
+        return -EINVAL;
     }
     struct db *db = connect_owner(settings, "district-hub enroll");
     if (!db)
-        return HUB_EXIT_IO;
+        return -EIO;
     int rc = db_keys_enroll(db, kind, code, key.public_z85, err, sizeof err);
     db_close(&db);
     if (rc == -ENOENT || rc == -EEXIST) {
         ws_error(MODULE, "%s", err);
-        return HUB_EXIT_INPUT;
+        return -EINVAL;
     }
     if (rc < 0) {
         ws_error(MODULE, "could not enroll key: %s", err);
-        return HUB_EXIT_IO;
+        return -EIO;
     }
     char principal[PRINCIPAL_TEXT_MAX];
     principal_format(kind, code, principal, sizeof principal);
     ws_info(MODULE, "enrolled principal=%s key=%s", principal, key.public_z85);
-    return HUB_EXIT_OK;
+    return 0;
 }
 
 static void log_revoked(const char *principal, const char *key_z85, void *arg)
@@ -91,34 +84,29 @@ int keys_revoke_run(const struct hub_settings *settings,
 {
     char reason[256], err[1024], principal[PRINCIPAL_TEXT_MAX] = "";
     struct ws_keypair key = {{0}, {0}};
-    if (code) {
-        if (ws_validate_code("principal", code, reason, sizeof reason) != 0) {
-            ws_error(MODULE, "%s", reason);
-            return HUB_EXIT_USAGE;
-        }
+    if (code)
         principal_format(kind, code, principal, sizeof principal);
-    }
     if (key_file &&
         ws_keys_read_public(key_file, &key, reason, sizeof reason) < 0) {
         ws_error(MODULE, "%s", reason);
-        return HUB_EXIT_INPUT;
+        return -EINVAL;
     }
     struct db *db = connect_owner(settings, "district-hub revoke");
     if (!db)
-        return HUB_EXIT_IO;
+        return -EIO;
     int n = db_keys_revoke(db, principal[0] ? principal : NULL,
                            key.public_z85[0] ? key.public_z85 : NULL,
                            log_revoked, NULL, err, sizeof err);
     db_close(&db);
     if (n < 0) {
         ws_error(MODULE, "could not revoke: %s", err);
-        return HUB_EXIT_IO;
+        return -EIO;
     }
     if (n == 0) {
         ws_error(MODULE, "no active key matches%s%s%s%s",
                  principal[0] ? " principal=" : "", principal,
                  key.public_z85[0] ? " key=" : "", key.public_z85);
-        return HUB_EXIT_INPUT;
+        return -EINVAL;
     }
-    return HUB_EXIT_OK;
+    return 0;
 }

@@ -3,7 +3,7 @@
  *
  * Everything that can be checked without the database (the migration file
  * names and bytes, the org units file, the catalogue) is checked first, so
- * bad input is reported as such (exit 1) before anything is written.
+ * bad input is reported as such (-EINVAL: exit 1) before anything is written.
  *
  * Migrations are forward-only (docs/DESIGN.md §5): each is recorded with
  * the SHA-256 of its file, and a database whose record disagrees with the
@@ -142,30 +142,30 @@ static void migration_list_free(struct migration_list *list)
 }
 
 /* Reads the file of m and its SHA-256. A NUL byte would cut the SQL
- * short of what the checksum covers, so it is refused. Returns a hub_exit
- * code. */
+ * short of what the checksum covers, so it is refused. Returns 0, -EINVAL or
+ * -EIO. */
 static int load_migration(struct migration *m)
 {
     size_t len = 0;
     m->sql = read_file(m->path, &len);
     if (!m->sql)
-        return HUB_EXIT_IO;
+        return -EIO;
     if (strlen(m->sql) != len) {
         ws_error(MODULE, "migration file \"%s\" contains a NUL byte", m->path);
-        return HUB_EXIT_INPUT;
+        return -EINVAL;
     }
     unsigned char hash[crypto_hash_sha256_BYTES];
     if (sodium_init() < 0 ||
         crypto_hash_sha256(hash, (const unsigned char *)m->sql, len) != 0) {
         ws_error(MODULE, "could not compute the SHA-256 of \"%s\"", m->path);
-        return HUB_EXIT_IO;
+        return -EIO;
     }
     sodium_bin2hex(m->sha256, sizeof m->sha256, hash, sizeof hash);
-    return HUB_EXIT_OK;
+    return 0;
 }
 
 /* Lists the migrations of dir in version order, each with its SQL and
- * checksum. Returns a hub_exit code; the caller frees the list with
+ * checksum. Returns 0, -EINVAL or -EIO; the caller frees the list with
  * migration_list_free either way. */
 static int list_migrations(const char *dir, struct migration_list *list)
 {
@@ -173,10 +173,10 @@ static int list_migrations(const char *dir, struct migration_list *list)
     if (!d) {
         ws_error(MODULE, "could not open directory \"%s\": %s", dir,
                  strerror(errno));
-        return HUB_EXIT_IO;
+        return -EIO;
     }
     struct dirent *entry;
-    int rc = HUB_EXIT_OK;
+    int rc = 0;
     while ((entry = readdir(d)) != NULL) {
         struct migration m = {0};
         if (!parse_migration_name(entry->d_name, &m.version, m.name,
@@ -188,7 +188,7 @@ static int list_migrations(const char *dir, struct migration_list *list)
             struct migration *items = realloc(list->items, cap * sizeof *items);
             if (!items) {
                 ws_error(MODULE, "out of memory");
-                rc = HUB_EXIT_IO;
+                rc = -EIO;
                 goto out_dir;
             }
             list->items = items;
@@ -198,7 +198,7 @@ static int list_migrations(const char *dir, struct migration_list *list)
     }
     if (list->n == 0) {
         ws_error(MODULE, "no migrations (NNN_name.sql) in \"%s\"", dir);
-        rc = HUB_EXIT_IO;
+        rc = -EIO;
         goto out_dir;
     }
     qsort(list->items, list->n, sizeof *list->items, compare_migrations);
@@ -207,11 +207,11 @@ static int list_migrations(const char *dir, struct migration_list *list)
             ws_error(MODULE, "two migrations with version %d: \"%s\", \"%s\"",
                      list->items[i].version, list->items[i - 1].path,
                      list->items[i].path);
-            rc = HUB_EXIT_INPUT;
+            rc = -EINVAL;
             goto out_dir;
         }
     }
-    for (size_t i = 0; i < list->n && rc == HUB_EXIT_OK; i++)
+    for (size_t i = 0; i < list->n && rc == 0; i++)
         rc = load_migration(&list->items[i]);
 
 out_dir:
@@ -233,7 +233,7 @@ static const struct migration *find_migration(const struct migration_list *l,
  * checksum (a migration is never edited once applied), and every file not
  * yet applied must be numbered after the newest applied one (forward-only:
  * a file slipped in before it would run out of order). Logs every
- * disagreement and returns HUB_EXIT_INPUT, or HUB_EXIT_OK with the number
+ * disagreement and returns -EINVAL, or 0 with the number
  * of migrations still to apply in *pending. */
 static int check_applied(const char *dir, const struct migration_list *files,
                          const struct schema_applied_list *applied,
@@ -241,7 +241,7 @@ static int check_applied(const char *dir, const struct migration_list *files,
 {
     *pending = files->n;
     if (!applied->exists)
-        return HUB_EXIT_OK;
+        return 0;
     if (!applied->checksummed) {
         ws_error(MODULE,
                  "the database predates the baseline schema: its "
@@ -249,9 +249,9 @@ static int check_applied(const char *dir, const struct migration_list *files,
                  "with the migrations that 001_baseline.sql replaced; such a "
                  "database cannot be migrated (no district runs one): "
                  "recreate it empty and run \"district-hub migrate\"");
-        return HUB_EXIT_INPUT;
+        return -EINVAL;
     }
-    int rc = HUB_EXIT_OK;
+    int rc = 0;
     const struct schema_applied *newest = NULL;
     for (size_t i = 0; i < applied->n; i++) {
         const struct schema_applied *a = &applied->items[i];
@@ -264,7 +264,7 @@ static int check_applied(const char *dir, const struct migration_list *files,
                      "file in \"%s\" has version %d (recorded sha256 %s); a "
                      "migration is never removed once applied: restore it",
                      a->version, a->name, dir, a->version, a->sha256);
-            rc = HUB_EXIT_INPUT;
+            rc = -EINVAL;
             continue;
         }
         (*pending)--;
@@ -274,7 +274,7 @@ static int check_applied(const char *dir, const struct migration_list *files,
                      "its file is \"%s\"; a migration is never renamed once "
                      "applied: restore the file's name",
                      a->version, a->name, m->path);
-            rc = HUB_EXIT_INPUT;
+            rc = -EINVAL;
         } else if (strcmp(m->sha256, a->sha256) != 0) {
             ws_error(MODULE,
                      "migration %d file \"%s\" differs from the one applied "
@@ -282,7 +282,7 @@ static int check_applied(const char *dir, const struct migration_list *files,
                      "a migration is never edited once applied: restore the "
                      "file and write the change as the next migration",
                      a->version, m->path, a->sha256, m->sha256);
-            rc = HUB_EXIT_INPUT;
+            rc = -EINVAL;
         }
     }
     for (size_t i = 0; newest && i < files->n; i++) {
@@ -296,10 +296,10 @@ static int check_applied(const char *dir, const struct migration_list *files,
                      "newest migration applied to this database; migrations "
                      "are forward-only: number it after %d",
                      m->path, newest->version, newest->name, newest->version);
-            rc = HUB_EXIT_INPUT;
+            rc = -EINVAL;
         }
     }
-    if (rc != HUB_EXIT_OK)
+    if (rc < 0)
         ws_error(MODULE,
                  "refusing a database whose migrations do not match the "
                  "files of \"%s\"",
@@ -386,24 +386,24 @@ static int find_column(const struct ws_csv_record *header, const char *name)
     return -1;
 }
 
-/* Reads code,name,kind,parent (any column order). Returns a hub_exit code;
- * every problem is logged as "file:line: reason". */
+/* Reads code,name,kind,parent (any column order). Returns 0, -EINVAL or
+ * -EIO; every problem is logged as "file:line: reason". */
 static int load_org_units(const char *path, struct org_unit_list *list)
 {
     char err[512];
     struct ws_csv_reader *reader = ws_csv_open(path, err, sizeof err);
     if (!reader) {
         ws_error(MODULE, "%s", err);
-        return HUB_EXIT_IO;
+        return -EIO;
     }
     static const char *const columns[] = {"code", "name", "kind", "parent"};
     int col[4];
     struct ws_csv_record rec;
-    int rc = HUB_EXIT_OK;
+    int rc = 0;
     int got = ws_csv_next(reader, &rec, err, sizeof err);
     if (got <= 0) {
         ws_error(MODULE, "%s: %s", path, got < 0 ? err : "empty file");
-        rc = HUB_EXIT_INPUT;
+        rc = -EINVAL;
         goto out_reader;
     }
     for (int i = 0; i < 4; i++) {
@@ -411,7 +411,7 @@ static int load_org_units(const char *path, struct org_unit_list *list)
         if (col[i] < 0) {
             ws_error(MODULE, "%s:%ld: header: missing column \"%s\"", path,
                      rec.line, columns[i]);
-            rc = HUB_EXIT_INPUT;
+            rc = -EINVAL;
             goto out_reader;
         }
     }
@@ -422,18 +422,18 @@ static int load_org_units(const char *path, struct org_unit_list *list)
         char reason[256];
         if (!org_unit_row_ok(v[0], v[1], v[2], v[3], reason, sizeof reason)) {
             ws_error(MODULE, "%s:%ld: %s", path, rec.line, reason);
-            rc = HUB_EXIT_INPUT;
+            rc = -EINVAL;
             continue;
         }
         if (org_units_append(list, v[0], v[1], v[2], v[3], rec.line) < 0) {
             ws_error(MODULE, "out of memory");
-            rc = HUB_EXIT_IO;
+            rc = -EIO;
             goto out_reader;
         }
     }
     if (got < 0) {
         ws_error(MODULE, "%s: %s", path, err);
-        rc = HUB_EXIT_INPUT;
+        rc = -EINVAL;
         goto out_reader;
     }
 
@@ -445,7 +445,7 @@ static int load_org_units(const char *path, struct org_unit_list *list)
             if (j < i && strcmp(list->items[j].code, u->code) == 0) {
                 ws_error(MODULE, "%s:%ld: code: %s already on line %ld", path,
                          list->lines[i], u->code, list->lines[j]);
-                rc = HUB_EXIT_INPUT;
+                rc = -EINVAL;
             }
             if (j != i && strcmp(list->items[j].code, u->parent) == 0)
                 parent_found = true;
@@ -453,7 +453,7 @@ static int load_org_units(const char *path, struct org_unit_list *list)
         if (!parent_found) {
             ws_error(MODULE, "%s:%ld: parent: unknown org unit %s", path,
                      list->lines[i], u->parent);
-            rc = HUB_EXIT_INPUT;
+            rc = -EINVAL;
         }
     }
 
@@ -463,7 +463,7 @@ out_reader:
 }
 
 /* Applies the pending migrations and the seed data; the advisory lock is
- * held by the caller. Returns a hub_exit code. */
+ * held by the caller. Returns 0, -EINVAL or -EIO. */
 static int migrate_locked(struct db *db, const char *dir,
                           const struct migration_list *migrations,
                           const struct org_unit_list *units,
@@ -472,14 +472,14 @@ static int migrate_locked(struct db *db, const char *dir,
     char err[1024];
     struct schema_applied_list applied = {0};
     size_t pending = 0;
-    int rc = HUB_EXIT_OK;
+    int rc = 0;
     if (schema_applied_read(db, &applied, err, sizeof err) < 0) {
         ws_error(MODULE, "could not read schema_migrations: %s", err);
-        rc = HUB_EXIT_IO;
+        rc = -EIO;
         goto out_applied;
     }
     rc = check_applied(dir, migrations, &applied, &pending);
-    if (rc != HUB_EXIT_OK)
+    if (rc < 0)
         goto out_applied;
 
     size_t applied_now = 0;
@@ -494,7 +494,7 @@ static int migrate_locked(struct db *db, const char *dir,
                          sizeof err) < 0) {
             ws_error(MODULE, "migration %03d_%s failed: %s", m->version,
                      m->name, err);
-            rc = HUB_EXIT_IO;
+            rc = -EIO;
             goto out_applied;
         }
         ws_info(MODULE, "applied migration version=%d name=%s sha256=%s",
@@ -504,12 +504,12 @@ static int migrate_locked(struct db *db, const char *dir,
     if (schema_org_units_upsert(db, units->items, units->n, err, sizeof err) <
         0) {
         ws_error(MODULE, "could not load org units: %s", err);
-        rc = HUB_EXIT_IO;
+        rc = -EIO;
         goto out_applied;
     }
     if (schema_catalogue_upsert(db, cat, err, sizeof err) < 0) {
         ws_error(MODULE, "could not load the catalogue: %s", err);
-        rc = HUB_EXIT_IO;
+        rc = -EIO;
         goto out_applied;
     }
     size_t items = 0;
@@ -535,38 +535,37 @@ int migrate_run(const struct hub_settings *settings)
     char err[1024];
 
     int rc = list_migrations(settings->sql_dir, &migrations);
-    if (rc != HUB_EXIT_OK)
+    if (rc < 0)
         goto out;
     rc = load_org_units(settings->org_units, &units);
-    if (rc != HUB_EXIT_OK)
+    if (rc < 0)
         goto out;
     int load = ws_catalogue_load(settings->catalogue, &cat, err, sizeof err);
     if (load < 0) {
         ws_error(MODULE, "could not load catalogue: %s", err);
-        rc = (load == -ENOENT || load == -EIO || load == -EACCES)
-                 ? HUB_EXIT_IO
-                 : HUB_EXIT_INPUT;
+        rc = (load == -ENOENT || load == -EIO || load == -EACCES) ? -EIO
+                                                                  : -EINVAL;
         goto out;
     }
 
     if (db_open(settings->database, "district-hub migrate", &db, err,
                 sizeof err) < 0) {
         ws_error(MODULE, "%s", err);
-        rc = HUB_EXIT_IO;
+        rc = -EIO;
         goto out;
     }
     if (schema_lock(db, err, sizeof err) < 0) {
         ws_error(MODULE, "could not lock the schema: %s", err);
-        rc = HUB_EXIT_IO;
+        rc = -EIO;
         goto out;
     }
     rc = migrate_locked(db, settings->sql_dir, &migrations, &units, cat);
     /* Closing the connection would release the lock too; say so anyway. */
     if (schema_unlock(db, err, sizeof err) < 0)
         ws_warn(MODULE, "could not unlock the schema: %s", err);
-    if (rc == HUB_EXIT_OK && roles_set_passwords(settings) < 0)
-        rc = HUB_EXIT_IO;
-    if (rc == HUB_EXIT_OK)
+    if (rc == 0 && roles_set_passwords(settings) < 0)
+        rc = -EIO;
+    if (rc == 0)
         rc = indicators_write_settings(settings);
 
 out:
@@ -586,22 +585,22 @@ int migrate_ensure(const struct hub_settings *settings)
     size_t pending = 0;
 
     int rc = list_migrations(settings->sql_dir, &migrations);
-    if (rc != HUB_EXIT_OK)
+    if (rc < 0)
         goto out;
     if (db_open(settings->database, "district-hub run", &db, err, sizeof err) <
         0) {
         ws_error(MODULE, "%s", err);
-        rc = HUB_EXIT_IO;
+        rc = -EIO;
         goto out;
     }
     if (schema_applied_read(db, &applied, err, sizeof err) < 0) {
         ws_error(MODULE, "could not read schema_migrations: %s", err);
-        rc = HUB_EXIT_IO;
+        rc = -EIO;
         goto out;
     }
     db_close(&db);
     rc = check_applied(settings->sql_dir, &migrations, &applied, &pending);
-    if (rc != HUB_EXIT_OK)
+    if (rc < 0)
         goto out;
     if (pending == 0) {
         ws_info(MODULE, "schema up to date version=%d",
@@ -610,7 +609,7 @@ int migrate_ensure(const struct hub_settings *settings)
     }
     ws_info(MODULE, "migrations pending=%zu, migrating", pending);
     rc = migrate_run(settings);
-    if (rc == HUB_EXIT_IO)
+    if (rc == -EIO)
         ws_error(MODULE, "the schema is not current and could not be "
                          "migrated with this connection; run \"district-hub "
                          "migrate\" as the database owner");

@@ -574,11 +574,11 @@ int pull_start(void *ctx, const struct hub_settings *settings,
                                               : PULL_INSECURE_DEFAULT_ENDPOINT);
     if (!endpoint || !endpoint[0] || strcmp(endpoint, "none") == 0) {
         ws_info(MODULE, "pull endpoint disabled");
-        return HUB_EXIT_OK;
+        return 0;
     }
     struct pull_server *ps = calloc(1, sizeof *ps);
     if (!ps)
-        return HUB_EXIT_IO;
+        return -EIO;
     ps->settings = settings;
     ps->secure = keys != NULL;
     atomic_init(&ps->stop, false);
@@ -587,7 +587,7 @@ int pull_start(void *ctx, const struct hub_settings *settings,
     if (!ps->socket) {
         ws_error(MODULE, "could not create socket: %s", zmq_strerror(errno));
         free(ps);
-        return HUB_EXIT_IO;
+        return -EIO;
     }
     if (pull_socket_setup(ps->socket, keys) < 0)
         goto fail;
@@ -598,8 +598,7 @@ int pull_start(void *ctx, const struct hub_settings *settings,
         ws_error(MODULE, "could not bind \"%s\": %s", endpoint,
                  zmq_strerror(saved));
         pull_stop(&ps);
-        return (saved == EINVAL || saved == EPROTONOSUPPORT) ? HUB_EXIT_USAGE
-                                                             : HUB_EXIT_IO;
+        return (saved == EINVAL || saved == EPROTONOSUPPORT) ? -EDOM : -EIO;
     }
     char bound[256];
     size_t bound_len = sizeof bound;
@@ -615,10 +614,10 @@ int pull_start(void *ctx, const struct hub_settings *settings,
     ps->started = true;
     ws_info(MODULE, "pull endpoint=%s curve=%s", bound, keys ? "on" : "off");
     *out = ps;
-    return HUB_EXIT_OK;
+    return 0;
 fail:
     pull_stop(&ps);
-    return HUB_EXIT_IO;
+    return -EIO;
 }
 
 void pull_stop(struct pull_server **ps)

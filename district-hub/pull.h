@@ -35,7 +35,8 @@ struct pull_server;
  * User-Id is refused, and a monitor logs every refused handshake as
  * socket=pull (zap.h); keys NULL is --insecure: every request comes from a
  * local operator. settings are borrowed until pull_stop. Logs
- * "pull endpoint=ENDPOINT" once bound. Returns a hub_exit code. */
+ * "pull endpoint=ENDPOINT" once bound. Returns 0, -EDOM (an endpoint
+ * ZeroMQ cannot bind) or -EIO; the reason is logged. */
 int pull_start(void *ctx, const struct hub_settings *settings,
                const struct ws_keypair *keys, struct pull_server **out);
 

@@ -453,7 +453,7 @@ int report_run(const struct hub_settings *settings, const char *path)
 {
     struct db *db = NULL;
     char err[2048];
-    int rc = HUB_EXIT_IO;
+    int rc = -EIO;
     if (db_open(settings->database, "district-hub report", &db, err,
                 sizeof err) < 0) {
         ws_error(MODULE, "%s", err);
@@ -495,7 +495,7 @@ int report_run(const struct hub_settings *settings, const char *path)
     if (wrc < 0)
         ws_error(MODULE, "%s", err);
     else
-        rc = HUB_EXIT_OK;
+        rc = 0;
 out:
     db_close(&db);
     return rc;

@@ -11,8 +11,8 @@
  * petition backlog by age, on-time rate per ward, reception per week), with
  * the rules and thresholds used, to path ("-": stdout). No external asset:
  * styles and charts are inline, text is UTF-8. Ballot-derived cells
- * counting fewer than 10 ballots are shown as "<10". Returns a hub_exit
- * code. */
+ * counting fewer than 10 ballots are shown as "<10". Returns 0 or -EIO;
+ * the reason is logged. */
 int report_run(const struct hub_settings *settings, const char *path);
 
 #endif

@@ -16,7 +16,6 @@
 #include "rounds.h"
 
 #include <errno.h>
-#include <getopt.h>
 #include <jansson.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -32,28 +31,6 @@
 #include "wardsync/validate.h"
 
 #define MODULE "round"
-
-const char ROUNDS_USAGE[] =
-    "usage: district-hub [GLOBAL OPTIONS] round COMMAND\n"
-    "\n"
-    "  round create CODE --opens YYYY-MM-DD --closes YYYY-MM-DD [--label T]\n"
-    "  round create --file FILE   rounds, forms per subject category, wards\n"
-    "                             with expected ballots and subjects, from a\n"
-    "                             CSV file (record,round,a,b,c), in one\n"
-    "                             transaction\n"
-    "  round open CODE            start accepting ballots of the round\n"
-    "  round close CODE           stop: later ballots are rejected\n"
-    "  round show [CODE] [--format table|json]\n"
-    "\n"
-    "A ballot is accepted only for an open round, collected between its\n"
-    "dates, for a subject the round lists in the sender's ward, on the form\n"
-    "of the subject's category; otherwise it is rejected with the reason.\n";
-
-static int usage_error(const char *what)
-{
-    fprintf(stderr, "district-hub round: %s\n\n%s", what, ROUNDS_USAGE);
-    return HUB_EXIT_USAGE;
-}
 
 static bool date_ok(const char *s)
 {
@@ -102,13 +79,64 @@ static int apply_record(struct db *st, const struct ws_csv_record *rec,
     return -EINVAL;
 }
 
-static int create_from_file(struct db *st, const char *path)
+/* Opens the session of one round command; logs why not. */
+static struct db *open_db(const struct hub_settings *settings)
 {
+    struct db *db = NULL;
+    char err[1024];
+    if (db_open(settings->database, "district-hub round", &db, err,
+                sizeof err) < 0)
+        ws_error(MODULE, "%s", err);
+    return db;
+}
+
+int rounds_load_file(const struct hub_settings *settings, const char *path)
+{
+    struct db *db = open_db(settings);
+    if (!db)
+        return -EIO;
     size_t applied;
-    int rc = csvload_apply(st, MODULE, path, "record", apply_record, &applied);
-    if (rc == HUB_EXIT_OK)
+    int rc = csvload_apply(db, MODULE, path, "record", apply_record, &applied);
+    if (rc == 0)
         ws_info(MODULE, "round file loaded file=%s records=%zu", path, applied);
+    db_close(&db);
     return rc;
+}
+
+int rounds_create(const struct hub_settings *settings, const char *code,
+                  const char *opens, const char *closes, const char *label)
+{
+    struct db *db = open_db(settings);
+    if (!db)
+        return -EIO;
+    char err[1024];
+    int rc = db_round_upsert(db, code, opens, closes, label, err, sizeof err);
+    db_close(&db);
+    if (rc < 0) {
+        ws_error(MODULE, "%s", err);
+        return rc == -EINVAL ? -EINVAL : -EIO;
+    }
+    ws_info(MODULE, "round created code=%s opens=%s closes=%s", code, opens,
+            closes);
+    return 0;
+}
+
+int rounds_set_state(const struct hub_settings *settings, const char *code,
+                     bool open)
+{
+    struct db *db = open_db(settings);
+    if (!db)
+        return -EIO;
+    char err[1024];
+    const char *state = open ? "open" : "closed";
+    int rc = db_round_set_state(db, code, state, err, sizeof err);
+    db_close(&db);
+    if (rc < 0) {
+        ws_error(MODULE, "%s", err);
+        return rc == -EIO ? -EIO : -EINVAL;
+    }
+    ws_info(MODULE, "round %s code=%s", state, code);
+    return 0;
 }
 
 struct show_ctx {
@@ -136,119 +164,26 @@ static void show_row(void *arg, const char *const f[9])
            f[0], f[4], f[2], f[3], f[5], f[6], f[8], f[7], f[1]);
 }
 
-int rounds_run(const struct hub_settings *settings, int argc, char **argv)
+int rounds_show(const struct hub_settings *settings, const char *code,
+                bool json)
 {
-    enum { OPT_OPENS = 256, OPT_CLOSES, OPT_LABEL, OPT_FILE, OPT_FORMAT };
-    static const struct option options[] = {
-        {"opens", required_argument, NULL, OPT_OPENS},
-        {"closes", required_argument, NULL, OPT_CLOSES},
-        {"label", required_argument, NULL, OPT_LABEL},
-        {"file", required_argument, NULL, OPT_FILE},
-        {"format", required_argument, NULL, OPT_FORMAT},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0}};
-    const char *opens = NULL, *closes = NULL, *label = NULL, *file = NULL;
-    const char *format = "table";
-    if (argc < 2)
-        return usage_error("no round command given");
-    const char *sub = argv[1];
-    if (strcmp(sub, "--help") == 0 || strcmp(sub, "-h") == 0) {
-        fputs(ROUNDS_USAGE, stdout);
-        return HUB_EXIT_OK;
-    }
-    optind = 0;
-    opterr = 0;
-    int opt;
-    while ((opt = getopt_long(argc - 1, argv + 1, ":h", options, NULL)) != -1) {
-        switch (opt) {
-        case OPT_OPENS:
-            opens = optarg;
-            break;
-        case OPT_CLOSES:
-            closes = optarg;
-            break;
-        case OPT_LABEL:
-            label = optarg;
-            break;
-        case OPT_FILE:
-            file = optarg;
-            break;
-        case OPT_FORMAT:
-            format = optarg;
-            break;
-        case 'h':
-            fputs(ROUNDS_USAGE, stdout);
-            return HUB_EXIT_OK;
-        case ':':
-            return usage_error("an option needs a value");
-        default:
-            return usage_error("unknown option");
-        }
-    }
-    /* getopt_long permutes: the operands follow the options now. */
-    const char *code = optind < argc - 1 ? argv[1 + optind] : NULL;
-    if (optind + 1 < argc - 1)
-        return usage_error("too many arguments");
-
-    bool json = strcmp(format, "json") == 0;
-    if (!json && strcmp(format, "table") != 0)
-        return usage_error("--format: table or json");
-    char reason[256];
-    if (code && ws_validate_code("round", code, reason, sizeof reason) != 0)
-        return usage_error(reason);
-
-    struct db *st = NULL;
+    struct db *db = open_db(settings);
+    if (!db)
+        return -EIO;
     char err[1024];
-    int rc = HUB_EXIT_OK;
-    if (strcmp(sub, "create") == 0) {
-        if (!file && (!code || !date_ok(opens) || !date_ok(closes)))
-            return usage_error("create needs CODE --opens DATE --closes DATE, "
-                               "or --file FILE");
-    } else if (strcmp(sub, "open") == 0 || strcmp(sub, "close") == 0) {
-        if (!code)
-            return usage_error("which round?");
-    } else if (strcmp(sub, "show") != 0) {
-        return usage_error("unknown round command (create, open, close, "
-                           "show)");
-    }
-    if (db_open(settings->database, "district-hub round", &st, err,
-                sizeof err) < 0) {
+    struct show_ctx ctx = {json, json ? json_array() : NULL};
+    int rc = db_round_show(db, code, show_row, &ctx, err, sizeof err);
+    db_close(&db);
+    if (rc < 0) {
         ws_error(MODULE, "%s", err);
-        return HUB_EXIT_IO;
-    }
-    if (strcmp(sub, "create") == 0 && file) {
-        rc = create_from_file(st, file);
-    } else if (strcmp(sub, "create") == 0) {
-        int r =
-            db_round_upsert(st, code, opens, closes, label, err, sizeof err);
-        if (r < 0) {
-            ws_error(MODULE, "%s", err);
-            rc = r == -EINVAL ? HUB_EXIT_INPUT : HUB_EXIT_IO;
-        } else {
-            ws_info(MODULE, "round created code=%s opens=%s closes=%s", code,
-                    opens, closes);
-        }
-    } else if (strcmp(sub, "open") == 0 || strcmp(sub, "close") == 0) {
-        const char *state = strcmp(sub, "open") == 0 ? "open" : "closed";
-        int r = db_round_set_state(st, code, state, err, sizeof err);
-        if (r < 0) {
-            ws_error(MODULE, "%s", err);
-            rc = r == -EIO ? HUB_EXIT_IO : HUB_EXIT_INPUT;
-        } else {
-            ws_info(MODULE, "round %s code=%s", state, code);
-        }
+        rc = rc == -EIO ? -EIO : -EINVAL;
     } else {
-        struct show_ctx ctx = {json, json ? json_array() : NULL};
-        int r = db_round_show(st, code, show_row, &ctx, err, sizeof err);
-        if (r < 0) {
-            ws_error(MODULE, "%s", err);
-            rc = r == -EIO ? HUB_EXIT_IO : HUB_EXIT_INPUT;
-        } else if (json) {
+        rc = 0;
+        if (json) {
             json_dumpf(ctx.array, stdout, JSON_INDENT(2));
             fputc('\n', stdout);
         }
-        json_decref(ctx.array);
     }
-    db_close(&st);
+    json_decref(ctx.array);
     return rc;
 }

@@ -54,16 +54,16 @@ static int set_int_option(void *socket, int option, int value, const char *name)
 }
 
 /* Creates, configures and binds the ROUTER, a CURVE server when keys is
- * not NULL. Returns a hub_exit code. */
+ * not NULL. Returns 0, -EDOM (an endpoint ZeroMQ cannot bind) or -EIO. */
 static int open_socket(void *ctx, const char *endpoint, int64_t max_frame,
                        const struct ws_keypair *keys, void **out)
 {
     void *socket = zmq_socket(ctx, ZMQ_ROUTER);
     if (!socket) {
         ws_error(MODULE, "could not create socket: %s", zmq_strerror(errno));
-        return HUB_EXIT_IO;
+        return -EIO;
     }
-    int rc = HUB_EXIT_IO;
+    int rc = -EIO;
     if (set_int_option(socket, ZMQ_LINGER, INGEST_LINGER_MS, "ZMQ_LINGER") ||
         set_int_option(socket, ZMQ_ROUTER_MANDATORY, 1,
                        "ZMQ_ROUTER_MANDATORY") ||
@@ -91,7 +91,7 @@ static int open_socket(void *ctx, const char *endpoint, int64_t max_frame,
         ws_error(MODULE, "could not bind \"%s\": %s", endpoint,
                  zmq_strerror(saved));
         if (saved == EINVAL || saved == EPROTONOSUPPORT)
-            rc = HUB_EXIT_USAGE;
+            rc = -EDOM;
         goto fail_socket;
     }
     char bound[256];
@@ -101,7 +101,7 @@ static int open_socket(void *ctx, const char *endpoint, int64_t max_frame,
     ws_info(MODULE, "ingest endpoint=%s max_frame=%" PRId64 " curve=%s", bound,
             max_frame, keys ? "on" : "off");
     *out = socket;
-    return HUB_EXIT_OK;
+    return 0;
 
 fail_socket:
     zmq_close(socket);
@@ -139,7 +139,7 @@ int server_run(const struct hub_settings *settings, const char *endpoint,
                 "ward, and the pull endpoint (loopback unless hub.pull says "
                 "otherwise) answers anyone; for local experiments only");
     else if (zap_load_hub_keys(settings, &keys) < 0)
-        return HUB_EXIT_USAGE;
+        return -EDOM;
 
     struct ws_catalogue *cat = NULL;
     struct ingest *in = NULL;
@@ -150,20 +150,19 @@ int server_run(const struct hub_settings *settings, const char *endpoint,
     int load = ws_catalogue_load(settings->catalogue, &cat, err, sizeof err);
     if (load < 0) {
         ws_error(MODULE, "could not load catalogue: %s", err);
-        return (load == -ENOENT || load == -EIO || load == -EACCES)
-                   ? HUB_EXIT_IO
-                   : HUB_EXIT_INPUT;
+        return (load == -ENOENT || load == -EIO || load == -EACCES) ? -EIO
+                                                                    : -EINVAL;
     }
 
     int rc = migrate_ensure(settings);
-    if (rc != HUB_EXIT_OK)
+    if (rc < 0)
         goto out_catalogue;
 
     ctx = zmq_ctx_new();
     if (!ctx) {
         ws_error(MODULE, "could not create ZeroMQ context: %s",
                  zmq_strerror(errno));
-        rc = HUB_EXIT_IO;
+        rc = -EIO;
         goto out_catalogue;
     }
     /* The ZAP handler first: a CURVE socket bound without one would let
@@ -171,27 +170,27 @@ int server_run(const struct hub_settings *settings, const char *endpoint,
     if (!insecure &&
         zap_start(ctx, settings->database, &zap, err, sizeof err) < 0) {
         ws_error(MODULE, "cannot run the ZAP handler, not starting: %s", err);
-        rc = HUB_EXIT_IO;
+        rc = -EIO;
         goto out_ctx;
     }
     rc = open_socket(ctx, endpoint ? endpoint : settings->ingest,
                      settings->max_frame, insecure ? NULL : &keys, &socket);
-    if (rc != HUB_EXIT_OK)
+    if (rc < 0)
         goto out_zap;
     if (!insecure && zap_monitor_start(ctx, socket, "ingest", &monitor) < 0) {
-        rc = HUB_EXIT_IO;
+        rc = -EIO;
         goto out_socket;
     }
     int open = ingest_open(settings, cat, socket, zap, insecure, &in);
     if (open < 0) {
         if (open == -ENOMEM)
             ws_error(MODULE, "out of memory");
-        rc = HUB_EXIT_IO;
+        rc = -EIO;
         goto out_socket;
     }
     struct pull_server *pull = NULL;
     rc = pull_start(ctx, settings, insecure ? NULL : &keys, &pull);
-    if (rc != HUB_EXIT_OK)
+    if (rc < 0)
         goto out_ingest;
 
     install_signal_handlers();
@@ -208,7 +207,7 @@ int server_run(const struct hub_settings *settings, const char *endpoint,
             if (errno == EINTR)
                 continue;
             ws_error(MODULE, "poll failed: %s", zmq_strerror(errno));
-            rc = HUB_EXIT_IO;
+            rc = -EIO;
             break;
         }
         /* Batches with events left are written on, new ones or not. */

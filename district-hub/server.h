@@ -14,7 +14,10 @@
  * (pull.h), and steps the ingest (ingest.h) until SIGINT or SIGTERM.
  * While the database is unreachable it stops reading the ingest socket and
  * reconnects with back-off. insecure (no CURVE, no ZAP handler) is for
- * local experiments and logs a warning. Returns a hub_exit code. */
+ * local experiments and logs a warning. Returns 0 after a clean stop,
+ * -EINVAL (bad catalogue, migrations that do not match the database),
+ * -EDOM (hub.secret_key missing or unreadable, an endpoint ZeroMQ cannot
+ * bind) or -EIO; the reason is logged. */
 int server_run(const struct hub_settings *settings, const char *endpoint,
                bool insecure);
 

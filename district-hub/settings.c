@@ -45,7 +45,7 @@ int settings_load(const char *config_path, const char *database,
     memset(out, 0, sizeof *out);
     int rc = ws_config_load(config_path, &out->config, err, errlen);
     if (rc < 0)
-        return rc == -EINVAL ? HUB_EXIT_INPUT : HUB_EXIT_IO;
+        return rc == -EINVAL ? -EINVAL : -EIO;
 
     out->database = database ? database
                              : ws_config_get(out->config, "hub", "database",
@@ -60,7 +60,7 @@ int settings_load(const char *config_path, const char *database,
                                1000, &out->group_commit_ms, err, errlen);
     if (rc < 0) {
         settings_release(out);
-        return HUB_EXIT_INPUT;
+        return -EINVAL;
     }
     out->sql_dir = ws_config_get(
         out->config, "hub", "sql_dir",
@@ -75,7 +75,7 @@ int settings_load(const char *config_path, const char *database,
         ws_config_get(out->config, "hub", "hub_role_password_file", NULL);
     out->city_role_password_file =
         ws_config_get(out->config, "hub", "city_role_password_file", NULL);
-    return HUB_EXIT_OK;
+    return 0;
 }
 
 void settings_release(struct hub_settings *settings)

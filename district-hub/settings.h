@@ -13,14 +13,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Exit codes of every district-hub command (docs/contracts.md). */
-enum hub_exit {
-    HUB_EXIT_OK = 0,
-    HUB_EXIT_INPUT = 1, /* bad input: a seed file, config value, catalogue */
-    HUB_EXIT_USAGE = 2, /* bad command line */
-    HUB_EXIT_IO = 3,    /* database or I/O error */
-};
-
 #define HUB_DEFAULT_DATABASE                                                   \
     "host=127.0.0.1 port=54329 dbname=wardsync user=wardsync_owner"
 #define HUB_DEFAULT_INGEST "tcp://*:7401"
@@ -46,9 +38,9 @@ struct hub_settings {
 };
 
 /* Loads config_path (NULL: none) and resolves every setting; database may
- * be NULL (not given on the command line). Returns HUB_EXIT_OK, or
- * HUB_EXIT_IO / HUB_EXIT_INPUT with the reason in err. On success the
- * caller releases *out with settings_release. */
+ * be NULL (not given on the command line). Returns 0, or -EINVAL
+ * (a bad configuration file or value) / -EIO with the reason in err. On success
+ * the caller releases *out with settings_release. */
 int settings_load(const char *config_path, const char *database,
                   struct hub_settings *out, char *err, size_t errlen);
 

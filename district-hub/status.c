@@ -6,6 +6,7 @@
  */
 #include "status.h"
 
+#include <errno.h>
 #include <jansson.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -98,11 +99,11 @@ static int print_json(const struct db_table *t, long silent_after_s, FILE *out)
         goto fail;
     fputc('\n', out);
     json_decref(root);
-    return HUB_EXIT_OK;
+    return 0;
 fail:
     json_decref(root);
     ws_error(MODULE, "could not write json");
-    return HUB_EXIT_IO;
+    return -EIO;
 }
 
 int status_run(const struct hub_settings *settings, const char *format,
@@ -113,7 +114,7 @@ int status_run(const struct hub_settings *settings, const char *format,
         json = true;
     else if (format && strcmp(format, "table") != 0) {
         ws_error(MODULE, "unknown format \"%s\" (table or json)", format);
-        return HUB_EXIT_USAGE;
+        return -EDOM;
     }
     struct db *db = NULL;
     struct db_table t = {0};
@@ -121,9 +122,9 @@ int status_run(const struct hub_settings *settings, const char *format,
     if (db_open(settings->database, "district-hub status", &db, err,
                 sizeof err) < 0) {
         ws_error(MODULE, "%s", err);
-        return HUB_EXIT_IO;
+        return -EIO;
     }
-    int rc = HUB_EXIT_IO;
+    int rc = -EIO;
     if (db_read_status_agents(db, silent_after_s, &t, err, sizeof err) < 0) {
         ws_error(MODULE, "%s", err);
         goto out;
@@ -132,7 +133,7 @@ int status_run(const struct hub_settings *settings, const char *format,
         rc = print_json(&t, silent_after_s, out);
     } else {
         print_table(&t, silent_after_s, out);
-        rc = HUB_EXIT_OK;
+        rc = 0;
     }
 out:
     db_table_clear(&t);

@@ -13,7 +13,8 @@
 /* Prints every agent (ward, last contact, lag, backlog as last reported,
  * accepted / duplicate / conflict / rejected counts) to out, marking the
  * agents silent for more than silent_after_s seconds. format is "table"
- * (NULL) or "json". Returns a hub_exit code. */
+ * (NULL) or "json". Returns 0, -EDOM (another format) or -EIO; the reason
+ * is logged. */
 int status_run(const struct hub_settings *settings, const char *format,
                long silent_after_s, FILE *out);
 
