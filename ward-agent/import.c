@@ -9,6 +9,15 @@
  * file is queued entirely or not at all; a file that grew between the two
  * passes is refused.
  *
+ * Re-imports (docs/DESIGN.md §6): the first pass also computes the file's
+ * fingerprint row by row and, each time it has read as many rows as an
+ * earlier import of the kind had, compares the fingerprint so far with
+ * that import's; the longest match is the part of the file already
+ * queued. The second pass skips those rows, and claims the natural key of
+ * each petitions, reception or remediation row in the same transaction
+ * (a row already queued with the same content is skipped), and checks
+ * that the file's fingerprint is the one the first pass saw.
+ *
  * Anonymity (DESIGN §6): a ballot's occurred_at_ms and queued_at_ms are
  * midnight UTC of its day, and the ballots of a file are shuffled before
  * they get their seqs, so neither time nor order ties a ballot to the
@@ -23,8 +32,10 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/random.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "fingerprint.h"
 #include "outbox.h"
 #include "settings.h"
 #include "wardsync/catalogue.h"
@@ -37,7 +48,6 @@
 
 #define BALLOT_ITEMS_MAX 41
 #define MAX_COLUMNS (5 + BALLOT_ITEMS_MAX)
-#define PROGRESS_EVERY 10000
 #define MS_PER_DAY 86400000LL
 
 static const char *const kind_names[] = {
@@ -133,6 +143,15 @@ int import_kind_from_filename(const char *name)
     return -1;
 }
 
+/* An earlier import of the same kind the file may start with. */
+struct earlier_import {
+    int64_t id;
+    uint64_t rows;
+    uint8_t fingerprint[FINGERPRINT_LEN];
+    int64_t imported_at_ms;
+    char name[256];
+};
+
 /* State of one import: where errors go and what was kept. */
 struct import_ctx {
     enum import_kind kind;
@@ -158,7 +177,18 @@ struct import_ctx {
     struct outbox_appender *appender;
     const uint32_t *order;
     size_t n_rows; /* rows the first pass found: the seqs reserved */
+    size_t n_seen; /* rows the second pass reached keep_event with */
     size_t n_queued;
+    size_t skip; /* first rows already queued by an earlier import */
+    /* The fingerprint of the rows read so far, and the earlier imports of
+     * the kind by rows ascending (first pass: next is the next to compare;
+     * match the longest one matched). */
+    struct fingerprint fp;
+    struct earlier_import *earlier;
+    size_t n_earlier;
+    size_t next_earlier;
+    const struct earlier_import *match;
+    size_t log_every;
 };
 
 static void report_line(struct import_ctx *ctx, long line, const char *column,
@@ -511,31 +541,122 @@ static void report_validation(struct import_ctx *ctx, const char *reason)
     }
 }
 
-/* Queues one good event of the second pass; the first keeps nothing. */
-static int keep_event(struct import_ctx *ctx, Wardsync__V1__Event *event)
+/* The fields of a good-sized record in the kind's column order. */
+static void canonical_fields(const struct import_ctx *ctx,
+                             const struct ws_csv_record *rec,
+                             const char **fields, size_t *lengths)
 {
+    for (size_t c = 0; c < ctx->n_columns; c++) {
+        fields[c] = rec->fields[ctx->col_index[c]];
+        lengths[c] = rec->lengths[ctx->col_index[c]];
+    }
+}
+
+/* First pass: when as many rows were read as an earlier import had,
+ * whether they are that import. */
+static void compare_earlier(struct import_ctx *ctx)
+{
+    uint8_t so_far[FINGERPRINT_LEN];
+    bool peeked = false;
+    while (ctx->next_earlier < ctx->n_earlier &&
+           ctx->earlier[ctx->next_earlier].rows <= ctx->fp.rows) {
+        const struct earlier_import *e = &ctx->earlier[ctx->next_earlier++];
+        if (e->rows != ctx->fp.rows)
+            continue;
+        if (!peeked) {
+            fingerprint_peek(&ctx->fp, so_far);
+            peeked = true;
+        }
+        if (memcmp(so_far, e->fingerprint, FINGERPRINT_LEN) == 0)
+            ctx->match = e;
+    }
+}
+
+/* The natural key of a row (docs/DESIGN.md §6), hashed: the columns that
+ * name one fact. Returns false for ballots, which have none. */
+static bool natural_key(const struct import_ctx *ctx, const char **fields,
+                        const size_t *lengths, uint8_t key[FINGERPRINT_LEN])
+{
+    static const size_t petition_key[] = {P_PETITION, P_STATUS, P_CHANGED_ON};
+    static const size_t reception_key[] = {R_SESSION};
+    static const size_t remediation_key[] = {M_SURVEY, M_SUBJECT, M_STATUS,
+                                             M_CHANGED_ON};
+    const size_t *cols;
+    size_t n;
+    switch (ctx->kind) {
+    case IMPORT_PETITIONS:
+        cols = petition_key;
+        n = sizeof(petition_key) / sizeof(petition_key[0]);
+        break;
+    case IMPORT_RECEPTION:
+        cols = reception_key;
+        n = 1;
+        break;
+    case IMPORT_REMEDIATION:
+        cols = remediation_key;
+        n = sizeof(remediation_key) / sizeof(remediation_key[0]);
+        break;
+    default:
+        return false;
+    }
+    const char *key_fields[4];
+    size_t key_lengths[4];
+    for (size_t i = 0; i < n; i++) {
+        key_fields[i] = fields[cols[i]];
+        key_lengths[i] = lengths[cols[i]];
+    }
+    fingerprint_row(key_fields, key_lengths, n, key);
+    return true;
+}
+
+/* Queues one good event of the second pass; the first keeps nothing.
+ * Rows an earlier import already queued, and rows whose natural key was
+ * queued with the same content, are skipped. */
+static int keep_event(struct import_ctx *ctx, Wardsync__V1__Event *event,
+                      const char **fields, const size_t *lengths)
+{
+    uint8_t key[FINGERPRINT_LEN];
     if (!ctx->appender)
         return 0;
-    if (ctx->n_queued >= ctx->n_rows) {
+    if (ctx->n_seen >= ctx->n_rows) {
         /* More rows than the first pass saw: the file grew meanwhile. */
         report_line(ctx, ctx->line, "-",
                     "file changed while it was imported (more than %zu rows)",
                     ctx->n_rows);
         return -EAGAIN;
     }
+    size_t row = ctx->n_seen++;
+    if (row < ctx->skip)
+        return 0;
+    size_t i = ctx->n_queued;
+    uint64_t seq =
+        outbox_appender_first(ctx->appender) + (ctx->order ? ctx->order[i] : i);
+    int rc;
+    if (natural_key(ctx, fields, lengths, key)) {
+        uint8_t row_hash[FINGERPRINT_LEN];
+        bool repeated = false;
+        uint64_t earlier_seq = 0;
+        fingerprint_row(fields, lengths, ctx->n_columns, row_hash);
+        if ((rc = outbox_append_claim(ctx->appender, event_kinds[ctx->kind],
+                                      key, sizeof(key), row_hash, seq,
+                                      &repeated, &earlier_seq)) < 0)
+            return rc;
+        if (repeated) {
+            ctx->result->repeated++;
+            return 0;
+        }
+    }
     struct outbox_new_event kept;
     memset(&kept, 0, sizeof(kept));
     /* Packed without seq: the outbox adds it. */
     event->seq = 0;
-    int rc = ws_pack(&event->base, &kept.body, &kept.body_len);
+    rc = ws_pack(&event->base, &kept.body, &kept.body_len);
     if (rc < 0)
         return rc;
     kept.kind = event_kinds[ctx->kind];
     ws_strlcpy(kept.event_id, event->event_id, sizeof(kept.event_id));
     kept.queued_at_ms = event->queued_at_ms;
-    size_t i = ctx->n_queued;
-    uint64_t seq =
-        outbox_appender_first(ctx->appender) + (ctx->order ? ctx->order[i] : i);
+    kept.line = ctx->line;
     rc = outbox_append_put(ctx->appender, &kept, seq);
     free(kept.body);
     if (rc == 0)
@@ -556,6 +677,8 @@ static int import_row(struct import_ctx *ctx, const struct ws_csv_record *rec)
     uint32_t levels[BALLOT_ITEMS_MAX];
     char event_id[WS_UUID_LEN + 1];
     char reason[512];
+    const char *fields[MAX_COLUMNS];
+    size_t lengths[MAX_COLUMNS];
     int rc;
 
     memset(ctx->col_failed, 0, sizeof(ctx->col_failed));
@@ -569,6 +692,9 @@ static int import_row(struct import_ctx *ctx, const struct ws_csv_record *rec)
                     ctx->n_header_fields);
         goto done;
     }
+    canonical_fields(ctx, rec, fields, lengths);
+    fingerprint_add_row(&ctx->fp, fields, lengths, ctx->n_columns);
+    compare_earlier(ctx);
     for (size_t c = 0; c < ctx->n_columns; c++) {
         size_t at = ctx->col_index[c];
         if (strlen(rec->fields[at]) != rec->lengths[at])
@@ -603,7 +729,7 @@ static int import_row(struct import_ctx *ctx, const struct ws_csv_record *rec)
     if (ws_validate_event(&event, ctx->cat, reason, sizeof(reason)) < 0)
         report_validation(ctx, reason);
     if (!ctx->row_failed && ctx->result->bad_rows == 0) {
-        if ((rc = keep_event(ctx, &event)) < 0) {
+        if ((rc = keep_event(ctx, &event, fields, lengths)) < 0) {
             ws_error("import", "could not keep event: %s", strerror(-rc));
             return rc;
         }
@@ -720,21 +846,44 @@ static void report_csv_error(struct import_ctx *ctx, const char *err)
         report_line(ctx, ctx->line + 1, "-", "%s", err);
 }
 
+/* Progress of a long pass: on a terminal every IMPORT_PROGRESS_TERMINAL
+ * rows, in the log every ctx->log_every rows. of is the rows the first
+ * pass found (0 during the first pass). */
+static void show_progress(const struct import_ctx *ctx, const char *what,
+                          size_t of, bool terminal, bool *shown)
+{
+    const struct import_result *result = ctx->result;
+    if (terminal && result->rows % IMPORT_PROGRESS_TERMINAL == 0) {
+        if (of)
+            fprintf(stderr, "\r%s: %zu of %zu rows %s", ctx->label,
+                    result->rows, of, what);
+        else
+            fprintf(stderr, "\r%s: %zu rows %s, %zu bad", ctx->label,
+                    result->rows, what, result->bad_rows);
+        *shown = true;
+    }
+    if (result->rows % ctx->log_every == 0)
+        ws_info("import",
+                "import progress file=%s rows_%s=%zu of=%zu "
+                "bad_rows=%zu",
+                ctx->label, what, result->rows, of, result->bad_rows);
+}
+
 /* Reads the file through once (one pass of import_file): its header, then
  * every row through import_row (which queues the row when the second pass
- * has an appender). Returns 0
- * (counts in ctx->result), IMPORT_REFUSED (errors reported), or a negative
- * errno. */
+ * has an appender). Returns 0 (counts in ctx->result), IMPORT_REFUSED
+ * (errors reported), or a negative errno. */
 static int read_file(struct import_ctx *ctx, const char *path, const char *what,
                      size_t of)
 {
     struct ws_csv_record rec;
     char err[512];
-    bool progress = isatty(STDERR_FILENO);
+    bool terminal = isatty(STDERR_FILENO);
     bool progress_shown = false;
     struct import_result *result = ctx->result;
     int rc;
 
+    fingerprint_init(&ctx->fp, kind_names[ctx->kind]);
     struct ws_csv_reader *reader = ws_csv_open(path, err, sizeof(err));
     if (!reader) {
         ws_error("import", "%s", err);
@@ -769,15 +918,7 @@ static int read_file(struct import_ctx *ctx, const char *path, const char *what,
         result->rows++;
         if ((rc = import_row(ctx, &rec)) < 0)
             goto close;
-        if (progress && result->rows % PROGRESS_EVERY == 0) {
-            if (of)
-                fprintf(stderr, "\r%s: %zu of %zu rows %s", ctx->label,
-                        result->rows, of, what);
-            else
-                fprintf(stderr, "\r%s: %zu rows %s, %zu bad", ctx->label,
-                        result->rows, what, result->bad_rows);
-            progress_shown = true;
-        }
+        show_progress(ctx, what, of, terminal, &progress_shown);
     }
     if (progress_shown)
         fprintf(stderr, "\r%s: %zu rows %s, %zu bad\n", ctx->label,
@@ -788,40 +929,142 @@ close:
     return rc;
 }
 
+static void format_day_time(int64_t ms, char *buf, size_t cap)
+{
+    time_t secs = (time_t)(ms / 1000);
+    struct tm tm;
+    if (!gmtime_r(&secs, &tm) ||
+        strftime(buf, cap, "%Y-%m-%d %H:%M UTC", &tm) == 0)
+        snprintf(buf, cap, "%lld ms", (long long)ms);
+}
+
+struct earlier_list {
+    struct earlier_import *items;
+    size_t n, cap;
+    int rc;
+};
+
+static void collect_earlier(const struct outbox_import_info *info, void *arg)
+{
+    struct earlier_list *list = arg;
+    if (list->rc < 0 || !info->has_fingerprint || info->rows == 0)
+        return;
+    if (list->n == list->cap) {
+        size_t cap = list->cap ? 2 * list->cap : 16;
+        struct earlier_import *more = realloc(list->items, cap * sizeof(*more));
+        if (!more) {
+            list->rc = -ENOMEM;
+            return;
+        }
+        list->items = more;
+        list->cap = cap;
+    }
+    struct earlier_import *e = &list->items[list->n++];
+    e->id = info->id;
+    e->rows = info->rows;
+    e->imported_at_ms = info->imported_at_ms;
+    memcpy(e->fingerprint, info->fingerprint, FINGERPRINT_LEN);
+    ws_strlcpy(e->name, info->name, sizeof(e->name));
+}
+
+/* By rows ascending, then newest first, so that of two equal imports the
+ * later one is named. */
+static int earlier_order(const void *x, const void *y)
+{
+    const struct earlier_import *a = x, *b = y;
+    if (a->rows != b->rows)
+        return a->rows < b->rows ? -1 : 1;
+    return a->id < b->id ? 1 : a->id > b->id ? -1 : 0;
+}
+
+/* Loads the earlier imports of the kind (for prefix and identity). */
+static int load_earlier(struct outbox *outbox, struct import_ctx *ctx)
+{
+    struct earlier_list list = {NULL, 0, 0, 0};
+    int rc = outbox_list_imports(outbox, kind_names[ctx->kind], false,
+                                 collect_earlier, &list);
+    if (rc == 0)
+        rc = list.rc;
+    if (rc < 0) {
+        free(list.items);
+        return rc;
+    }
+    if (list.n)
+        qsort(list.items, list.n, sizeof(list.items[0]), earlier_order);
+    ctx->earlier = list.items;
+    ctx->n_earlier = list.n;
+    return 0;
+}
+
 /* Two passes, so that memory does not grow with the file: the first checks
- * every row and keeps nothing (a file with any bad row is refused whole);
- * the second parses the file again and queues each row as it is read, in
- * one outbox transaction, ballots under a shuffled order of seqs. */
+ * every row and keeps nothing (a file with any bad row is refused whole)
+ * and finds what of it an earlier import already queued; the second parses
+ * the file again and queues each new row as it is read, in one outbox
+ * transaction, ballots under a shuffled order of seqs. */
 int import_file(struct outbox *outbox, const struct ws_catalogue *cat,
-                enum import_kind kind, const char *path, const char *label,
-                const struct outbox_source *source, FILE *report,
-                size_t max_reported, struct import_result *result)
+                enum import_kind kind, const char *path,
+                const struct import_options *options,
+                struct import_result *result)
 {
     struct import_ctx ctx;
     uint32_t *order = NULL;
+    uint8_t first_fp[FINGERPRINT_LEN];
+    char when[64];
     int rc = 0;
 
     memset(result, 0, sizeof(*result));
     memset(&ctx, 0, sizeof(ctx));
     ctx.kind = kind;
     ctx.cat = cat;
-    ctx.label = label ? label : path;
-    ctx.report = report;
-    ctx.max_reported = max_reported;
+    ctx.label = options->label ? options->label : path;
+    ctx.report = options->report;
+    ctx.max_reported = options->max_reported;
+    ctx.log_every =
+        options->log_every ? options->log_every : IMPORT_PROGRESS_LOG;
     ctx.result = result;
     ctx.columns = column_sets[kind].names;
     ctx.n_columns = column_sets[kind].n;
     ctx.now_ms = ws_now_ms();
     ctx.today_ms = ctx.now_ms - ctx.now_ms % MS_PER_DAY;
 
+    if (!options->again && (rc = load_earlier(outbox, &ctx)) < 0)
+        goto out;
     rc = read_file(&ctx, path, "checked", 0);
     if (rc != 0)
         goto out;
     size_t n = result->rows;
+    fingerprint_peek(&ctx.fp, first_fp);
+    struct outbox_import import = {
+        .name = ctx.label,
+        .kind = kind_names[kind],
+        .source = options->source,
+        .rows = n,
+    };
+    memcpy(import.fingerprint, first_fp, FINGERPRINT_LEN);
+    if (ctx.match) {
+        format_day_time(ctx.match->imported_at_ms, when, sizeof(when));
+        result->earlier_import = ctx.match->id;
+    }
+    if (ctx.match && ctx.match->rows == n) {
+        result->identical = true;
+        result->errors++;
+        fprintf(ctx.report,
+                "%s: already imported: the same %s (%zu rows) as import %lld "
+                "(\"%s\" of %s); if this really is a second batch, import "
+                "it with \"ward-agent import --again %s FILE\"\n",
+                ctx.label, kind_names[kind], n, (long long)ctx.match->id,
+                ctx.match->name, when, kind_names[kind]);
+        rc = IMPORT_REFUSED;
+        goto out;
+    }
+    if (ctx.match) {
+        ctx.skip = (size_t)ctx.match->rows;
+        result->already_imported = ctx.skip;
+    }
     if (n == 0) {
         /* A header and no rows: nothing to queue, but the file counts as
          * imported. */
-        rc = outbox_append(outbox, NULL, 0, source, &result->first_seq,
+        rc = outbox_append(outbox, NULL, 0, &import, &result->first_seq,
                            &result->last_seq);
         goto out;
     }
@@ -831,22 +1074,28 @@ int import_file(struct outbox *outbox, const struct ws_catalogue *cat,
         rc = IMPORT_REFUSED;
         goto out;
     }
-    if (kind == IMPORT_BALLOTS && !(order = shuffled_order(n, &rc))) {
+    if (kind == IMPORT_BALLOTS &&
+        !(order = shuffled_order(n - ctx.skip, &rc))) {
         ws_error("import", "could not shuffle ballots: %s", strerror(-rc));
         goto out;
     }
-    if ((rc = outbox_append_begin(outbox, &ctx.appender)) < 0)
+    if ((rc = outbox_append_begin(outbox, &import, &ctx.appender)) < 0)
         goto out;
     struct import_result again;
     memset(&again, 0, sizeof(again));
     ctx.result = &again;
     ctx.order = order;
     ctx.n_rows = n;
+    ctx.n_earlier = 0; /* the second pass compares only with the first */
     rc = read_file(&ctx, path, "queued", n);
     ctx.result = result;
+    result->repeated = again.repeated;
     if (rc == -EAGAIN) /* the file grew; keep_event reported it */
         rc = IMPORT_REFUSED;
-    if (rc == 0 && (again.rows != n || ctx.n_queued != n)) {
+    uint8_t second_fp[FINGERPRINT_LEN];
+    fingerprint_peek(&ctx.fp, second_fp);
+    if (rc == 0 && (again.rows != n || ctx.n_seen != n ||
+                    memcmp(first_fp, second_fp, FINGERPRINT_LEN) != 0)) {
         report_line(&ctx, 0, "-",
                     "file changed while it was imported (%zu rows, then %zu)",
                     n, again.rows);
@@ -857,27 +1106,46 @@ int import_file(struct outbox *outbox, const struct ws_catalogue *cat,
         goto out;
     }
     uint64_t first = outbox_appender_first(ctx.appender);
-    if ((rc = outbox_append_commit(&ctx.appender, n, source)) < 0)
+    size_t queued = ctx.n_queued;
+    if ((rc = outbox_append_commit(&ctx.appender, queued)) < 0)
         goto out;
-    result->queued = n;
+    result->queued = queued;
     result->first_seq = first;
-    result->last_seq = first + n - 1;
+    result->last_seq = first + queued - 1;
 
 out:
-    if (rc == IMPORT_REFUSED && result->errors > max_reported)
-        fprintf(report, "%s: %zu more errors not shown\n", ctx.label,
-                result->errors - max_reported);
-    if (rc == IMPORT_REFUSED && result->rows == 0 && result->bad_rows == 0)
-        fprintf(report, "%s: refused, nothing queued\n", ctx.label);
+    if (rc == 0 && result->already_imported)
+        snprintf(result->note, sizeof(result->note),
+                 "the first %zu rows are import %lld (\"%s\" of %s), already "
+                 "queued; queued only the %zu rows after them",
+                 result->already_imported, (long long)result->earlier_import,
+                 ctx.match->name, when, n - result->already_imported);
+    if (rc == 0 && result->repeated) {
+        size_t used = strlen(result->note);
+        snprintf(result->note + used, sizeof(result->note) - used,
+                 "%s%zu rows were already queued with the same content "
+                 "(same %s) and were skipped",
+                 used ? "; " : "", result->repeated,
+                 kind == IMPORT_PETITIONS   ? "petition, status and changed_on"
+                 : kind == IMPORT_RECEPTION ? "session"
+                                            : "survey, subject, status and "
+                                              "changed_on");
+    }
+    if (rc == IMPORT_REFUSED && result->errors > ctx.max_reported)
+        fprintf(ctx.report, "%s: %zu more errors not shown\n", ctx.label,
+                result->errors - ctx.max_reported);
+    if (rc == IMPORT_REFUSED && result->bad_rows == 0)
+        fprintf(ctx.report, "%s: refused, nothing queued\n", ctx.label);
     else if (rc == IMPORT_REFUSED)
-        fprintf(report, "%s: %zu of %zu rows bad; nothing queued\n", ctx.label,
-                result->bad_rows, result->rows);
+        fprintf(ctx.report, "%s: %zu of %zu rows bad; nothing queued\n",
+                ctx.label, result->bad_rows, result->rows);
     free(order);
+    free(ctx.earlier);
     return rc;
 }
 
 int import_command(const struct agent_settings *settings, enum import_kind kind,
-                   const char *path)
+                   const char *path, bool again)
 {
     struct outbox *outbox = NULL;
     struct ws_catalogue *cat = NULL;
@@ -891,8 +1159,13 @@ int import_command(const struct agent_settings *settings, enum import_kind kind,
         return rc == -EINVAL ? EXIT_USAGE : EXIT_IO;
     if (settings_load_catalogue(settings, &cat) < 0)
         goto close;
-    rc = import_file(outbox, cat, kind, path, path, NULL, stderr,
-                     IMPORT_MAX_REPORTED, &result);
+    struct import_options options = {
+        .label = path,
+        .report = stderr,
+        .max_reported = IMPORT_MAX_REPORTED,
+        .again = again,
+    };
+    rc = import_file(outbox, cat, kind, path, &options, &result);
     if (rc == IMPORT_REFUSED) {
         code = EXIT_BAD_INPUT;
     } else if (rc < 0) {
@@ -908,12 +1181,16 @@ int import_command(const struct agent_settings *settings, enum import_kind kind,
                    (unsigned long long)result.first_seq,
                    (unsigned long long)result.last_seq);
         else
-            printf("queued 0 %s events from %s (no rows)\n",
-                   import_kind_name(kind), path);
+            printf("queued 0 %s events from %s (%s)\n", import_kind_name(kind),
+                   path, result.rows ? "no new rows" : "no rows");
+        if (result.note[0])
+            printf("%s: %s\n", path, result.note);
         ws_info("import",
-                "queued events kind=%s file=%s count=%zu "
-                "first_seq=%llu last_seq=%llu",
-                import_kind_name(kind), path, result.queued,
+                "queued events kind=%s file=%s rows=%zu count=%zu "
+                "already_imported=%zu repeated=%zu first_seq=%llu "
+                "last_seq=%llu",
+                import_kind_name(kind), path, result.rows, result.queued,
+                result.already_imported, result.repeated,
                 (unsigned long long)result.first_seq,
                 (unsigned long long)result.last_seq);
         code = EXIT_OK;

@@ -5,10 +5,20 @@
  * Every row is parsed and checked with the shared rules (ws_validate_event);
  * each bad row is reported as "FILE:LINE:COLUMN: reason". A file is queued
  * whole, in one outbox transaction, or not at all.
+ *
+ * Nothing is counted twice because a person repeated a step (docs/DESIGN.md
+ * §6): a file with the same normalised content as an earlier import
+ * (fingerprint.h) is refused, naming that import; a file whose first rows
+ * are exactly an earlier import of the same kind queues only the rows
+ * after them; a petitions, reception or remediation row whose natural key
+ * (petition + status + changed_on; session; survey + subject + status +
+ * changed_on) was already queued with the same content is a no-op. Each
+ * event remembers its import and line (outbox.h), for "ward-agent status".
  */
 #ifndef WARD_AGENT_IMPORT_H
 #define WARD_AGENT_IMPORT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -39,6 +49,25 @@ int import_kind_parse(const char *name);
  * IMPORT_BALLOTS), or -1. The name must also end in ".csv". */
 int import_kind_from_filename(const char *name);
 
+/* Rows between two progress lines: on a terminal, and in the log. */
+#define IMPORT_PROGRESS_TERMINAL 10000
+#define IMPORT_PROGRESS_LOG 100000
+
+struct outbox_source;
+
+struct import_options {
+    const char *label; /* the file's name in messages and in the imports
+                          list; the path when NULL */
+    const struct outbox_source *source; /* drop-folder identity, or NULL */
+    FILE *report;                       /* error lines */
+    size_t max_reported; /* error lines printed before "... N more" */
+    bool again;          /* import even a file identical to, or starting
+                            with, an earlier import (a real second batch);
+                            natural keys still apply */
+    size_t log_every;    /* rows between progress log lines; 0: the
+                            default IMPORT_PROGRESS_LOG */
+};
+
 struct import_result {
     size_t rows; /* data rows read */
     size_t bad_rows;
@@ -46,24 +75,36 @@ struct import_result {
     size_t queued;
     uint64_t first_seq; /* seqs given, when queued > 0 */
     uint64_t last_seq;
+    /* Rows not queued because they were queued before: the first
+     * `already_imported` rows are exactly import `earlier_import`, and
+     * `repeated` rows had a natural key already queued with the same
+     * content. identical: the whole file is earlier_import (refused). */
+    size_t already_imported;
+    size_t repeated;
+    int64_t earlier_import;
+    bool identical;
+    /* One sentence for the clerk about the rows not queued, or "". */
+    char note[512];
 };
 
-/* Imports path as kind into outbox. Error lines name the file as label
- * (path when NULL) and go to report, at most max_reported of them followed
- * by a count of the rest. Returns 0 when every row was queued,
- * IMPORT_REFUSED when the file holds bad input (nothing queued), or a
- * negative errno for an I/O or database error (logged; nothing queued).
- * source, when not NULL, is recorded with the events (outbox_append). */
-struct outbox_source;
+/* Imports path as kind into outbox. Error lines name the file as
+ * options->label and go to options->report, at most max_reported of them
+ * followed by a count of the rest. Returns 0 when every new row was queued
+ * (result says how many were already queued before), IMPORT_REFUSED when
+ * the file holds bad input or is identical to an earlier import (nothing
+ * queued; the reason is in the report), or a negative errno for an I/O or
+ * database error (logged; nothing queued). The import is recorded with
+ * its events (outbox_append_begin). */
 int import_file(struct outbox *outbox, const struct ws_catalogue *cat,
-                enum import_kind kind, const char *path, const char *label,
-                const struct outbox_source *source, FILE *report,
-                size_t max_reported, struct import_result *result);
+                enum import_kind kind, const char *path,
+                const struct import_options *options,
+                struct import_result *result);
 
-/* "ward-agent import KIND FILE": opens the outbox (creating it), imports,
- * prints "queued N KIND events from FILE (seq A..B)". Returns an exit
- * code (settings.h). */
+/* "ward-agent import [--again] KIND FILE": opens the outbox (creating it),
+ * imports, prints "queued N KIND events from FILE (seq A..B)" and what
+ * was not queued because it was before. Returns an exit code
+ * (settings.h). */
 int import_command(const struct agent_settings *settings, enum import_kind kind,
-                   const char *path);
+                   const char *path, bool again);
 
 #endif

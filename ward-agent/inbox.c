@@ -5,6 +5,10 @@
  * transaction as its events; if the agent dies after that commit but before
  * the file reaches done/, the next scan sees it was already imported and
  * only moves it, so a file is never queued twice.
+ *
+ * The watcher remembers, for every file it has seen, its size, mtime and
+ * inode and since when (monotonic) they have not changed; a file is taken
+ * once that is settle_ms ago and writers_find sees no writer.
  */
 #include "inbox.h"
 
@@ -21,8 +25,102 @@
 #include "outbox.h"
 #include "wardsync/log.h"
 #include "wardsync/util.h"
+#include "writers.h"
 
 #define PATH_CAP 4096
+
+/* One file of the inbox as last seen. */
+struct watched {
+    char *name;
+    int64_t size;
+    int64_t mtime_ns;
+    uint64_t inode;
+    int64_t since_ms; /* monotonic: when it was last seen to change */
+    bool seen;        /* present in the current scan */
+};
+
+struct inbox {
+    char *home;
+    int64_t settle_ms;
+    struct watched *files;
+    size_t n_files;
+    size_t cap_files;
+};
+
+int inbox_new(const char *home, int64_t settle_ms, struct inbox **out)
+{
+    struct inbox *inbox = calloc(1, sizeof(*inbox));
+    if (!inbox || !(inbox->home = strdup(home))) {
+        free(inbox);
+        return -ENOMEM;
+    }
+    inbox->settle_ms = settle_ms;
+    *out = inbox;
+    return 0;
+}
+
+void inbox_destroy(struct inbox **inbox)
+{
+    if (!inbox || !*inbox)
+        return;
+    for (size_t i = 0; i < (*inbox)->n_files; i++)
+        free((*inbox)->files[i].name);
+    free((*inbox)->files);
+    free((*inbox)->home);
+    free(*inbox);
+    *inbox = NULL;
+}
+
+static struct watched *find_watched(struct inbox *inbox, const char *name)
+{
+    for (size_t i = 0; i < inbox->n_files; i++)
+        if (strcmp(inbox->files[i].name, name) == 0)
+            return &inbox->files[i];
+    return NULL;
+}
+
+static void forget_watched(struct inbox *inbox, struct watched *w)
+{
+    free(w->name);
+    *w = inbox->files[--inbox->n_files];
+}
+
+/* Whether the file has stayed as it is for settle_ms; records what it is
+ * now. A file seen for the first time has just "changed". */
+static bool settled(struct inbox *inbox, const char *name,
+                    const struct stat *st, int64_t now_ms)
+{
+    int64_t mtime_ns =
+        (int64_t)st->st_mtim.tv_sec * 1000000000LL + st->st_mtim.tv_nsec;
+    struct watched *w = find_watched(inbox, name);
+    if (!w) {
+        if (inbox->n_files == inbox->cap_files) {
+            size_t cap = inbox->cap_files ? 2 * inbox->cap_files : 16;
+            struct watched *more = realloc(inbox->files, cap * sizeof(*more));
+            if (!more)
+                return false; /* try again at the next scan */
+            inbox->files = more;
+            inbox->cap_files = cap;
+        }
+        char *copy = strdup(name);
+        if (!copy)
+            return false;
+        w = &inbox->files[inbox->n_files++];
+        w->name = copy;
+        w->size = -1;
+    }
+    w->seen = true;
+    if (w->size != (int64_t)st->st_size || w->mtime_ns != mtime_ns ||
+        w->inode != (uint64_t)st->st_ino) {
+        w->size = (int64_t)st->st_size;
+        w->mtime_ns = mtime_ns;
+        w->inode = (uint64_t)st->st_ino;
+        w->since_ms = now_ms;
+        if (inbox->settle_ms > 0)
+            return false;
+    }
+    return now_ms - w->since_ms >= inbox->settle_ms;
+}
 
 static bool ends_with(const char *s, const char *suffix)
 {
@@ -82,8 +180,11 @@ static int move_file(const char *home, const char *name, const char *to,
     return -EEXIST;
 }
 
-/* Writes the report beside the rejected file (moved + ".report.txt"). */
-static void write_report(const char *moved, const char *text, size_t len)
+/* Writes the report beside the rejected file (moved + ".report.txt"): a
+ * heading for the clerk, the reasons (FILE:LINE:COLUMN: reason), and what
+ * to do next. */
+static void write_report(const char *moved, const char *name, const char *why,
+                         const char *text, size_t len)
 {
     char path[PATH_CAP + 16];
     snprintf(path, sizeof(path), "%s.report.txt", moved);
@@ -93,20 +194,30 @@ static void write_report(const char *moved, const char *text, size_t len)
                  strerror(errno));
         return;
     }
+    fprintf(f,
+            "%s was not imported: %s.\n"
+            "Nothing of this file was queued; the file itself is beside "
+            "this report.\n\n",
+            name, why);
     fwrite(text, 1, len, f);
+    fprintf(f, "\nEach line above says FILE:LINE:COLUMN: what is wrong "
+               "(LINE counts the header as line 1).\n"
+               "Correct the file and drop the whole file into inbox/ "
+               "again; rows that\nwere already queued are not queued "
+               "twice.\n");
     if (fclose(f) != 0)
         ws_error("inbox", "could not write report \"%s\": %s", path,
                  strerror(errno));
 }
 
-static int reject_file(const char *home, const char *name, const char *text,
-                       size_t len)
+static int reject_file(const char *home, const char *name, const char *why,
+                       const char *text, size_t len)
 {
     char moved[PATH_CAP];
     int rc = move_file(home, name, "rejected", moved, sizeof(moved));
     if (rc < 0)
         return rc;
-    write_report(moved, text, len);
+    write_report(moved, name, why, text, len);
     ws_warn("inbox", "file rejected file=%s moved_to=%s", name, moved);
     return 0;
 }
@@ -137,7 +248,12 @@ static int handle_file(const char *home, const char *name,
                 ? "not a regular file"
                 : "the name must start with ballots, petitions, reception or "
                   "remediation and end in .csv (e.g. ballots-2023.csv)");
-        return reject_file(home, name, why, (size_t)n) < 0 ? 0 : 2;
+        return reject_file(home, name,
+                           "its name or type is not one the "
+                           "drop folder takes",
+                           why, (size_t)n) < 0
+                   ? 0
+                   : 2;
     }
 
     struct outbox_source source = {
@@ -160,22 +276,44 @@ static int handle_file(const char *home, const char *name,
     if (!report)
         return -ENOMEM;
     struct import_result result;
-    rc = import_file(outbox, cat, (enum import_kind)kind, path, name, &source,
-                     report, IMPORT_MAX_REPORTED, &result);
+    struct import_options options = {
+        .label = name,
+        .source = &source,
+        .report = report,
+        .max_reported = IMPORT_MAX_REPORTED,
+    };
+    rc = import_file(outbox, cat, (enum import_kind)kind, path, &options,
+                     &result);
     fclose(report);
 
     if (rc == 0) {
         ws_info("inbox",
-                "file queued file=%s kind=%s count=%zu first_seq=%llu "
+                "file queued file=%s kind=%s rows=%zu count=%zu "
+                "already_imported=%zu repeated=%zu first_seq=%llu "
                 "last_seq=%llu",
-                name, import_kind_name((enum import_kind)kind), result.queued,
+                name, import_kind_name((enum import_kind)kind), result.rows,
+                result.queued, result.already_imported, result.repeated,
                 (unsigned long long)result.first_seq,
                 (unsigned long long)result.last_seq);
+        if (result.note[0])
+            ws_info("inbox", "%s: %s", name, result.note);
         rc = move_file(home, name, "done", moved, sizeof(moved)) < 0 ? 0 : 1;
     } else if (rc == IMPORT_REFUSED) {
-        ws_warn("inbox", "file refused file=%s rows=%zu bad_rows=%zu", name,
-                result.rows, result.bad_rows);
-        rc = reject_file(home, name, report_text, report_len) < 0 ? 0 : 2;
+        char why[128];
+        if (result.identical)
+            snprintf(why, sizeof(why), "the same file was imported before");
+        else if (result.bad_rows)
+            snprintf(why, sizeof(why), "%zu of its %zu rows have errors",
+                     result.bad_rows, result.rows);
+        else
+            snprintf(why, sizeof(why), "it cannot be read as a %s file",
+                     import_kind_name((enum import_kind)kind));
+        ws_warn("inbox",
+                "file refused file=%s rows=%zu bad_rows=%zu "
+                "identical=%s",
+                name, result.rows, result.bad_rows,
+                result.identical ? "yes" : "no");
+        rc = reject_file(home, name, why, report_text, report_len) < 0 ? 0 : 2;
     } else {
         /* I/O or database error: leave the file for the next scan. */
         ws_warn("inbox", "could not import file, will retry file=%s", name);
@@ -185,12 +323,13 @@ static int handle_file(const char *home, const char *name,
     return rc;
 }
 
-int inbox_scan(const char *home, struct outbox *outbox,
+int inbox_scan(struct inbox *inbox, struct outbox *outbox,
                const struct ws_catalogue *cat, struct inbox_scan_result *result)
 {
     static struct ws_log_limit limit;
     char dir_path[PATH_CAP];
     struct dirent **names = NULL;
+    const char *home = inbox->home;
     int rc = 0;
 
     memset(result, 0, sizeof(*result));
@@ -204,6 +343,9 @@ int inbox_scan(const char *home, struct outbox *outbox,
                        strerror(-rc));
         return rc;
     }
+    for (size_t i = 0; i < inbox->n_files; i++)
+        inbox->files[i].seen = false;
+    int64_t now = ws_monotonic_ms();
     for (int i = 0; i < n; i++) {
         const char *name = names[i]->d_name;
         if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
@@ -216,15 +358,56 @@ int inbox_scan(const char *home, struct outbox *outbox,
             result->waiting++;
             continue;
         }
+        char path[PATH_CAP + 256];
+        struct stat st;
+        snprintf(path, sizeof(path), "%s/%s", dir_path, name);
+        if (lstat(path, &st) == 0 && S_ISREG(st.st_mode)) {
+            if (!settled(inbox, name, &st, now)) {
+                ws_debug("inbox",
+                         "waiting for file to settle file=%s "
+                         "size=%lld settle_ms=%lld",
+                         name, (long long)st.st_size,
+                         (long long)inbox->settle_ms);
+                result->waiting++;
+                continue;
+            }
+            pid_t writer = 0;
+            int wrc = writers_find(st.st_dev, st.st_ino, &writer);
+            if (wrc < 0) {
+                static struct ws_log_limit proc_limit;
+                ws_log_limited(&proc_limit, 60000, WS_LOG_WARN, "inbox",
+                               "could not look for writers in /proc: %s; "
+                               "relying on the settle time only",
+                               strerror(-wrc));
+            } else if (writer > 0) {
+                static struct ws_log_limit writer_limit;
+                ws_log_limited(&writer_limit, 60000, WS_LOG_INFO, "inbox",
+                               "waiting: file is open for writing file=%s "
+                               "pid=%d",
+                               name, (int)writer);
+                result->waiting++;
+                continue;
+            }
+        }
         int handled = handle_file(home, name, outbox, cat);
+        struct watched *w = find_watched(inbox, name);
         if (handled == 1)
             result->imported++;
         else if (handled == 2)
             result->rejected++;
         else if (handled != 3)
             result->waiting++;
+        if (handled != 0 && w)
+            forget_watched(inbox, w);
         if (handled < 0 && rc == 0)
             rc = handled;
+    }
+    /* Files gone from the inbox are forgotten. */
+    for (size_t i = 0; i < inbox->n_files;) {
+        if (!inbox->files[i].seen)
+            forget_watched(inbox, &inbox->files[i]);
+        else
+            i++;
     }
     for (int i = 0; i < n; i++)
         free(names[i]);

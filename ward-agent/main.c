@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "import.h"
+#include "imports.h"
 #include "settings.h"
 #include "status.h"
 #include "sync.h"
@@ -21,13 +22,20 @@ static const char usage_text[] =
     "COMMAND\n"
     "\n"
     "commands:\n"
-    "  import {ballots|petitions|reception|remediation} FILE.csv\n"
+    "  import [--again] {ballots|petitions|reception|remediation} FILE.csv\n"
     "                       check every row of FILE and queue all of it, or "
-    "nothing\n"
+    "nothing;\n"
+    "                       a file imported before is refused, a grown one\n"
+    "                       queues only its new rows\n"
+    "  imports [--format table|json]\n"
+    "                       list the files imported: id, kind, rows, date, "
+    "state\n"
     "  run [--until-idle] [--max-seconds N]\n"
     "                       sync the outbox to the hub and watch HOME/inbox/\n"
     "  status [--format table|json]\n"
-    "                       show what is queued, delivered and rejected\n"
+    "                       show what is queued, delivered and rejected "
+    "(with\n"
+    "                       the file and line of each rejected row)\n"
     "  keygen [--force] PATH\n"
     "                       write a CURVE key pair: PATH (public, for the\n"
     "                       hub's enroll) and PATH_secret (owner-only)\n"
@@ -44,19 +52,42 @@ static const char usage_text[] =
     "exit codes: 0 ok, 1 bad input, 2 usage, 3 I/O or database error\n";
 
 static const char import_usage[] =
-    "usage: ward-agent [OPTIONS] import KIND FILE.csv\n"
+    "usage: ward-agent [OPTIONS] import [--again] KIND FILE.csv\n"
     "\n"
     "KIND is ballots, petitions, reception or remediation. Every row is\n"
     "checked; bad rows are reported as FILE:LINE:COLUMN: reason and, if any\n"
     "row is bad, nothing of the file is queued (exit 1). Otherwise all rows\n"
     "are queued in one transaction.\n"
+    "\n"
+    "Nothing is queued twice: a file with the same content as an earlier\n"
+    "import is refused (exit 1) with that import's id and date; a file whose\n"
+    "first rows are an earlier import (a running sheet exported again)\n"
+    "queues only the rows after them; a petitions, reception or remediation\n"
+    "row already queued with the same content (same petition, status and\n"
+    "changed_on; session; survey, subject, status and changed_on) is\n"
+    "skipped.\n"
+    "\n"
+    "  --again              import the whole file even if it was imported\n"
+    "                       before (a real second batch)\n"
+    "\n"
     "See docs/contracts.md for the columns of each kind.\n";
+
+static const char imports_usage[] =
+    "usage: ward-agent [OPTIONS] imports [--format table|json]\n"
+    "\n"
+    "Lists every file imported, oldest first: its id, kind, rows in the\n"
+    "file, events queued from it, date, state (queued, delivered, rejected,\n"
+    "nothing new) and file name.\n";
 
 static const char run_usage[] =
     "usage: ward-agent [OPTIONS] run [--until-idle] [--max-seconds N]\n"
     "\n"
     "Sends queued events to the hub and imports files dropped into\n"
-    "HOME/inbox/ (named <kind>*.csv). Stops on SIGINT or SIGTERM.\n"
+    "HOME/inbox/ (named <kind>*.csv). A dropped file is taken only when its\n"
+    "size and modification time have not changed for inbox_settle_ms\n"
+    "(default 3000) and no process holds it open for writing (seen in\n"
+    "/proc/*/fd: processes of the agent's user, all when run as root).\n"
+    "Stops on SIGINT or SIGTERM.\n"
     "\n"
     "  --until-idle         exit 0 once nothing is queued and the inbox is "
     "empty\n"
@@ -75,8 +106,9 @@ static const char status_usage[] =
     "usage: ward-agent [OPTIONS] status [--format table|json]\n"
     "\n"
     "Shows the ward, the outbox id, the queued, delivered and rejected\n"
-    "counts, the last seq and the last contact with the hub; the table also\n"
-    "lists the last rejected events with the hub's reason.\n";
+    "counts, the last seq and the last contact with the hub, and the last\n"
+    "rejected events with the file and line each came from and the hub's\n"
+    "reason.\n";
 
 enum {
     OPT_HOME = 256,
@@ -86,6 +118,7 @@ enum {
     OPT_MAX_SECONDS,
     OPT_FORMAT,
     OPT_FORCE,
+    OPT_AGAIN,
 };
 
 #define GLOBAL_OPTIONS                                                         \
@@ -155,8 +188,10 @@ static int with_settings(const struct agent_overrides *overrides,
 static int command_import(int argc, char **argv,
                           struct agent_overrides *overrides)
 {
-    static const struct option options[] = {GLOBAL_OPTIONS, {0, 0, 0, 0}};
+    static const struct option options[] = {
+        GLOBAL_OPTIONS, {"again", no_argument, NULL, OPT_AGAIN}, {0, 0, 0, 0}};
     struct agent_settings settings;
+    bool again = false;
     int opt;
 
     optind = 0;
@@ -165,7 +200,9 @@ static int command_import(int argc, char **argv,
             fputs(import_usage, stdout);
             return EXIT_OK;
         }
-        if (!global_option(opt, overrides)) {
+        if (opt == OPT_AGAIN) {
+            again = true;
+        } else if (!global_option(opt, overrides)) {
             fputs(import_usage, stderr);
             return EXIT_USAGE;
         }
@@ -181,7 +218,8 @@ static int command_import(int argc, char **argv,
     int code = with_settings(overrides, &settings);
     if (code != EXIT_OK)
         return code;
-    code = import_command(&settings, (enum import_kind)kind, argv[optind + 1]);
+    code = import_command(&settings, (enum import_kind)kind, argv[optind + 1],
+                          again);
     settings_free(&settings);
     return code;
 }
@@ -270,6 +308,49 @@ static int command_status(int argc, char **argv,
     return code;
 }
 
+static int command_imports(int argc, char **argv,
+                           struct agent_overrides *overrides)
+{
+    static const struct option options[] = {
+        GLOBAL_OPTIONS,
+        {"format", required_argument, NULL, OPT_FORMAT},
+        {0, 0, 0, 0}};
+    enum status_format format = STATUS_TABLE;
+    struct agent_settings settings;
+    int opt;
+
+    optind = 0;
+    while ((opt = getopt_long(argc, argv, "+c:h", options, NULL)) != -1) {
+        if (opt == 'h') {
+            fputs(imports_usage, stdout);
+            return EXIT_OK;
+        }
+        if (opt == OPT_FORMAT) {
+            if (strcmp(optarg, "table") == 0)
+                format = STATUS_TABLE;
+            else if (strcmp(optarg, "json") == 0)
+                format = STATUS_JSON;
+            else
+                return usage_error(imports_usage,
+                                   "--format: unknown format \"%s\" (want "
+                                   "table or json)",
+                                   optarg);
+        } else if (!global_option(opt, overrides)) {
+            fputs(imports_usage, stderr);
+            return EXIT_USAGE;
+        }
+    }
+    if (optind != argc)
+        return usage_error(imports_usage, "unexpected argument \"%s\"",
+                           argv[optind]);
+    int code = with_settings(overrides, &settings);
+    if (code != EXIT_OK)
+        return code;
+    code = imports_command(&settings, format);
+    settings_free(&settings);
+    return code;
+}
+
 static int command_keygen(int argc, char **argv)
 {
     static const struct option options[] = {
@@ -340,6 +421,8 @@ int main(int argc, char **argv)
         return command_run(sub_argc, sub_argv, &overrides);
     if (strcmp(command, "status") == 0)
         return command_status(sub_argc, sub_argv, &overrides);
+    if (strcmp(command, "imports") == 0)
+        return command_imports(sub_argc, sub_argv, &overrides);
     if (strcmp(command, "keygen") == 0)
         return command_keygen(sub_argc, sub_argv);
     if (strcmp(command, "help") == 0) {

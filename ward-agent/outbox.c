@@ -1,27 +1,39 @@
 /*
  * outbox.c - the ward agent's durable outbox on SQLite.
  *
- * Schema (PRAGMA user_version = 1):
+ * Schema (PRAGMA user_version = 2):
  *   meta(id = 1, agent_instance, ward, next_seq, last_contact_ms, hub_mark)
  *   events(seq PRIMARY KEY, event_id UNIQUE, kind, payload, state, reason,
- *          queued_at_ms)
+ *          queued_at_ms, import_id, line)
+ *   imports(id, name, kind, size, mtime_ns, inode, fingerprint, rows,
+ *           events, first_seq, last_seq, imported_at_ms)
+ *   natural_keys(kind, key, row_hash, seq)
  * payload is the packed wardsync.v1.Event including its seq and event_id,
- * exactly the bytes sent to the hub. Writers take BEGIN IMMEDIATE so a
+ * exactly the bytes sent to the hub; import_id and line say where an event
+ * came from and never leave the ward. Writers take BEGIN IMMEDIATE so a
  * concurrent "ward-agent import" and "ward-agent run" wait for each other
  * (busy_timeout) instead of failing on a lock upgrade.
+ *
+ * A new outbox is made at version 1 and brought forward by the same
+ * migration steps an old one takes, each step in one transaction that
+ * keeps every event (migrations[] below: append, never edit).
  */
 #include "outbox.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <sqlite3.h>
 
 #include "wardsync/log.h"
 #include "wardsync/validate.h"
 
-#define OUTBOX_SCHEMA_VERSION 1
+#define OUTBOX_SCHEMA_VERSION 2
 #define OUTBOX_BUSY_TIMEOUT_MS 10000
 
 struct outbox {
@@ -31,6 +43,7 @@ struct outbox {
     char ward[WS_FIELD_MAX + 1];
 };
 
+/* Version 1, as the first agents made it. */
 static const char *const schema_sql =
     "CREATE TABLE meta ("
     "  id INTEGER PRIMARY KEY CHECK (id = 1),"
@@ -58,6 +71,52 @@ static const char *const schema_sql =
     "  last_seq INTEGER,"
     "  imported_at_ms INTEGER NOT NULL,"
     "  PRIMARY KEY (name, size, mtime_ns, inode));";
+
+/* 1 -> 2: every import gets an id, its kind, the fingerprint of its
+ * content and its row count (issue 11); every event the import and line
+ * it came from; natural keys make a repeated row a no-op. Imports made
+ * before have no fingerprint; their events find their import by seq. */
+static const char *const migrate_1_to_2_sql =
+    "CREATE TABLE imports_2 ("
+    "  id INTEGER PRIMARY KEY,"
+    "  name TEXT NOT NULL,"
+    "  kind TEXT NOT NULL DEFAULT '',"
+    "  size INTEGER,"
+    "  mtime_ns INTEGER,"
+    "  inode INTEGER,"
+    "  fingerprint BLOB,"
+    "  rows INTEGER NOT NULL DEFAULT 0,"
+    "  events INTEGER NOT NULL DEFAULT 0,"
+    "  first_seq INTEGER,"
+    "  last_seq INTEGER,"
+    "  imported_at_ms INTEGER NOT NULL);"
+    "INSERT INTO imports_2 (name, size, mtime_ns, inode, rows, events,"
+    "                       first_seq, last_seq, imported_at_ms)"
+    "  SELECT name, size, mtime_ns, inode,"
+    "         coalesce(last_seq - first_seq + 1, 0),"
+    "         coalesce(last_seq - first_seq + 1, 0),"
+    "         first_seq, last_seq, imported_at_ms"
+    "    FROM imports ORDER BY imported_at_ms, first_seq;"
+    "DROP TABLE imports;"
+    "ALTER TABLE imports_2 RENAME TO imports;"
+    "CREATE INDEX imports_source ON imports (name, size, mtime_ns, inode);"
+    "CREATE INDEX imports_kind ON imports (kind, id);"
+    "ALTER TABLE events ADD COLUMN import_id INTEGER;"
+    "ALTER TABLE events ADD COLUMN line INTEGER;"
+    "UPDATE events SET import_id = (SELECT id FROM imports i"
+    "  WHERE events.seq BETWEEN i.first_seq AND i.last_seq);"
+    "CREATE INDEX events_import ON events (import_id, state);"
+    "CREATE TABLE natural_keys ("
+    "  kind TEXT NOT NULL,"
+    "  key BLOB NOT NULL,"
+    "  row_hash BLOB NOT NULL,"
+    "  seq INTEGER NOT NULL,"
+    "  PRIMARY KEY (kind, key)) WITHOUT ROWID;";
+
+/* migrations[v - 1] takes an outbox from version v to v + 1. */
+static const char *const migrations[] = {
+    migrate_1_to_2_sql,
+};
 
 /* Logs the current SQLite error of the outbox for the action named. */
 static int fail(const struct outbox *outbox, const char *action)
@@ -187,6 +246,62 @@ static int schema_version(struct outbox *outbox, int *version)
     return 0;
 }
 
+/* Brings the outbox from its version to OUTBOX_SCHEMA_VERSION, one step
+ * per transaction; another process may have taken a step meanwhile, so
+ * the version is read again under the write lock. */
+static int migrate(struct outbox *outbox)
+{
+    int version = 0;
+    int rc;
+    for (;;) {
+        if ((rc = exec(outbox, "BEGIN IMMEDIATE", "begin transaction")) < 0)
+            return rc;
+        if ((rc = schema_version(outbox, &version)) < 0)
+            goto rollback;
+        if (version >= OUTBOX_SCHEMA_VERSION) {
+            rollback(outbox);
+            return 0;
+        }
+        char set_version[64];
+        snprintf(set_version, sizeof(set_version), "PRAGMA user_version = %d",
+                 version + 1);
+        if ((rc = exec(outbox, migrations[version - 1],
+                       "migrate outbox schema")) < 0 ||
+            (rc = exec(outbox, set_version, "set schema version")) < 0 ||
+            (rc = exec(outbox, "COMMIT", "commit schema migration")) < 0)
+            goto rollback;
+        ws_info("outbox",
+                "migrated outbox schema from_version=%d "
+                "to_version=%d path=%s",
+                version, version + 1, outbox->path);
+    }
+
+rollback:
+    rollback(outbox);
+    return rc;
+}
+
+/* The outbox, its -wal and -shm files: owner only (issue 11). A file of
+ * another owner is left as it is, with a warning. */
+static void restrict_mode(const char *path)
+{
+    static const char *const suffixes[] = {"", "-wal", "-shm"};
+    char file[4200];
+    for (size_t i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
+        struct stat st;
+        snprintf(file, sizeof(file), "%s%s", path, suffixes[i]);
+        if (stat(file, &st) < 0 || (st.st_mode & 077) == 0)
+            continue;
+        if (chmod(file, st.st_mode & 0700) < 0)
+            ws_warn("outbox",
+                    "could not make \"%s\" readable by its owner only: %s",
+                    file, strerror(errno));
+        else
+            ws_info("outbox", "made file owner-only file=%s old_mode=%04o",
+                    file, (unsigned)(st.st_mode & 07777));
+    }
+}
+
 int outbox_open(const char *path, const char *ward, bool create,
                 struct outbox **out)
 {
@@ -197,6 +312,13 @@ int outbox_open(const char *path, const char *ward, bool create,
         free(outbox);
         return -ENOMEM;
     }
+    if (create) {
+        /* Made 0600 before SQLite sees it, which would use the umask. */
+        int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+        if (fd >= 0)
+            close(fd);
+    }
+    restrict_mode(path);
     int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX;
     if (create)
         flags |= SQLITE_OPEN_CREATE;
@@ -237,14 +359,18 @@ int outbox_open(const char *path, const char *ward, bool create,
         }
         if ((rc = create_schema(outbox, ward)) < 0)
             goto close;
-    } else if (version != OUTBOX_SCHEMA_VERSION) {
+        version = 1;
+    } else if (version > OUTBOX_SCHEMA_VERSION) {
         ws_error("outbox",
-                 "outbox schema version %d is not supported "
-                 "(want %d) path=%s",
+                 "outbox schema version %d is newer than this ward-agent "
+                 "knows (%d): use the newer ward-agent path=%s",
                  version, OUTBOX_SCHEMA_VERSION, path);
         rc = -EPROTO;
         goto close;
     }
+    if (version < OUTBOX_SCHEMA_VERSION && (rc = migrate(outbox)) < 0)
+        goto close;
+    restrict_mode(path);
     if ((rc = load_meta(outbox)) < 0)
         goto close;
     if (ward && *ward && strcmp(ward, outbox->ward) != 0) {
@@ -308,27 +434,31 @@ static void bind_source(sqlite3_stmt *stmt, const struct outbox_source *source)
     sqlite3_bind_int64(stmt, 4, (sqlite3_int64)source->inode);
 }
 
-/* Records source inside the open transaction. */
-static int record_source(struct outbox *outbox,
-                         const struct outbox_source *source, uint64_t first,
-                         uint64_t last, size_t n)
+/* Records import inside the open transaction; sets *id to its row. */
+static int record_import(struct outbox *outbox,
+                         const struct outbox_import *import, int64_t *id)
 {
     sqlite3_stmt *stmt = NULL;
     int rc = prepare(outbox,
-                     "INSERT OR REPLACE INTO imports (name, size, mtime_ns, "
-                     "inode, first_seq, last_seq, imported_at_ms) "
-                     "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                     "INSERT INTO imports (size, mtime_ns, inode, name, kind, "
+                     "fingerprint, rows, imported_at_ms) "
+                     "VALUES (?2, ?3, ?4, ?1, ?5, ?6, ?7, ?8)",
                      &stmt);
     if (rc < 0)
         return rc;
-    bind_source(stmt, source);
-    if (n) {
-        sqlite3_bind_int64(stmt, 5, (sqlite3_int64)first);
-        sqlite3_bind_int64(stmt, 6, (sqlite3_int64)last);
-    }
-    sqlite3_bind_int64(stmt, 7, ws_now_ms());
+    if (import->source)
+        bind_source(stmt, import->source);
+    /* The name the clerk knows the file by, drop folder or not. */
+    sqlite3_bind_text(stmt, 1, import->name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(stmt, 5, import->kind, -1, SQLITE_STATIC);
+    sqlite3_bind_blob(stmt, 6, import->fingerprint, OUTBOX_FINGERPRINT_LEN,
+                      SQLITE_STATIC);
+    sqlite3_bind_int64(stmt, 7, (sqlite3_int64)import->rows);
+    sqlite3_bind_int64(stmt, 8, ws_now_ms());
     if (sqlite3_step(stmt) != SQLITE_DONE)
         rc = fail(outbox, "record imported file");
+    else
+        *id = sqlite3_last_insert_rowid(outbox->db);
     sqlite3_finalize(stmt);
     return rc;
 }
@@ -355,10 +485,64 @@ int outbox_source_imported(struct outbox *outbox,
     return rc;
 }
 
+int outbox_list_imports(struct outbox *outbox, const char *kind,
+                        bool with_states, outbox_import_fn fn, void *arg)
+{
+    static const char *const plain =
+        "SELECT id, name, kind, rows, events, first_seq, last_seq, "
+        "imported_at_ms, fingerprint, 0, 0, 0 FROM imports "
+        "WHERE ?1 IS NULL OR kind = ?1 ORDER BY id";
+    static const char *const counted =
+        "SELECT i.id, i.name, i.kind, i.rows, i.events, i.first_seq, "
+        "i.last_seq, i.imported_at_ms, i.fingerprint, "
+        "  count(*) FILTER (WHERE e.state = 'queued'), "
+        "  count(*) FILTER (WHERE e.state = 'delivered'), "
+        "  count(*) FILTER (WHERE e.state = 'rejected') "
+        "FROM imports i LEFT JOIN events e ON e.import_id = i.id "
+        "WHERE ?1 IS NULL OR i.kind = ?1 GROUP BY i.id ORDER BY i.id";
+    sqlite3_stmt *stmt = NULL;
+    int rc = prepare(outbox, with_states ? counted : plain, &stmt);
+    if (rc < 0)
+        return rc;
+    if (kind)
+        sqlite3_bind_text(stmt, 1, kind, -1, SQLITE_STATIC);
+    int step;
+    while ((step = sqlite3_step(stmt)) == SQLITE_ROW) {
+        struct outbox_import_info info;
+        memset(&info, 0, sizeof(info));
+        const char *name = (const char *)sqlite3_column_text(stmt, 1);
+        const char *kind_text = (const char *)sqlite3_column_text(stmt, 2);
+        info.id = sqlite3_column_int64(stmt, 0);
+        info.name = name ? name : "";
+        info.kind = kind_text ? kind_text : "";
+        info.rows = (uint64_t)sqlite3_column_int64(stmt, 3);
+        info.events = (uint64_t)sqlite3_column_int64(stmt, 4);
+        info.first_seq = (uint64_t)sqlite3_column_int64(stmt, 5);
+        info.last_seq = (uint64_t)sqlite3_column_int64(stmt, 6);
+        info.imported_at_ms = sqlite3_column_int64(stmt, 7);
+        if (sqlite3_column_bytes(stmt, 8) == OUTBOX_FINGERPRINT_LEN) {
+            info.has_fingerprint = true;
+            memcpy(info.fingerprint, sqlite3_column_blob(stmt, 8),
+                   OUTBOX_FINGERPRINT_LEN);
+        }
+        info.queued = (uint64_t)sqlite3_column_int64(stmt, 9);
+        info.delivered = (uint64_t)sqlite3_column_int64(stmt, 10);
+        info.rejected = (uint64_t)sqlite3_column_int64(stmt, 11);
+        fn(&info, arg);
+    }
+    if (step != SQLITE_DONE)
+        rc = fail(outbox, "list imports");
+    sqlite3_finalize(stmt);
+    return rc;
+}
+
 struct outbox_appender {
     struct outbox *outbox;
     sqlite3_stmt *insert;
+    sqlite3_stmt *claim_read;
+    sqlite3_stmt *claim_write;
     uint64_t first;
+    int64_t import_id; /* 0: none */
     uint8_t *payload;
     size_t payload_cap;
 };
@@ -366,11 +550,15 @@ struct outbox_appender {
 static void appender_free(struct outbox_appender *a)
 {
     sqlite3_finalize(a->insert);
+    sqlite3_finalize(a->claim_read);
+    sqlite3_finalize(a->claim_write);
     free(a->payload);
     free(a);
 }
 
-int outbox_append_begin(struct outbox *outbox, struct outbox_appender **out)
+int outbox_append_begin(struct outbox *outbox,
+                        const struct outbox_import *import,
+                        struct outbox_appender **out)
 {
     sqlite3_stmt *next = NULL;
     int rc;
@@ -394,9 +582,11 @@ int outbox_append_begin(struct outbox *outbox, struct outbox_appender **out)
     a->first = (uint64_t)sqlite3_column_int64(next, 0);
     if ((rc = prepare(outbox,
                       "INSERT INTO events (seq, event_id, kind, payload, "
-                      "state, queued_at_ms) "
-                      "VALUES (?1, ?2, ?3, ?4, 'queued', ?5)",
+                      "state, queued_at_ms, import_id, line) "
+                      "VALUES (?1, ?2, ?3, ?4, 'queued', ?5, ?6, ?7)",
                       &a->insert)) < 0)
+        goto fail;
+    if (import && (rc = record_import(outbox, import, &a->import_id)) < 0)
         goto fail;
     sqlite3_finalize(next);
     *out = a;
@@ -435,6 +625,10 @@ int outbox_append_put(struct outbox_appender *a,
     sqlite3_bind_text(a->insert, 3, ev->kind, -1, SQLITE_STATIC);
     sqlite3_bind_blob(a->insert, 4, a->payload, (int)len, SQLITE_STATIC);
     sqlite3_bind_int64(a->insert, 5, ev->queued_at_ms);
+    if (a->import_id)
+        sqlite3_bind_int64(a->insert, 6, a->import_id);
+    if (ev->line > 0)
+        sqlite3_bind_int64(a->insert, 7, ev->line);
     int rc = 0;
     if (sqlite3_step(a->insert) != SQLITE_DONE)
         rc = fail(a->outbox, "queue event");
@@ -443,8 +637,86 @@ int outbox_append_put(struct outbox_appender *a,
     return rc;
 }
 
-int outbox_append_commit(struct outbox_appender **ap, size_t n,
-                         const struct outbox_source *source)
+int outbox_append_claim(struct outbox_appender *a, const char *kind,
+                        const void *key, size_t key_len,
+                        const uint8_t row_hash[OUTBOX_FINGERPRINT_LEN],
+                        uint64_t seq, bool *repeated, uint64_t *earlier_seq)
+{
+    struct outbox *outbox = a->outbox;
+    int rc;
+
+    *repeated = false;
+    *earlier_seq = 0;
+    /* An event the hub rejected does not make its row a repeat: the
+     * clerk fixing the cause and importing the row again means it. */
+    if (!a->claim_read &&
+        (rc = prepare(outbox,
+                      "SELECT k.seq, k.row_hash = ?3 AND "
+                      "  coalesce(e.state, '') <> 'rejected' "
+                      "FROM natural_keys k LEFT JOIN events e USING (seq) "
+                      "WHERE k.kind = ?1 AND k.key = ?2",
+                      &a->claim_read)) < 0)
+        return rc;
+    if (!a->claim_write &&
+        (rc = prepare(outbox,
+                      "INSERT INTO natural_keys (kind, key, row_hash, seq) "
+                      "VALUES (?1, ?2, ?3, ?4) ON CONFLICT (kind, key) "
+                      "DO UPDATE SET row_hash = excluded.row_hash, "
+                      "seq = excluded.seq",
+                      &a->claim_write)) < 0)
+        return rc;
+    sqlite3_stmt *read = a->claim_read;
+    sqlite3_bind_text(read, 1, kind, -1, SQLITE_STATIC);
+    sqlite3_bind_blob(read, 2, key, (int)key_len, SQLITE_STATIC);
+    sqlite3_bind_blob(read, 3, row_hash, OUTBOX_FINGERPRINT_LEN, SQLITE_STATIC);
+    int step = sqlite3_step(read);
+    if (step == SQLITE_ROW) {
+        *earlier_seq = (uint64_t)sqlite3_column_int64(read, 0);
+        *repeated = sqlite3_column_int(read, 1) != 0;
+    }
+    sqlite3_reset(read);
+    sqlite3_clear_bindings(read);
+    if (step != SQLITE_ROW && step != SQLITE_DONE)
+        return fail(outbox, "look up natural key");
+    if (*repeated)
+        return 0;
+    sqlite3_stmt *write = a->claim_write;
+    sqlite3_bind_text(write, 1, kind, -1, SQLITE_STATIC);
+    sqlite3_bind_blob(write, 2, key, (int)key_len, SQLITE_STATIC);
+    sqlite3_bind_blob(write, 3, row_hash, OUTBOX_FINGERPRINT_LEN,
+                      SQLITE_STATIC);
+    sqlite3_bind_int64(write, 4, (sqlite3_int64)seq);
+    rc = 0;
+    if (sqlite3_step(write) != SQLITE_DONE)
+        rc = fail(outbox, "record natural key");
+    sqlite3_reset(write);
+    sqlite3_clear_bindings(write);
+    return rc;
+}
+
+/* Notes the events and seqs of the import inside the open transaction. */
+static int finish_import(struct outbox_appender *a, size_t n)
+{
+    sqlite3_stmt *stmt = NULL;
+    int rc = prepare(a->outbox,
+                     "UPDATE imports SET events = ?2, first_seq = ?3, "
+                     "last_seq = ?4 WHERE id = ?1",
+                     &stmt);
+    if (rc < 0)
+        return rc;
+    sqlite3_bind_int64(stmt, 1, a->import_id);
+    sqlite3_bind_int64(stmt, 2, (sqlite3_int64)n);
+    if (n) {
+        sqlite3_bind_int64(stmt, 3, (sqlite3_int64)a->first);
+        sqlite3_bind_int64(stmt, 4, (sqlite3_int64)(a->first + n - 1));
+    }
+    if (sqlite3_step(stmt) != SQLITE_DONE)
+        rc = fail(a->outbox, "record imported file");
+    sqlite3_finalize(stmt);
+    return rc;
+}
+
+int outbox_append_commit(struct outbox_appender **ap, size_t n)
 {
     struct outbox_appender *a = *ap;
     struct outbox *outbox = a->outbox;
@@ -461,13 +733,16 @@ int outbox_append_commit(struct outbox_appender **ap, size_t n,
         rc = fail(outbox, "advance next_seq");
         goto rollback;
     }
-    if (source &&
-        (rc = record_source(outbox, source, a->first, end - 1, n)) < 0)
+    if (a->import_id && (rc = finish_import(a, n)) < 0)
         goto rollback;
     sqlite3_finalize(update);
     update = NULL;
     sqlite3_finalize(a->insert);
     a->insert = NULL;
+    sqlite3_finalize(a->claim_read);
+    a->claim_read = NULL;
+    sqlite3_finalize(a->claim_write);
+    a->claim_write = NULL;
     /* The events are queued only once this returns. */
     if ((rc = exec(outbox, "COMMIT", "commit queued events")) < 0)
         goto rollback;
@@ -492,15 +767,15 @@ void outbox_append_abort(struct outbox_appender **ap)
 }
 
 int outbox_append(struct outbox *outbox, const struct outbox_new_event *events,
-                  size_t n, const struct outbox_source *source,
+                  size_t n, const struct outbox_import *import,
                   uint64_t *first_seq, uint64_t *last_seq)
 {
     struct outbox_appender *a = NULL;
     int rc;
 
-    if (n == 0 && !source)
+    if (n == 0 && !import)
         return 0;
-    if ((rc = outbox_append_begin(outbox, &a)) < 0)
+    if ((rc = outbox_append_begin(outbox, import, &a)) < 0)
         return rc;
     uint64_t first = a->first;
     for (size_t i = 0; i < n; i++) {
@@ -509,7 +784,7 @@ int outbox_append(struct outbox *outbox, const struct outbox_new_event *events,
             return rc;
         }
     }
-    if ((rc = outbox_append_commit(&a, n, source)) < 0)
+    if ((rc = outbox_append_commit(&a, n)) < 0)
         return rc;
     if (first_seq)
         *first_seq = first;
@@ -759,8 +1034,9 @@ int outbox_list_rejected(struct outbox *outbox, size_t limit,
 {
     sqlite3_stmt *stmt = NULL;
     int rc = prepare(outbox,
-                     "SELECT seq, kind, reason FROM events "
-                     "WHERE state = 'rejected' ORDER BY seq DESC LIMIT ?1",
+                     "SELECT e.seq, e.kind, e.reason, i.name, e.line, i.id "
+                     "FROM events e LEFT JOIN imports i ON i.id = e.import_id "
+                     "WHERE e.state = 'rejected' ORDER BY e.seq DESC LIMIT ?1",
                      &stmt);
     if (rc < 0)
         return rc;
@@ -769,8 +1045,16 @@ int outbox_list_rejected(struct outbox *outbox, size_t limit,
     while ((step = sqlite3_step(stmt)) == SQLITE_ROW) {
         const char *kind = (const char *)sqlite3_column_text(stmt, 1);
         const char *reason = (const char *)sqlite3_column_text(stmt, 2);
-        fn((uint64_t)sqlite3_column_int64(stmt, 0), kind ? kind : "",
-           reason ? reason : "", arg);
+        const char *file = (const char *)sqlite3_column_text(stmt, 3);
+        struct outbox_rejected_event ev = {
+            .seq = (uint64_t)sqlite3_column_int64(stmt, 0),
+            .kind = kind ? kind : "",
+            .reason = reason ? reason : "",
+            .file = file ? file : "",
+            .line = (long)sqlite3_column_int64(stmt, 4),
+            .import_id = sqlite3_column_int64(stmt, 5),
+        };
+        fn(&ev, arg);
     }
     if (step != SQLITE_DONE)
         rc = fail(outbox, "list rejected events");

@@ -23,13 +23,16 @@ struct outbox;
 
 /* One event ready to enter the outbox. body is the packed
  * wardsync.v1.Event with seq left at 0 (so the field is absent from the
- * encoding); the outbox assigns the seq. The caller keeps ownership. */
+ * encoding); the outbox assigns the seq. line is the line of the file the
+ * event came from (0: none); it stays in the outbox, with the import, and
+ * is never sent. The caller keeps ownership. */
 struct outbox_new_event {
     const char *kind; /* "ballot", "petition", "reception", "remediation" */
     char event_id[WS_UUID_LEN + 1];
     int64_t queued_at_ms;
     uint8_t *body;
     size_t body_len;
+    long line;
 };
 
 /* Identity of a drop-folder file, recorded in the same transaction as its
@@ -40,6 +43,36 @@ struct outbox_source {
     int64_t size;
     int64_t mtime_ns;
     uint64_t inode;
+};
+
+#define OUTBOX_FINGERPRINT_LEN 32
+
+/* One import as recorded with its events: the file the clerk named, its
+ * kind ("ballots", ...), the drop-folder identity (NULL for "ward-agent
+ * import"), the SHA-256 of its normalised content (fingerprint.h) and its
+ * data rows. Strings are the caller's. */
+struct outbox_import {
+    const char *name;
+    const char *kind;
+    const struct outbox_source *source;
+    uint8_t fingerprint[OUTBOX_FINGERPRINT_LEN];
+    uint64_t rows;
+};
+
+/* One recorded import as read back (outbox_list_imports). Strings are
+ * valid during the callback only. queued/delivered/rejected count its
+ * events by state now (only when asked for). */
+struct outbox_import_info {
+    int64_t id;
+    const char *name;
+    const char *kind; /* "" for imports recorded before schema 2 */
+    uint64_t rows;    /* data rows of the file */
+    uint64_t events;  /* events queued from it (rows less the skipped) */
+    uint64_t first_seq, last_seq; /* when events > 0 */
+    int64_t imported_at_ms;
+    bool has_fingerprint; /* false before schema 2 */
+    uint8_t fingerprint[OUTBOX_FINGERPRINT_LEN];
+    uint64_t queued, delivered, rejected;
 };
 
 /* One stored event as read back for sending: payload is the packed Event
@@ -67,7 +100,10 @@ struct outbox_refusal {
 
 /* Opens the outbox at path. When create is true a missing database is
  * created with a new random agent_instance for ward; otherwise a missing
- * file is -ENOENT. ward may be NULL or empty to accept the stored ward; when
+ * file is -ENOENT. The file is made readable and writable by its owner
+ * only (0600; SQLite gives its -wal and -shm files the same mode). An
+ * outbox of an older schema is migrated forward in one transaction that
+ * keeps every event. ward may be NULL or empty to accept the stored ward; when
  * given it must match the stored one (-EINVAL otherwise). Returns 0 and a
  * new handle in *out. */
 int outbox_open(const char *path, const char *ward, bool create,
@@ -81,34 +117,58 @@ const char *outbox_agent_instance(const struct outbox *outbox);
 const char *outbox_ward(const struct outbox *outbox);
 
 /* Queues n events in one transaction, giving them the seqs next_seq ..
- * next_seq + n - 1 in array order, and records source (when not NULL). On
- * success sets *first_seq and *last_seq (when non-NULL) and returns 0; on any
- * error nothing is queued. */
+ * next_seq + n - 1 in array order, and records import (when not NULL) with
+ * them. On success sets *first_seq and *last_seq (when non-NULL) and
+ * returns 0; on any error nothing is queued. */
 int outbox_append(struct outbox *outbox, const struct outbox_new_event *events,
-                  size_t n, const struct outbox_source *source,
+                  size_t n, const struct outbox_import *import,
                   uint64_t *first_seq, uint64_t *last_seq);
 
 /* The same, one event at a time, for files too large to hold in memory:
- * outbox_append_begin opens the transaction and reserves the seqs from
- * outbox_appender_first(); outbox_append_put queues one event under a seq
- * of the caller's choosing (each of first .. first + n - 1 exactly once,
- * in any order); outbox_append_commit moves next_seq past them, records
- * source (when not NULL) and commits; outbox_append_abort rolls back.
- * Commit and abort free the appender and set it to NULL. Until the commit
- * returns 0, nothing is queued. Return 0 or a negative errno. */
+ * outbox_append_begin opens the transaction, records import (when not
+ * NULL) and reserves the seqs from outbox_appender_first();
+ * outbox_append_put queues one event under a seq of the caller's choosing
+ * (each of first .. first + n - 1 exactly once, in any order);
+ * outbox_append_commit moves next_seq past them, notes n as the import's
+ * events and commits; outbox_append_abort rolls back. Commit and abort
+ * free the appender and set it to NULL. Until the commit returns 0,
+ * nothing is queued. Return 0 or a negative errno. */
 struct outbox_appender;
-int outbox_append_begin(struct outbox *outbox, struct outbox_appender **out);
+int outbox_append_begin(struct outbox *outbox,
+                        const struct outbox_import *import,
+                        struct outbox_appender **out);
 uint64_t outbox_appender_first(const struct outbox_appender *a);
 int outbox_append_put(struct outbox_appender *a,
                       const struct outbox_new_event *ev, uint64_t seq);
-int outbox_append_commit(struct outbox_appender **a, size_t n,
-                         const struct outbox_source *source);
+int outbox_append_commit(struct outbox_appender **a, size_t n);
 void outbox_append_abort(struct outbox_appender **a);
+
+/* Natural keys (docs/DESIGN.md §6): within the open transaction, claims
+ * key (opaque bytes, unique per kind) for the row whose hash is row_hash,
+ * to be queued as seq. When the key was already claimed by an event with
+ * the same row hash that the hub did not reject, sets *repeated and
+ * changes nothing (the row is a no-op); otherwise the key now points at
+ * seq (a first sighting, or a correction of the row) and *repeated is
+ * false. *earlier_seq is the seq the key pointed at before (0: none).
+ * Rolled back with the rest by outbox_append_abort. */
+int outbox_append_claim(struct outbox_appender *a, const char *kind,
+                        const void *key, size_t key_len,
+                        const uint8_t row_hash[OUTBOX_FINGERPRINT_LEN],
+                        uint64_t seq, bool *repeated, uint64_t *earlier_seq);
 
 /* Sets *imported to whether a file with this identity was already queued
  * (source given to outbox_append). */
 int outbox_source_imported(struct outbox *outbox,
                            const struct outbox_source *source, bool *imported);
+
+/* Calls fn for every recorded import, oldest first, with the counts of
+ * its events by state when with_states (a scan of the events: for
+ * "ward-agent imports", not for every file). kind, when not NULL, keeps
+ * only imports of that kind. Returns 0 or a negative errno. */
+typedef void (*outbox_import_fn)(const struct outbox_import_info *info,
+                                 void *arg);
+int outbox_list_imports(struct outbox *outbox, const char *kind,
+                        bool with_states, outbox_import_fn fn, void *arg);
 
 /* Reads up to max_events events with seq >= from_seq in seq order, whatever
  * their state (a hub that lost its mark is answered by going back N), and
@@ -146,9 +206,21 @@ int outbox_count_queued_after(struct outbox *outbox, uint64_t after_seq,
  * batch and every ack. */
 int outbox_last_seq(struct outbox *outbox, uint64_t *last_seq);
 
+/* One event the hub rejected, with where it came from: file is the name
+ * of its import ("" when it has none, e.g. queued before schema 2) and
+ * line its line there (0: unknown). Valid during the callback only. */
+struct outbox_rejected_event {
+    uint64_t seq;
+    const char *kind;
+    const char *reason;
+    const char *file;
+    long line;
+    int64_t import_id; /* 0: none */
+};
+
 /* Calls fn for the last (up to limit) rejected events, newest first. */
-typedef void (*outbox_rejected_fn)(uint64_t seq, const char *kind,
-                                   const char *reason, void *arg);
+typedef void (*outbox_rejected_fn)(const struct outbox_rejected_event *ev,
+                                   void *arg);
 int outbox_list_rejected(struct outbox *outbox, size_t limit,
                          outbox_rejected_fn fn, void *arg);
 

@@ -75,6 +75,8 @@ int settings_load(const struct agent_overrides *overrides,
                       &settings->window)) < 0 ||
         (rc = get_int(settings, "inbox_poll_ms", 1000, 10, 3600000,
                       &settings->inbox_poll_ms)) < 0 ||
+        (rc = get_int(settings, "inbox_settle_ms", 3000, 0, 3600000,
+                      &settings->inbox_settle_ms)) < 0 ||
         (rc = get_int(settings, "max_frame", WS_MAX_FRAME_DEFAULT, 65536,
                       1024 * 1024 * 1024, &settings->max_frame)) < 0)
         goto fail;
@@ -115,9 +117,9 @@ void settings_free(struct agent_settings *settings)
     ws_config_destroy(&settings->config);
 }
 
-static int make_dir(const char *path)
+static int make_dir(const char *path, mode_t mode)
 {
-    if (mkdir(path, 0750) == 0 || errno == EEXIST) {
+    if (mkdir(path, mode) == 0 || errno == EEXIST) {
         struct stat st;
         if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
             return 0;
@@ -150,11 +152,22 @@ int settings_make_home(const struct agent_settings *settings)
         }
         *p = '/';
     }
-    if ((rc = make_dir(settings->home)) < 0)
+    if ((rc = make_dir(settings->home, 0700)) < 0)
         return rc;
+    struct stat st;
+    if (stat(settings->home, &st) == 0 && (st.st_mode & 077) != 0) {
+        if (chmod(settings->home, st.st_mode & 0700) < 0)
+            ws_warn("agent",
+                    "could not make home \"%s\" readable by its owner "
+                    "only: %s",
+                    settings->home, strerror(errno));
+        else
+            ws_info("agent", "made home owner-only home=%s old_mode=%04o",
+                    settings->home, (unsigned)(st.st_mode & 07777));
+    }
     for (size_t i = 0; i < sizeof(subdirs) / sizeof(subdirs[0]); i++) {
         snprintf(path, sizeof(path), "%s/%s", settings->home, subdirs[i]);
-        if ((rc = make_dir(path)) < 0)
+        if ((rc = make_dir(path, 0700)) < 0)
             return rc;
     }
     return 0;

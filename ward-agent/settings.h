@@ -35,6 +35,7 @@ struct agent_settings {
     int64_t ack_timeout_ms;
     int64_t window; /* batches in flight at once, 1..SETTINGS_WINDOW_MAX */
     int64_t inbox_poll_ms;
+    int64_t inbox_settle_ms; /* a dropped file unchanged this long is taken */
     int64_t max_frame;
     char outbox_path[4096];
 };
@@ -46,7 +47,9 @@ int settings_load(const struct agent_overrides *overrides,
 
 void settings_free(struct agent_settings *settings);
 
-/* Creates home and its inbox/, done/ and rejected/ folders when missing.
+/* Creates home and its inbox/, done/ and rejected/ folders when missing;
+ * home is made readable by the agent's user only (0700), also when it
+ * already existed (issue 11: the outbox holds every row the ward sent).
  * Returns 0 or a negative errno (logged). */
 int settings_make_home(const struct agent_settings *settings);
 

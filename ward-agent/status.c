@@ -3,7 +3,9 @@
  *
  * The JSON object has exactly the keys of docs/contracts.md:
  * ward, agent_instance, queued, delivered, rejected, last_contact_ms (null
- * when the hub never answered) and last_seq.
+ * when the hub never answered), last_seq and rejected_events (the last
+ * REJECTED_SHOWN events the hub rejected, newest first, each with seq,
+ * kind, file, line and reason: where the clerk finds the paper form).
  */
 #include "status.h"
 
@@ -19,27 +21,69 @@
 
 #define REJECTED_SHOWN 20
 
-static void print_rejected(uint64_t seq, const char *kind, const char *reason,
-                           void *arg)
+/* "FILE:LINE" of a rejected event, or "-" when it came from no file. */
+static void format_where(const struct outbox_rejected_event *ev, char *buf,
+                         size_t cap)
 {
+    if (!ev->file[0])
+        snprintf(buf, cap, "-");
+    else if (ev->line > 0)
+        snprintf(buf, cap, "%s:%ld", ev->file, ev->line);
+    else
+        snprintf(buf, cap, "%s", ev->file);
+}
+
+static void print_rejected(const struct outbox_rejected_event *ev, void *arg)
+{
+    char where[512];
     (void)arg;
-    printf("  %10llu  %-11s  %s\n", (unsigned long long)seq, kind, reason);
+    format_where(ev, where, sizeof(where));
+    printf("  %10llu  %-11s  %-24s  %s\n", (unsigned long long)ev->seq,
+           ev->kind, where, ev->reason);
+}
+
+struct rejected_json {
+    json_t *array;
+    int rc;
+};
+
+static void add_rejected(const struct outbox_rejected_event *ev, void *arg)
+{
+    struct rejected_json *out = arg;
+    json_t *item = json_pack(
+        "{s:I, s:s, s:o, s:o, s:s}", "seq", (json_int_t)ev->seq, "kind",
+        ev->kind, "file", ev->file[0] ? json_string(ev->file) : json_null(),
+        "line", ev->line > 0 ? json_integer(ev->line) : json_null(), "reason",
+        ev->reason);
+    if (!item || json_array_append_new(out->array, item) < 0)
+        out->rc = -ENOMEM;
 }
 
 static int print_json(struct outbox *outbox, const struct outbox_counts *c)
 {
+    struct rejected_json rejected = {json_array(), 0};
+    if (!rejected.array)
+        return -ENOMEM;
+    int rc =
+        outbox_list_rejected(outbox, REJECTED_SHOWN, add_rejected, &rejected);
+    if (rc == 0)
+        rc = rejected.rc;
+    if (rc < 0) {
+        json_decref(rejected.array);
+        return rc;
+    }
     json_t *obj = json_pack(
-        "{s:s, s:s, s:I, s:I, s:I, s:o, s:I}", "ward", outbox_ward(outbox),
+        "{s:s, s:s, s:I, s:I, s:I, s:o, s:I, s:o}", "ward", outbox_ward(outbox),
         "agent_instance", outbox_agent_instance(outbox), "queued",
         (json_int_t)c->queued, "delivered", (json_int_t)c->delivered,
         "rejected", (json_int_t)c->rejected, "last_contact_ms",
         c->last_contact_ms < 0 ? json_null() : json_integer(c->last_contact_ms),
-        "last_seq", (json_int_t)c->last_seq);
+        "last_seq", (json_int_t)c->last_seq, "rejected_events", rejected.array);
     if (!obj) {
         ws_error("agent", "could not build status JSON");
         return -ENOMEM;
     }
-    int rc = json_dumpf(obj, stdout, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    rc = json_dumpf(obj, stdout, JSON_COMPACT | JSON_PRESERVE_ORDER);
     json_decref(obj);
     if (rc < 0)
         return -EIO;
@@ -73,9 +117,11 @@ static int print_table(struct outbox *outbox, const struct outbox_counts *c)
         printf("last contact    %s\n", when);
     }
     if (c->rejected > 0) {
-        printf("\nrejected by the hub (last %d, newest first):\n",
+        printf("\nrejected by the hub (last %d, newest first; FILE:LINE is "
+               "where the row was):\n",
                REJECTED_SHOWN);
-        printf("  %10s  %-11s  %s\n", "seq", "kind", "reason");
+        printf("  %10s  %-11s  %-24s  %s\n", "seq", "kind", "file:line",
+               "reason");
         return outbox_list_rejected(outbox, REJECTED_SHOWN, print_rejected,
                                     NULL);
     }

@@ -640,6 +640,7 @@ int sync_command(const struct agent_settings *settings,
 {
     struct sync_state state;
     struct ws_catalogue *cat = NULL;
+    struct inbox *inbox = NULL;
     struct outbox_counts counts;
     int code = EXIT_IO;
     int rc;
@@ -660,6 +661,8 @@ int sync_command(const struct agent_settings *settings,
         return rc == -EINVAL ? EXIT_USAGE : EXIT_IO;
     }
     if (settings_load_catalogue(settings, &cat) < 0)
+        goto close;
+    if (inbox_new(settings->home, settings->inbox_settle_ms, &inbox) < 0)
         goto close;
     if ((rc = open_socket(&state)) < 0) {
         code = rc == -EINVAL ? EXIT_USAGE : EXIT_IO;
@@ -689,7 +692,7 @@ int sync_command(const struct agent_settings *settings,
         }
         if (now >= next_inbox_scan) {
             struct inbox_scan_result scan;
-            rc = inbox_scan(settings->home, state.outbox, cat, &scan);
+            rc = inbox_scan(inbox, state.outbox, cat, &scan);
             inbox_empty = rc == 0 && scan.waiting == 0;
             next_inbox_scan = now + settings->inbox_poll_ms;
         }
@@ -761,6 +764,7 @@ int sync_command(const struct agent_settings *settings,
 
 close:
     close_socket(&state);
+    inbox_destroy(&inbox);
     ws_catalogue_destroy(&cat);
     outbox_close(&state.outbox);
     close(lock_fd);

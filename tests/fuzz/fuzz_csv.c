@@ -59,7 +59,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
 
     struct import_result result;
-    import_file(outbox, cat, (enum import_kind)(data[0] % 4), path, "fuzz.csv",
-                NULL, sink, 5, &result);
+    struct import_options options = {
+        .label = "fuzz.csv", .report = sink, .max_reported = 5};
+    import_file(outbox, cat, (enum import_kind)(data[0] % 4), path, &options,
+                &result);
     return 0;
 }

@@ -14,6 +14,9 @@
 
 #include <cmocka.h>
 
+#include <sqlite3.h>
+#include <sys/stat.h>
+
 #include "outbox.h"
 #include "wardsync/codec.h"
 #include "wardsync/util.h"
@@ -68,6 +71,18 @@ static void make_event(struct outbox_new_event *ev, const char *session)
     ev->kind = "reception";
     ev->queued_at_ms = event.queued_at_ms;
     assert_int_equal(ws_pack(&event.base, &ev->body, &ev->body_len), 0);
+}
+
+static char rejected_name[256];
+
+static void keep_rejected(const struct outbox_rejected_event *ev, void *arg)
+{
+    struct outbox_rejected_event *out = arg;
+    *out = *ev;
+    snprintf(rejected_name, sizeof(rejected_name), "%s", ev->file);
+    out->file = rejected_name;
+    out->kind = "";
+    out->reason = "";
 }
 
 static void test_new_outbox_is_empty(void **state)
@@ -219,6 +234,174 @@ static void test_status_open_does_not_create(void **state)
     assert_int_not_equal(access(path, F_OK), 0);
 }
 
+/* An outbox made by the first ward-agents (schema 1), with a queued and a
+ * delivered event and the import they came from, is migrated forward:
+ * every event is kept, byte for byte, and finds its import. */
+static void test_migrates_schema_1_keeping_events(void **state)
+{
+    struct fixture *f = *state;
+    struct outbox_new_event ev[2];
+    char path[160];
+    sqlite3 *db = NULL;
+    snprintf(path, sizeof(path), "%s/old.db", f->dir);
+    make_event(&ev[0], "R-1");
+    make_event(&ev[1], "R-2");
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(
+        sqlite3_exec(
+            db,
+            "CREATE TABLE meta (id INTEGER PRIMARY KEY CHECK (id = 1),"
+            " agent_instance TEXT NOT NULL, ward TEXT NOT NULL,"
+            " next_seq INTEGER NOT NULL CHECK (next_seq >= 1),"
+            " last_contact_ms INTEGER, hub_mark INTEGER NOT NULL DEFAULT 0);"
+            "CREATE TABLE events (seq INTEGER PRIMARY KEY CHECK (seq >= 1),"
+            " event_id TEXT NOT NULL UNIQUE, kind TEXT NOT NULL,"
+            " payload BLOB NOT NULL, state TEXT NOT NULL DEFAULT 'queued'"
+            " CHECK (state IN ('queued', 'delivered', 'rejected')),"
+            " reason TEXT, queued_at_ms INTEGER NOT NULL);"
+            "CREATE INDEX events_state ON events (state, seq);"
+            "CREATE TABLE imports (name TEXT NOT NULL, size INTEGER NOT NULL,"
+            " mtime_ns INTEGER NOT NULL, inode INTEGER NOT NULL,"
+            " first_seq INTEGER, last_seq INTEGER,"
+            " imported_at_ms INTEGER NOT NULL,"
+            " PRIMARY KEY (name, size, mtime_ns, inode));"
+            "INSERT INTO meta VALUES (1, "
+            "'0b5d3c1e-7a4f-4c41-9d5e-1f2a3b4c5d6e',"
+            " 'LB01', 3, 1000, 1);"
+            "INSERT INTO imports VALUES ('reception.csv', 10, 20, 30, 1, 2, 5);"
+            "PRAGMA user_version = 1;",
+            NULL, NULL, NULL),
+        SQLITE_OK);
+    sqlite3_stmt *insert = NULL;
+    assert_int_equal(
+        sqlite3_prepare_v2(db,
+                           "INSERT INTO events (seq, event_id, kind, payload,"
+                           " state, queued_at_ms) VALUES (?1, ?2, 'reception',"
+                           " ?3, ?4, 1)",
+                           -1, &insert, NULL),
+        SQLITE_OK);
+    for (int i = 0; i < 2; i++) {
+        sqlite3_bind_int(insert, 1, i + 1);
+        sqlite3_bind_text(insert, 2, ev[i].event_id, -1, SQLITE_STATIC);
+        sqlite3_bind_blob(insert, 3, ev[i].body, (int)ev[i].body_len,
+                          SQLITE_STATIC);
+        sqlite3_bind_text(insert, 4, i == 0 ? "delivered" : "queued", -1,
+                          SQLITE_STATIC);
+        assert_int_equal(sqlite3_step(insert), SQLITE_DONE);
+        sqlite3_reset(insert);
+    }
+    sqlite3_finalize(insert);
+    sqlite3_close(db);
+
+    struct outbox *old = NULL;
+    assert_int_equal(outbox_open(path, "LB01", false, &old), 0);
+    struct outbox_counts c;
+    assert_int_equal(outbox_get_counts(old, &c), 0);
+    assert_int_equal(c.delivered, 1);
+    assert_int_equal(c.queued, 1);
+    assert_int_equal(c.last_seq, 2);
+    assert_string_equal(outbox_agent_instance(old),
+                        "0b5d3c1e-7a4f-4c41-9d5e-1f2a3b4c5d6e");
+    struct outbox_row *rows = NULL;
+    size_t n = 0;
+    assert_int_equal(outbox_read(old, 2, 10, 1 << 20, &rows, &n), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(rows[0].payload_len, ev[1].body_len);
+    assert_memory_equal(rows[0].payload, ev[1].body, ev[1].body_len);
+    outbox_rows_free(&rows, n);
+
+    /* The drop-folder identity still says "already imported". */
+    struct outbox_source source = {"reception.csv", 10, 20, 30};
+    bool imported = false;
+    assert_int_equal(outbox_source_imported(old, &source, &imported), 0);
+    assert_true(imported);
+
+    /* A rejection of an old event names the file it came from. */
+    struct outbox_refusal refusal = {2, "held_on: bad"};
+    assert_int_equal(outbox_apply_ack(old, 2, &refusal, 1, 2000), 0);
+    struct outbox_rejected_event got = {0};
+    assert_int_equal(outbox_list_rejected(old, 5, keep_rejected, &got), 0);
+    assert_int_equal(got.seq, 2);
+    assert_int_equal(got.import_id, 1);
+    assert_string_equal(rejected_name, "reception.csv");
+    outbox_close(&old);
+
+    /* Opened again: already at the current version, nothing changes. */
+    assert_int_equal(outbox_open(path, "LB01", false, &old), 0);
+    assert_int_equal(outbox_get_counts(old, &c), 0);
+    assert_int_equal(c.rejected, 1);
+    outbox_close(&old);
+    for (int i = 0; i < 2; i++)
+        free(ev[i].body);
+}
+
+static void test_outbox_is_owner_only(void **state)
+{
+    struct fixture *f = *state;
+    struct stat st;
+    assert_int_equal(stat(f->path, &st), 0);
+    assert_int_equal(st.st_mode & 077, 0);
+    /* An outbox made world-readable before is made owner-only again. */
+    outbox_close(&f->outbox);
+    assert_int_equal(chmod(f->path, 0644), 0);
+    assert_int_equal(outbox_open(f->path, "LB01", false, &f->outbox), 0);
+    assert_int_equal(stat(f->path, &st), 0);
+    assert_int_equal(st.st_mode & 077, 0);
+}
+
+/* A natural key: the same row again is a no-op, other content is a
+ * correction, and a row the hub rejected may be queued again. */
+static void test_natural_key_claims(void **state)
+{
+    struct fixture *f = *state;
+    struct outbox_appender *a = NULL;
+    struct outbox_new_event ev;
+    uint8_t same[OUTBOX_FINGERPRINT_LEN] = {1};
+    uint8_t other[OUTBOX_FINGERPRINT_LEN] = {2};
+    bool repeated = true;
+    uint64_t earlier = 99;
+    make_event(&ev, "R-1");
+
+    assert_int_equal(outbox_append_begin(f->outbox, NULL, &a), 0);
+    assert_int_equal(outbox_append_claim(a, "reception", "R-1", 3, same, 1,
+                                         &repeated, &earlier),
+                     0);
+    assert_false(repeated);
+    assert_int_equal(earlier, 0);
+    assert_int_equal(outbox_append_put(a, &ev, 1), 0);
+    assert_int_equal(outbox_append_commit(&a, 1), 0);
+
+    assert_int_equal(outbox_append_begin(f->outbox, NULL, &a), 0);
+    assert_int_equal(outbox_append_claim(a, "reception", "R-1", 3, same, 2,
+                                         &repeated, &earlier),
+                     0);
+    assert_true(repeated);
+    assert_int_equal(earlier, 1);
+    /* The same key of another kind is another fact. */
+    assert_int_equal(outbox_append_claim(a, "petition", "R-1", 3, same, 2,
+                                         &repeated, &earlier),
+                     0);
+    assert_false(repeated);
+    outbox_append_abort(&a);
+
+    assert_int_equal(outbox_append_begin(f->outbox, NULL, &a), 0);
+    assert_int_equal(outbox_append_claim(a, "reception", "R-1", 3, other, 2,
+                                         &repeated, &earlier),
+                     0);
+    assert_false(repeated);
+    outbox_append_abort(&a);
+
+    struct outbox_refusal refusal = {1, "held_on: round closed"};
+    assert_int_equal(outbox_apply_ack(f->outbox, 1, &refusal, 1, 1), 0);
+    assert_int_equal(outbox_append_begin(f->outbox, NULL, &a), 0);
+    assert_int_equal(outbox_append_claim(a, "reception", "R-1", 3, same, 2,
+                                         &repeated, &earlier),
+                     0);
+    assert_false(repeated);
+    outbox_append_abort(&a);
+    free(ev.body);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -233,6 +416,12 @@ int main(void)
         cmocka_unit_test_setup_teardown(
             test_reopen_keeps_identity_and_checks_ward, setup, teardown),
         cmocka_unit_test_setup_teardown(test_status_open_does_not_create, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_migrates_schema_1_keeping_events,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_outbox_is_owner_only, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_natural_key_claims, setup,
                                         teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
