@@ -1009,7 +1009,7 @@ int import_file(struct outbox *outbox, const struct ws_catalogue *cat,
     struct import_ctx ctx;
     uint32_t *order = NULL;
     uint8_t first_fp[FINGERPRINT_LEN];
-    char when[64];
+    char when[64] = "";
     int rc = 0;
 
     memset(result, 0, sizeof(*result));
@@ -1119,7 +1119,8 @@ out:
                  "the first %zu rows are import %lld (\"%s\" of %s), already "
                  "queued; queued only the %zu rows after them",
                  result->already_imported, (long long)result->earlier_import,
-                 ctx.match->name, when, n - result->already_imported);
+                 ctx.match->name, when,
+                 result->rows - result->already_imported);
     if (rc == 0 && result->repeated) {
         size_t used = strlen(result->note);
         snprintf(result->note + used, sizeof(result->note) - used,
