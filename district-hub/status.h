@@ -9,11 +9,15 @@
 #include "settings.h"
 
 #define STATUS_DEFAULT_SILENT_AFTER_S 900
+/* The exit code when a unit is silent or never seen. */
+#define STATUS_EXIT_SILENT 1
 
-/* Prints every agent (ward, last contact, lag, backlog as last reported,
- * accepted / duplicate / conflict / rejected counts) to out, marking the
- * agents silent for more than silent_after_s seconds. format is "table"
- * (NULL) or "json". Returns a hub_exit code. */
+/* Prints every unit that should report and its agent instances (ward,
+ * last contact, lag, backlog as last reported, accepted / duplicate /
+ * conflict / rejected counts, state NEVER / SILENT / ok / RETIRED / NEW)
+ * to out. format is "table" (NULL) or "json". Returns
+ * STATUS_EXIT_SILENT when a unit was never seen or is silent for more
+ * than silent_after_s seconds, else a hub_exit code. */
 int status_run(const struct hub_settings *settings, const char *format,
                long silent_after_s, FILE *out);
 
