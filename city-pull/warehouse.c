@@ -92,8 +92,8 @@ void warehouse_close(struct warehouse **w)
     *w = NULL;
 }
 
+static const char MIGRATIONS_SCHEMA[] = "CREATE SCHEMA IF NOT EXISTS city";
 static const char MIGRATIONS_TABLE[] =
-    "CREATE SCHEMA IF NOT EXISTS city;"
     "CREATE TABLE IF NOT EXISTS city.schema_migrations ("
     " version integer PRIMARY KEY,"
     " name text NOT NULL,"
@@ -208,6 +208,9 @@ int warehouse_migrate(struct warehouse *w, char *err, size_t errlen)
     int rc = N_MIGRATIONS > 64 ? -1 : 0;
     if (rc < 0)
         snprintf(err, errlen, "too many migrations");
+    if (rc == 0)
+        rc = run_command(w, "could not create schema city", MIGRATIONS_SCHEMA,
+                         0, NULL, err, errlen);
     if (rc == 0)
         rc = run_command(w, "could not create city.schema_migrations",
                          MIGRATIONS_TABLE, 0, NULL, err, errlen);
