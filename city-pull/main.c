@@ -2,7 +2,7 @@
  * main.c - the city-pull command line (docs/contracts.md, docs/DESIGN.md
  * §8): parses options and the configuration, reads the keys, and hands
  * the run to files.c (one file per dataset, or stdout) or load.c (the
- * city warehouse, --into).
+ * city warehouse, --into); "city-pull report" to report.c.
  *
  * Exit codes: 0 ok, 1 bad configuration, 2 usage, 3 I/O error, 4 some hub
  * or dataset could not be pulled (the others were).
@@ -18,6 +18,7 @@
 #include <zmq.h>
 
 #include "hub.h"
+#include "report.h"
 #include "wardsync/config.h"
 #include "wardsync/keys.h"
 
@@ -63,6 +64,9 @@ static const char USAGE[] =
     "      --jobs N          hubs loaded at once with --into (default 4)\n"
     "  -q, --quiet           no progress or summary on stderr\n"
     "  -h, --help            show this help\n"
+    "\n"
+    "city-pull report --from CONNINFO: the city report (city-pull report\n"
+    "--help).\n"
     "exit codes: 0 ok, 1 bad configuration, 2 usage, 3 I/O error, 4 some\n"
     "hub or dataset failed (the others were pulled)\n";
 
@@ -74,6 +78,70 @@ struct options {
     const char *page_size, *timeout_ms, *secret_key, *into, *jobs;
     bool full, quiet;
 };
+
+static const char REPORT_USAGE[] =
+    "usage: city-pull report --from CONNINFO [-o FILE|-]\n"
+    "                        [--stale-after SECONDS]\n"
+    "\n"
+    "Writes the city report from the warehouse: one self-contained HTML\n"
+    "file with each district's headline figures, a chart per figure with\n"
+    "a bar per district, and the hubs not loaded for longer than\n"
+    "--stale-after (default 86400).\n"
+    "\n"
+    "options:\n"
+    "      --from CONNINFO      the warehouse (libpq connection string)\n"
+    "  -o, --output FILE        default city.html; - is stdout\n"
+    "      --stale-after SECONDS\n"
+    "  -h, --help               show this help\n";
+
+/* "city-pull report ...". Returns an exit code. */
+static int report_command(int argc, char **argv)
+{
+    enum { O_FROM = 256, O_STALE };
+    static const struct option opts[] = {
+        {"from", required_argument, NULL, O_FROM},
+        {"output", required_argument, NULL, 'o'},
+        {"stale-after", required_argument, NULL, O_STALE},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0}};
+    const char *from = NULL, *output = "city.html";
+    long stale_after = 86400;
+    char *end = NULL;
+    opterr = 0;
+    optind = 1;
+    int opt;
+    while ((opt = getopt_long(argc, argv, ":o:h", opts, NULL)) != -1) {
+        switch (opt) {
+        case O_FROM:
+            from = optarg;
+            break;
+        case 'o':
+            output = optarg;
+            break;
+        case O_STALE:
+            stale_after = strtol(optarg, &end, 10);
+            if (!*optarg || *end || stale_after < 1) {
+                fprintf(stderr, "city-pull: bad --stale-after \"%s\"\n\n%s",
+                        optarg, REPORT_USAGE);
+                return EXIT_USAGE;
+            }
+            break;
+        case 'h':
+            fputs(REPORT_USAGE, stdout);
+            return EXIT_OK;
+        default:
+            fprintf(stderr, "city-pull: bad option \"%s\"\n\n%s",
+                    argv[optind - 1], REPORT_USAGE);
+            return EXIT_USAGE;
+        }
+    }
+    if (!from || optind < argc) {
+        fprintf(stderr, "city-pull: report needs --from CONNINFO\n\n%s",
+                REPORT_USAGE);
+        return EXIT_USAGE;
+    }
+    return report_run(from, output, stale_after);
+}
 
 static int usage_error(const char *msg, const char *arg)
 {
@@ -224,6 +292,8 @@ static size_t split_list(char *buf, char **items, size_t max)
 
 int main(int argc, char **argv)
 {
+    if (argc > 1 && strcmp(argv[1], "report") == 0)
+        return report_command(argc - 1, argv + 1);
     struct options o = {0};
     int rc = parse_args(argc, argv, &o);
     if (rc >= 0)

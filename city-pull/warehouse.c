@@ -284,3 +284,70 @@ int warehouse_apply_page(struct warehouse *w, const char *dataset,
     PQclear(res);
     return 0;
 }
+
+static const char *const REPORT_SQL[WAREHOUSE_REPORT_N] = {
+    [WAREHOUSE_REPORT_DISTRICTS] =
+        "SELECT d.*,"
+        "       floor(extract(epoch FROM now() - d.loaded_at))::bigint"
+        "           AS age_s"
+        "  FROM city.district_figures d ORDER BY d.district",
+    [WAREHOUSE_REPORT_HEADLINES] =
+        "SELECT district, code, name, period, value, suppressed"
+        "  FROM city.indicators WHERE unit_kind = 'rollup'"
+        " ORDER BY code, period, district",
+};
+
+int warehouse_report(struct warehouse *w, enum warehouse_report_query q,
+                     struct warehouse_table *out, char *err, size_t errlen)
+{
+    memset(out, 0, sizeof *out);
+    PGresult *res = run(w, "could not read the warehouse", REPORT_SQL[q], 0,
+                        NULL, err, errlen);
+    if (!res)
+        return -1;
+    size_t rows = (size_t)PQntuples(res), cols = (size_t)PQnfields(res);
+    out->names = calloc(cols + 1, sizeof *out->names);
+    out->cells = calloc(rows * cols + 1, sizeof *out->cells);
+    int rc = out->names && out->cells ? 0 : -1;
+    out->n_columns = cols;
+    out->n_rows = rows;
+    for (size_t c = 0; rc == 0 && c < cols; c++)
+        if (!(out->names[c] = strdup(PQfname(res, (int)c))))
+            rc = -1;
+    for (size_t r = 0; rc == 0 && r < rows; r++)
+        for (size_t c = 0; rc == 0 && c < cols; c++)
+            if (!PQgetisnull(res, (int)r, (int)c) &&
+                !(out->cells[r * cols + c] =
+                      strdup(PQgetvalue(res, (int)r, (int)c))))
+                rc = -1;
+    PQclear(res);
+    if (rc < 0) {
+        warehouse_table_clear(out);
+        snprintf(err, errlen, "out of memory");
+    }
+    return rc;
+}
+
+const char *warehouse_cell(const struct warehouse_table *t, size_t row,
+                           const char *name)
+{
+    if (row >= t->n_rows)
+        return NULL;
+    for (size_t c = 0; c < t->n_columns; c++)
+        if (strcmp(t->names[c], name) == 0)
+            return t->cells[row * t->n_columns + c];
+    return NULL;
+}
+
+void warehouse_table_clear(struct warehouse_table *t)
+{
+    if (!t)
+        return;
+    for (size_t i = 0; t->cells && i < t->n_rows * t->n_columns; i++)
+        free(t->cells[i]);
+    for (size_t c = 0; t->names && c < t->n_columns; c++)
+        free(t->names[c]);
+    free(t->cells);
+    free(t->names);
+    memset(t, 0, sizeof *t);
+}

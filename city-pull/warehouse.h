@@ -44,4 +44,35 @@ int warehouse_apply_page(struct warehouse *w, const char *dataset,
                          const char *from, const char *to, long long *loaded,
                          char *err, size_t errlen);
 
+/* A query's result as text: cells[row * n_columns + column], NULL for
+ * SQL NULL; everything owned by the table. */
+struct warehouse_table {
+    size_t n_rows, n_columns;
+    char **names;
+    char **cells;
+};
+
+/* What the city report reads (city-pull/report.c). */
+enum warehouse_report_query {
+    /* city.district_figures, with age_s (seconds since the oldest cursor
+     * of the district moved), ordered by district. */
+    WAREHOUSE_REPORT_DISTRICTS,
+    /* Every district's own row (unit_kind rollup) of city.indicators:
+     * district, code, name, period, value, suppressed, by code, period,
+     * district. */
+    WAREHOUSE_REPORT_HEADLINES,
+    WAREHOUSE_REPORT_N
+};
+
+/* Runs one report query into *out. Returns 0 or -1 with err. */
+int warehouse_report(struct warehouse *w, enum warehouse_report_query q,
+                     struct warehouse_table *out, char *err, size_t errlen);
+
+/* The cell (NULL for SQL NULL or out of range) of column name. */
+const char *warehouse_cell(const struct warehouse_table *t, size_t row,
+                           const char *name);
+
+/* Frees the cells and zeroes *t; NULL-safe. */
+void warehouse_table_clear(struct warehouse_table *t);
+
 #endif

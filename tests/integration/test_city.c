@@ -349,8 +349,8 @@ static json_t *row_with(json_t *rows, const char *hub, const char *key)
     return NULL;
 }
 
-/* The one file of dir/changes whose name starts with prefix, read whole,
- * the newest (names sort by time). */
+/* The file of dir/changes whose name starts with prefix, read whole (the
+ * greatest name when there are several). */
 static char *newest_change_file(const char *dir, const char *prefix)
 {
     char path[700], best[256] = "";
@@ -400,6 +400,10 @@ static void test_files_hold_the_whole_dataset(void **state)
         PQexec(hubs[1].env.db, "DELETE FROM petitions WHERE petition = 'Q-2'");
     assert_int_equal(PQresultStatus(r), PGRES_COMMAND_OK);
     PQclear(r);
+    /* The first run's changes out of the way: the next is the only one. */
+    char cmd[800];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s/changes'", dir);
+    assert_int_equal(system(cmd), 0);
     rc = city_pull(3, &out, json);
     if (rc != 0)
         fail_msg("city-pull exit %d:\n%s", rc, out);
@@ -457,7 +461,10 @@ static void test_files_hold_the_whole_dataset(void **state)
 }
 
 /* Loads the warehouse with city-pull killed (-9) at random moments, then
- * once to the end: the warehouse equals what the hubs publish. */
+ * once to the end: the warehouse equals what the hubs publish. Every
+ * other run is --full (everything again from the start, so that there is
+ * always a run to kill in the middle), the others go on from the cursor
+ * the killed one left, often in the middle of a pull. */
 static void test_warehouse_survives_kill_9(void **state)
 {
     (void)state;
@@ -471,13 +478,14 @@ static void test_warehouse_survives_kill_9(void **state)
     snprintf(spec0, sizeof spec0, "A=%s", hubs[0].pull);
     snprintf(spec1, sizeof spec1, "B=%s", hubs[1].pull);
     const char *argv[] = {
-        WS_CITY_PULL_BIN, "--hub",     spec0,         "--hub", spec1,
-        "--into",         wh_conninfo, "--page-size", "2",     NULL};
+        WS_CITY_PULL_BIN, "--hub",       spec0, "--hub", spec1, "--into",
+        wh_conninfo,      "--page-size", "2",   NULL,    NULL};
     srand((unsigned)time(NULL) ^ (unsigned)getpid());
     char log[700];
     snprintf(log, sizeof log, "%s/kill9.log", hubs[0].env.workdir);
     int killed_mid_run = 0;
     for (int k = 0; k < 12; k++) {
+        argv[9] = k % 2 ? NULL : "--full";
         pid_t pid = it_spawn(argv, NULL, log);
         assert_true(pid > 0);
         struct timespec ts = {0, (long)(20 + rand() % 400) * 1000000L};
@@ -496,6 +504,7 @@ static void test_warehouse_survives_kill_9(void **state)
                   killed_mid_run);
     assert_true(killed_mid_run >= 6);
     char *out = NULL;
+    argv[9] = NULL;
     int rc = it_run(argv, NULL, 120, &out);
     if (rc != 0)
         fail_msg("city-pull --into exit %d:\n%s", rc, out);
@@ -624,6 +633,62 @@ static void test_warehouse_reader_reads_only_the_warehouse(void **state)
     PQfinish(c);
     snprintf(sql, sizeof sql, "DROP ROLE %s", role);
     admin_exec(sql);
+}
+
+static char *read_file_whole(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    static char buf[1 << 20];
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    buf[n] = '\0';
+    fclose(f);
+    return buf;
+}
+
+/* The city report: a bar per district in every chart, Vietnamese text, the
+ * stale hubs. */
+static void test_city_report(void **state)
+{
+    (void)state;
+    char path[700];
+    snprintf(path, sizeof path, "%s/city.html", hubs[0].env.workdir);
+    const char *argv[] = {
+        WS_CITY_PULL_BIN, "report", "--from", wh_conninfo, "-o", path, NULL};
+    char *out = NULL;
+    int rc = it_run(argv, NULL, 60, &out);
+    if (rc != 0)
+        fail_msg("city-pull report exit %d:\n%s", rc, out);
+    free(out);
+    const char *html = read_file_whole(path);
+    assert_non_null(strstr(html, "Báo cáo kỷ luật, kỷ cương hành chính – "
+                                 "toàn thành phố"));
+    size_t charts = 0;
+    for (const char *p = html; (p = strstr(p, "data-bars=\"")); p++) {
+        assert_int_equal(atoi(p + strlen("data-bars=\"")), 2);
+        charts++;
+    }
+    assert_int_equal(charts, 4);
+    size_t bars = 0;
+    for (const char *p = html; (p = strstr(p, "<rect class=\"bar\"")); p++)
+        bars++;
+    assert_int_equal(bars, 8);
+    assert_non_null(strstr(html, "<tr class=\"district\"><td>A</td>"));
+    assert_non_null(strstr(html, "<tr class=\"district\"><td>B</td>"));
+    assert_non_null(strstr(html, "mọi quận đều đã cập nhật"));
+
+    /* B not loaded for a while: stale. */
+    PGresult *r = PQexec(wh, "UPDATE city.cursors SET updated_at = now() - "
+                             "interval '3 days' WHERE district = 'B'");
+    assert_int_equal(PQresultStatus(r), PGRES_COMMAND_OK);
+    PQclear(r);
+    assert_int_equal(it_run(argv, NULL, 60, &out), 0);
+    free(out);
+    html = read_file_whole(path);
+    const char *stale = strstr(html, "<ul id=\"stale\">");
+    assert_non_null(stale);
+    assert_non_null(strstr(stale, "<li class=\"stale\">B – "));
+    assert_null(strstr(stale, "<li class=\"stale\">A – "));
 }
 
 /* A migration edited after it was applied is refused. */
@@ -756,6 +821,7 @@ int main(void)
         cmocka_unit_test(test_warehouse_survives_kill_9),
         cmocka_unit_test(test_hub_down_is_reported_and_caught_up),
         cmocka_unit_test(test_warehouse_reader_reads_only_the_warehouse),
+        cmocka_unit_test(test_city_report),
         cmocka_unit_test(test_edited_migration_is_refused),
         cmocka_unit_test(test_status_lists_every_unit),
     };
