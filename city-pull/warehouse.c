@@ -287,7 +287,11 @@ int warehouse_apply_page(struct warehouse *w, const char *dataset,
 
 static const char *const REPORT_SQL[WAREHOUSE_REPORT_N] = {
     [WAREHOUSE_REPORT_DISTRICTS] =
-        "SELECT d.*,"
+        "SELECT d.district, d.wards, d.petitions_received,"
+        "       d.petitions_resolved, d.petitions_in_progress,"
+        "       d.petitions_overdue, d.ballots_received, d.max_lag_seconds,"
+        "       to_char(d.loaded_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI')"
+        "           AS loaded_at,"
         "       floor(extract(epoch FROM now() - d.loaded_at))::bigint"
         "           AS age_s"
         "  FROM city.district_figures d ORDER BY d.district",

@@ -54,8 +54,9 @@ struct warehouse_table {
 
 /* What the city report reads (city-pull/report.c). */
 enum warehouse_report_query {
-    /* city.district_figures, with age_s (seconds since the oldest cursor
-     * of the district moved), ordered by district. */
+    /* city.district_figures (loaded_at as "YYYY-MM-DD HH:MM", UTC), with
+     * age_s (seconds since the oldest cursor of the district moved),
+     * ordered by district. */
     WAREHOUSE_REPORT_DISTRICTS,
     /* Every district's own row (unit_kind rollup) of city.indicators:
      * district, code, name, period, value, suppressed, by code, period,
