@@ -60,7 +60,7 @@ static int pull_one_dataset(void *ctx, struct hub *hubs, size_t n_hubs,
         fprintf(stderr, "city-pull: %s\n", err);
         return EXIT_IO;
     }
-    static char cursors[MAX_HUBS][64];
+    char cursors[MAX_HUBS][64];
     bool done[MAX_HUBS] = {false};
     int rc = EXIT_OK;
     for (size_t i = 0; i < n_hubs; i++) {
