@@ -1,16 +1,14 @@
 /*
- * main.c - the city-pull command line (docs/contracts.md, DESIGN §8).
+ * main.c - the city-pull command line (docs/contracts.md, docs/DESIGN.md
+ * §8): parses options and the configuration, reads the keys, and hands
+ * the run to files.c (one file per dataset, or stdout) or load.c (the
+ * city warehouse, --into); "city-pull report" to report.c.
  *
- * Pulls every dataset from every configured hub, page by page, into one
- * CSV or JSON file per dataset (or stdout), and keeps a cursor per hub and
- * dataset so that the next run fetches only what changed. A hub that does
- * not answer is reported and the others are still pulled.
  * Exit codes: 0 ok, 1 bad configuration, 2 usage, 3 I/O error, 4 some hub
  * or dataset could not be pulled (the others were).
  */
 #include <errno.h>
 #include <getopt.h>
-#include <inttypes.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,35 +17,30 @@
 #include <unistd.h>
 #include <zmq.h>
 
-#include "fetch.h"
-#include "sink.h"
-#include "state.h"
+#include "hub.h"
+#include "report.h"
 #include "wardsync/config.h"
 #include "wardsync/keys.h"
 
-enum {
-    EXIT_OK = 0,
-    EXIT_CONFIG = 1,
-    EXIT_USAGE = 2,
-    EXIT_IO = 3,
-    EXIT_PARTIAL = 4
-};
-
-#define MAX_HUBS 64
-#define MAX_DATASETS 8
 #define DEFAULT_DATASETS "indicators,petitions,ballot_aggregates,sync_status"
 
 static const char USAGE[] =
     "usage: city-pull [-c FILE] [--hub NAME=ENDPOINT]... [--dataset LIST]\n"
     "                 [--format csv|json] [--output DIR|-] [--state FILE]\n"
     "                 [--scope WARD] [--full] [--page-size N]\n"
-    "                 [--timeout-ms N] [--quiet]\n"
+    "                 [--timeout-ms N] [--into CONNINFO] [--jobs N]\n"
+    "                 [--quiet]\n"
     "\n"
     "Pulls datasets from district hubs into one file per dataset\n"
-    "(DIR/DATASET.csv or .json) with a leading hub column, or to stdout.\n"
-    "A cursor per hub and dataset is kept in the state file, so the next\n"
-    "run returns only rows inserted, corrected or deleted since (column\n"
-    "op: insert, update, delete).\n"
+    "(DIR/DATASET.csv or .json) with a leading hub column. A cursor per\n"
+    "hub and dataset is kept in the state file: the next run fetches only\n"
+    "rows inserted, corrected or deleted since, applies them to the files\n"
+    "(which always hold the whole current dataset) and writes them to\n"
+    "DIR/changes/DATASET-YYYYMMDDTHHMMSS.csv (column op: insert, update,\n"
+    "delete). With --output -, only the changed rows go to stdout.\n"
+    "With --into, every dataset goes into the city warehouse instead\n"
+    "(PostgreSQL; city-pull creates and migrates its schema \"city\"),\n"
+    "each hub's cursor stored with its rows, hubs loaded in parallel.\n"
     "\n"
     "options:\n"
     "  -c, --config FILE     INI file, section [city]: hubs = NAME=ENDPOINT,\n"
@@ -66,28 +59,89 @@ static const char USAGE[] =
     "      --full            ignore the saved cursors (pull everything)\n"
     "      --page-size N     rows per page (default 500)\n"
     "      --timeout-ms N    wait for each page (default 30000)\n"
+    "      --into CONNINFO   load the city warehouse (libpq connection\n"
+    "                        string or URI) instead of writing files\n"
+    "      --jobs N          hubs loaded at once with --into (default 4)\n"
     "  -q, --quiet           no progress or summary on stderr\n"
     "  -h, --help            show this help\n"
+    "\n"
+    "city-pull report --from CONNINFO: the city report (city-pull report\n"
+    "--help).\n"
     "exit codes: 0 ok, 1 bad configuration, 2 usage, 3 I/O error, 4 some\n"
     "hub or dataset failed (the others were pulled)\n";
-
-struct hub {
-    char name[64];
-    char endpoint[256];
-    char key_path[512]; /* the hub's public key file; "" without CURVE */
-    struct ws_keypair key;
-    bool dead; /* did not answer: skip its other datasets */
-    char error[1024];
-};
 
 struct options {
     const char *config;
     const char *hub_args[MAX_HUBS];
     size_t n_hub_args;
     const char *datasets, *format, *output, *state, *scope;
-    const char *page_size, *timeout_ms, *secret_key;
+    const char *page_size, *timeout_ms, *secret_key, *into, *jobs;
     bool full, quiet;
 };
+
+static const char REPORT_USAGE[] =
+    "usage: city-pull report --from CONNINFO [-o FILE|-]\n"
+    "                        [--stale-after SECONDS]\n"
+    "\n"
+    "Writes the city report from the warehouse: one self-contained HTML\n"
+    "file with each district's headline figures, a chart per figure with\n"
+    "a bar per district, and the hubs not loaded for longer than\n"
+    "--stale-after (default 86400).\n"
+    "\n"
+    "options:\n"
+    "      --from CONNINFO      the warehouse (libpq connection string)\n"
+    "  -o, --output FILE        default city.html; - is stdout\n"
+    "      --stale-after SECONDS\n"
+    "  -h, --help               show this help\n";
+
+/* "city-pull report ...". Returns an exit code. */
+static int report_command(int argc, char **argv)
+{
+    enum { O_FROM = 256, O_STALE };
+    static const struct option opts[] = {
+        {"from", required_argument, NULL, O_FROM},
+        {"output", required_argument, NULL, 'o'},
+        {"stale-after", required_argument, NULL, O_STALE},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0}};
+    const char *from = NULL, *output = "city.html";
+    long stale_after = 86400;
+    char *end = NULL;
+    opterr = 0;
+    optind = 1;
+    int opt;
+    while ((opt = getopt_long(argc, argv, ":o:h", opts, NULL)) != -1) {
+        switch (opt) {
+        case O_FROM:
+            from = optarg;
+            break;
+        case 'o':
+            output = optarg;
+            break;
+        case O_STALE:
+            stale_after = strtol(optarg, &end, 10);
+            if (!*optarg || *end || stale_after < 1) {
+                fprintf(stderr, "city-pull: bad --stale-after \"%s\"\n\n%s",
+                        optarg, REPORT_USAGE);
+                return EXIT_USAGE;
+            }
+            break;
+        case 'h':
+            fputs(REPORT_USAGE, stdout);
+            return EXIT_OK;
+        default:
+            fprintf(stderr, "city-pull: bad option \"%s\"\n\n%s",
+                    argv[optind - 1], REPORT_USAGE);
+            return EXIT_USAGE;
+        }
+    }
+    if (!from || optind < argc) {
+        fprintf(stderr, "city-pull: report needs --from CONNINFO\n\n%s",
+                REPORT_USAGE);
+        return EXIT_USAGE;
+    }
+    return report_run(from, output, stale_after);
+}
 
 static int usage_error(const char *msg, const char *arg)
 {
@@ -108,7 +162,9 @@ static int parse_args(int argc, char **argv, struct options *o)
         O_FULL,
         O_PAGE,
         O_TIMEOUT,
-        O_SECRET
+        O_SECRET,
+        O_INTO,
+        O_JOBS
     };
     static const struct option opts[] = {
         {"config", required_argument, NULL, 'c'},
@@ -122,6 +178,8 @@ static int parse_args(int argc, char **argv, struct options *o)
         {"page-size", required_argument, NULL, O_PAGE},
         {"timeout-ms", required_argument, NULL, O_TIMEOUT},
         {"secret-key", required_argument, NULL, O_SECRET},
+        {"into", required_argument, NULL, O_INTO},
+        {"jobs", required_argument, NULL, O_JOBS},
         {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
@@ -163,6 +221,12 @@ static int parse_args(int argc, char **argv, struct options *o)
             break;
         case O_SECRET:
             o->secret_key = optarg;
+            break;
+        case O_INTO:
+            o->into = optarg;
+            break;
+        case O_JOBS:
+            o->jobs = optarg;
             break;
         case 'q':
             o->quiet = true;
@@ -226,89 +290,10 @@ static size_t split_list(char *buf, char **items, size_t max)
     return n;
 }
 
-static void progress(bool tty, bool quiet, const char *hub, const char *dataset,
-                     unsigned pages, size_t rows)
-{
-    if (tty && !quiet) {
-        fprintf(stderr, "\r%-10s %-18s page %u, %zu rows ", hub, dataset, pages,
-                rows);
-        fflush(stderr);
-    }
-}
-
-/* Pulls every page of one dataset of one hub into sink. Returns 0 (cursor
- * saved in state), 1 (the hub refused the dataset) or -1 (no answer: the
- * hub is marked dead). */
-static int pull_dataset(void *ctx, struct hub *h, const char *dataset,
-                        const struct options *o, const struct ws_keypair *own,
-                        unsigned page_size, int timeout_ms, struct sink *sink,
-                        struct state *st, bool tty)
-{
-    char err[512];
-    struct fetch_client *fc = NULL;
-    if (fetch_open(ctx, h->endpoint, h->key_path[0] ? own : NULL,
-                   h->key_path[0] ? h->key.public_z85 : NULL, timeout_ms, &fc,
-                   err, sizeof err) < 0) {
-        h->dead = true;
-        snprintf(h->error, sizeof h->error, "%s", err);
-        return -1;
-    }
-    char cursor[64];
-    snprintf(cursor, sizeof cursor, "%s",
-             o->full ? "" : state_cursor(st, h->name, dataset));
-    size_t rows = 0, dropped = 0;
-    unsigned pages = 0;
-    int rc = 0;
-    for (;;) {
-        Wardsync__V1__PullPage *page = NULL;
-        if (fetch_page(fc, dataset, o->scope, cursor, page_size, &page, err,
-                       sizeof err) < 0) {
-            h->dead = true;
-            snprintf(h->error, sizeof h->error, "%s (%s)", err, h->endpoint);
-            rc = -1;
-            break;
-        }
-        if (page->error && page->error[0]) {
-            if (tty && !o->quiet)
-                fputc('\n', stderr);
-            fprintf(stderr, "city-pull: hub %s: %s: %s\n", h->name, dataset,
-                    page->error);
-            wardsync__v1__pull_page__free_unpacked(page, NULL);
-            rc = 1;
-            break;
-        }
-        if (sink_write_page(sink, h->name, page, &dropped, err, sizeof err) <
-            0) {
-            fprintf(stderr, "city-pull: %s\n", err);
-            wardsync__v1__pull_page__free_unpacked(page, NULL);
-            rc = 1;
-            break;
-        }
-        pages++;
-        rows += page->n_rows;
-        snprintf(cursor, sizeof cursor, "%s",
-                 page->next_cursor ? page->next_cursor : "");
-        bool more = page->more;
-        wardsync__v1__pull_page__free_unpacked(page, NULL);
-        progress(tty, o->quiet, h->name, dataset, pages, rows);
-        if (!more)
-            break;
-    }
-    fetch_close(&fc);
-    if (rc == 0) {
-        state_set_cursor(st, h->name, dataset, cursor);
-        if (tty && !o->quiet)
-            fputc('\r', stderr);
-        if (!o->quiet)
-            fprintf(stderr, "%-10s %-18s %zu rows in %u pages, cursor %s%s\n",
-                    h->name, dataset, rows, pages, cursor,
-                    dropped ? " (columns dropped)" : "");
-    }
-    return rc;
-}
-
 int main(int argc, char **argv)
 {
+    if (argc > 1 && strcmp(argv[1], "report") == 0)
+        return report_command(argc - 1, argv + 1);
     struct options o = {0};
     int rc = parse_args(argc, argv, &o);
     if (rc >= 0)
@@ -330,6 +315,8 @@ int main(int argc, char **argv)
     SETTING(page_size, "page_size", "500")
     SETTING(timeout_ms, "timeout_ms", "30000")
     SETTING(secret_key, "secret_key", "")
+    SETTING(into, "into", "")
+    SETTING(jobs, "jobs", "4")
 #undef SETTING
 
     static struct hub hubs[MAX_HUBS];
@@ -359,19 +346,33 @@ int main(int argc, char **argv)
     char *end = NULL;
     long page_size = strtol(o.page_size, &end, 10);
     long timeout_ms = strtol(o.timeout_ms, &end, 10);
-    enum sink_format format =
-        strcmp(o.format, "json") == 0 ? SINK_JSON : SINK_CSV;
+    long jobs = strtol(o.jobs, &end, 10);
     if (n_hubs == 0 || n_datasets == 0 || page_size < 1 || page_size > 5000 ||
-        timeout_ms < 10 ||
+        timeout_ms < 10 || jobs < 1 || jobs > MAX_HUBS ||
         (strcmp(o.format, "csv") != 0 && strcmp(o.format, "json") != 0)) {
         ws_config_destroy(&cfg);
         return usage_error(n_hubs == 0 ? "no hub given (--hub or [city] hubs)"
                                        : "bad dataset list, format, page "
-                                         "size or timeout",
+                                         "size, timeout or jobs",
                            NULL);
     }
+    struct run_options run = {0};
+    for (size_t d = 0; d < n_datasets; d++)
+        run.datasets[d] = datasets[d];
+    run.n_datasets = n_datasets;
+    run.format = strcmp(o.format, "json") == 0 ? SINK_JSON : SINK_CSV;
+    run.scope = o.scope;
+    run.into = o.into[0] ? o.into : NULL;
+    run.full = o.full;
+    run.quiet = o.quiet;
+    run.tty = isatty(STDERR_FILENO);
+    run.page_size = (unsigned)page_size;
+    run.timeout_ms = (int)timeout_ms;
+    run.jobs = (unsigned)jobs;
     bool to_stdout = strcmp(o.output, "-") == 0;
-    if (!to_stdout && mkdir(o.output, 0755) != 0 && errno != EEXIST) {
+    run.output = to_stdout ? NULL : o.output;
+    if (!run.into && !to_stdout && mkdir(o.output, 0755) != 0 &&
+        errno != EEXIST) {
         fprintf(stderr, "city-pull: could not create \"%s\": %s\n", o.output,
                 strerror(errno));
         ws_config_destroy(&cfg);
@@ -383,6 +384,7 @@ int main(int argc, char **argv)
     if (!state_path[0])
         snprintf(state_path, sizeof state_path, "%s/city-pull-state.json",
                  to_stdout ? "." : o.output);
+    run.state_path = state_path;
 
     /* CURVE: the city's own secret key, and each hub's public key. */
     struct ws_keypair own;
@@ -411,48 +413,13 @@ int main(int argc, char **argv)
         ws_config_destroy(&cfg);
         return EXIT_CONFIG;
     }
+    run.own = any_key ? &own : NULL;
 
-    struct state *st = NULL;
-    if (state_load(state_path, &st, err, sizeof err) < 0) {
-        fprintf(stderr, "city-pull: %s\n", err);
-        ws_config_destroy(&cfg);
-        return EXIT_CONFIG;
-    }
     void *ctx = zmq_ctx_new();
-    bool tty = isatty(STDERR_FILENO);
-    rc = EXIT_OK;
-    for (size_t d = 0; d < n_datasets && rc != EXIT_IO; d++) {
-        struct sink *sink = NULL;
-        if (sink_open(to_stdout ? NULL : o.output, datasets[d], format, &sink,
-                      err, sizeof err) < 0) {
-            fprintf(stderr, "city-pull: %s\n", err);
-            rc = EXIT_IO;
-            break;
-        }
-        for (size_t i = 0; i < n_hubs; i++) {
-            if (hubs[i].dead)
-                continue;
-            int prc = pull_dataset(ctx, &hubs[i], datasets[d], &o, &own,
-                                   (unsigned)page_size, (int)timeout_ms, sink,
-                                   st, tty);
-            if (prc < 0) {
-                if (tty && !o.quiet)
-                    fputc('\n', stderr);
-                fprintf(stderr, "city-pull: hub %s does not answer: %s\n",
-                        hubs[i].name, hubs[i].error);
-            }
-            if (prc != 0)
-                rc = EXIT_PARTIAL;
-        }
-        if (sink_close(&sink, true, err, sizeof err) < 0 ||
-            state_save(st, err, sizeof err) < 0) {
-            fprintf(stderr, "city-pull: %s\n", err);
-            rc = EXIT_IO;
-        }
-    }
+    rc = run.into ? load_run(ctx, hubs, n_hubs, &run)
+                  : files_run(ctx, hubs, n_hubs, &run);
     zmq_ctx_term(ctx);
     ws_keys_wipe(&own);
-    state_destroy(&st);
     ws_config_destroy(&cfg);
     return rc;
 }

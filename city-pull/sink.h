@@ -1,39 +1,38 @@
 /*
- * sink.h - where pulled rows go: one CSV or JSON file per dataset, or
- * stdout.
+ * sink.h - writes pulled rows as CSV or JSON.
  *
- * CSV: UTF-8 with a byte order mark (so that Excel reads Vietnamese text
- * as UTF-8), RFC 4180 quoting, CRLF line ends, one header row: hub, op,
- * key, change, then the dataset's columns. JSON: one document
- * {"dataset":…, "rows":[{"hub":…, "op":…, "key":…, "change":N,
- * "values":{column: text or null}}]}. A file is written beside its target
- * and renamed on sink_close(commit), so a reader never sees half a file.
+ * A row is a JSON object {"hub":…, "op":…, "key":…, "change":N,
+ * "values":{column: text or null}} (the hub's text, as dataset.c keeps
+ * it). CSV: UTF-8 with a byte order mark when written to a file (so that
+ * Excel reads Vietnamese text as UTF-8), RFC 4180 quoting, CRLF line
+ * ends, one header row: hub, op, key, change, then the dataset's columns;
+ * a NULL is an empty field. JSON: one document {"dataset":…,
+ * "rows":[{"hub", "op", "key", "change", "values":{…}}]} whose values are
+ * typed (columns.h): numbers are numbers, booleans true/false, a
+ * petition's history an array.
  */
 #ifndef CITY_PULL_SINK_H
 #define CITY_PULL_SINK_H
 
+#include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
-
-#include "wardsync/v1/pull.pb-c.h"
+#include <stdio.h>
 
 enum sink_format { SINK_CSV, SINK_JSON };
 
-struct sink;
+/* Writes rows (a JSON array of rows, borrowed) with the given columns to
+ * f; bom: start a CSV with the byte order mark. Returns 0 or -1 with err
+ * (out of memory or a write error). */
+int sink_write(FILE *f, enum sink_format format, const char *dataset,
+               char *const *columns, size_t n_columns, const json_t *rows,
+               bool bom, char *err, size_t errlen);
 
-/* dir NULL or "-": stdout. Returns 0 or -1 with err. */
-int sink_open(const char *dir, const char *dataset, enum sink_format format,
-              struct sink **out, char *err, size_t errlen);
-
-/* Appends the rows of page, tagged with hub. Columns are matched by name to
- * the first page's; a column the first page did not have is dropped (and
- * counted in *dropped). Returns 0 or -1 with err. */
-int sink_write_page(struct sink *s, const char *hub,
-                    const Wardsync__V1__PullPage *page, size_t *dropped,
-                    char *err, size_t errlen);
-
-/* Finishes the file: with commit, renames it into place; without, removes
- * it. Frees the sink and clears *s; NULL-safe. Returns 0 or -1 with err. */
-int sink_close(struct sink **s, bool commit, char *err, size_t errlen);
+/* The same into path, atomically: written beside it (path.tmp), flushed
+ * to disk, then renamed over it, so a reader (or a crash) never sees half
+ * a file. Returns 0 or -1 with err (path.tmp removed). */
+int sink_write_file(const char *path, enum sink_format format,
+                    const char *dataset, char *const *columns, size_t n_columns,
+                    const json_t *rows, char *err, size_t errlen);
 
 #endif

@@ -17,6 +17,7 @@
 
 #include "db/conn.h"
 #include "db/read.h"
+#include "status.h"
 #include "wardsync/config.h"
 #include "wardsync/log.h"
 
@@ -382,6 +383,50 @@ static void rules(FILE *out, const struct hub_settings *settings)
           out);
 }
 
+/* The sync section (docs/DESIGN.md §8): every unit that should report,
+ * its current agent's last contact, lag, backlog and rejected events, and
+ * its state (status.c's, at the default threshold), in a table
+ * id="sync" with one <tr class="unit"> per unit. Returns 0 or a negative
+ * errno with err. */
+static int section_sync(FILE *out, struct db *db, char *err, size_t errlen)
+{
+    struct db_table t = {0};
+    int rc = db_read_status_agents(db, STATUS_DEFAULT_SILENT_AFTER_S, &t, err,
+                                   errlen);
+    if (rc < 0)
+        return rc;
+    fputs("<h2>Đồng bộ dữ liệu (sync)</h2>\n<table id=\"sync\"><tr>"
+          "<th>Đơn vị (unit)</th><th>Liên lạc cuối (last contact, UTC)</th>"
+          "<th>Độ trễ (lag, s)</th><th>Tồn đọng (backlog)</th>"
+          "<th>Bị từ chối (rejected)</th><th>Trạng thái (state)</th></tr>\n",
+          out);
+    for (size_t r = 0; r < t.n_rows; r++) {
+        if (r > 0 && strcmp(cell(&t, r, "ward"), cell(&t, r - 1, "ward")) == 0)
+            continue; /* the unit's current instance only */
+        const char *state = cell(&t, r, "state");
+        bool never = strcmp(state, "NEVER") == 0;
+        fputs("<tr class=\"unit\"><td>", out);
+        put_text(out, cell(&t, r, "ward"));
+        fputs(" ", out);
+        put_text(out, cell(&t, r, "name"));
+        fputs("</td><td>", out);
+        put_text(out,
+                 never ? "chưa bao giờ (never)" : cell(&t, r, "last_contact"));
+        fputs("</td><td class=\"num\">", out);
+        put_text(out, never ? "–" : cell(&t, r, "lag_seconds"));
+        fputs("</td><td class=\"num\">", out);
+        put_text(out, cell(&t, r, "backlog"));
+        fputs("</td><td class=\"num\">", out);
+        put_text(out, cell(&t, r, "rejected"));
+        fprintf(out, "</td><td class=\"state-%s\">", state);
+        put_text(out, state);
+        fputs("</td></tr>\n", out);
+    }
+    fputs("</table>\n", out);
+    db_table_clear(&t);
+    return 0;
+}
+
 static int write_report(FILE *out, const struct hub_settings *settings,
                         struct db *db, char *err, size_t errlen)
 {
@@ -437,6 +482,9 @@ static int write_report(FILE *out, const struct hub_settings *settings,
 
     fputs("<h2>Cán bộ phải khắc phục (flagged subjects)</h2>\n", out);
     table_flagged(out, &t[DB_REPORT_FLAGGED]);
+    rc = section_sync(out, db, err, errlen);
+    if (rc < 0)
+        goto out;
     rules(out, settings);
     fputs("</body></html>\n", out);
     if (ferror(out)) {

@@ -1,8 +1,13 @@
 /*
- * status.c - "district-hub status": what every agent last told the hub.
+ * status.c - "district-hub status": every unit that should report, and
+ * what its agents last told the hub (docs/DESIGN.md §8).
  *
- * The backlog is the one the agent reported with its last batch, not a
- * guess of the hub's; lag is the time since the last contact.
+ * A unit is listed even when it never made contact (NEVER); a reinstalled
+ * agent (a new agent_instance) is one unit, its old instance RETIRED once
+ * the new one delivered (db_read_status_agents). The backlog is the one
+ * the agent reported with its last batch, not a guess of the hub's; lag is
+ * the time since the last contact. A unit never seen or silent past the
+ * threshold makes the command exit 1, for a monitoring check.
  */
 #include "status.h"
 
@@ -40,28 +45,45 @@ static void format_lag(long long s, char *out, size_t cap)
         snprintf(out, cap, "%llds", s);
 }
 
+/* Units (first rows of a ward) and those silent or never seen. */
+static void count_units(const struct db_table *t, size_t *units, size_t *silent)
+{
+    *units = *silent = 0;
+    for (size_t r = 0; r < t->n_rows; r++) {
+        if (r == 0 || strcmp(cell(t, r, "ward"), cell(t, r - 1, "ward")) != 0)
+            (*units)++;
+        *silent += strcmp(cell(t, r, "silent"), "t") == 0;
+    }
+}
+
 static void print_table(const struct db_table *t, long silent_after_s,
                         FILE *out)
 {
     fprintf(out, "%-8s %-10s %-20s %-9s %8s %9s %9s %8s %9s  %s\n", "ward",
             "agent", "last contact (UTC)", "lag", "backlog", "accepted",
             "duplicate", "conflict", "rejected", "state");
-    size_t silent = 0;
     for (size_t r = 0; r < t->n_rows; r++) {
-        char lag[32], agent[11];
-        format_lag(strtoll(cell(t, r, "lag_seconds"), NULL, 10), lag,
-                   sizeof lag);
-        snprintf(agent, sizeof agent, "%s", cell(t, r, "agent_instance"));
-        bool is_silent = strcmp(cell(t, r, "silent"), "t") == 0;
-        silent += is_silent;
+        char lag[32] = "-", agent[11];
+        const char *state = cell(t, r, "state");
+        bool never = strcmp(state, "NEVER") == 0;
+        if (!never)
+            format_lag(strtoll(cell(t, r, "lag_seconds"), NULL, 10), lag,
+                       sizeof lag);
+        snprintf(agent, sizeof agent, "%s",
+                 never ? "-" : cell(t, r, "agent_instance"));
+        bool first =
+            r == 0 || strcmp(cell(t, r, "ward"), cell(t, r - 1, "ward")) != 0;
         fprintf(out, "%-8s %-10s %-20s %-9s %8s %9s %9s %8s %9s  %s\n",
-                cell(t, r, "ward"), agent, cell(t, r, "last_contact"), lag,
+                first ? cell(t, r, "ward") : "", agent,
+                never ? "never" : cell(t, r, "last_contact"), lag,
                 cell(t, r, "backlog"), cell(t, r, "accepted"),
                 cell(t, r, "duplicate"), cell(t, r, "conflict"),
-                cell(t, r, "rejected"), is_silent ? "SILENT" : "ok");
+                cell(t, r, "rejected"), state);
     }
-    fprintf(out, "%zu agents, %zu silent for more than %lds\n", t->n_rows,
-            silent, silent_after_s);
+    size_t units, silent;
+    count_units(t, &units, &silent);
+    fprintf(out, "%zu units, %zu silent for more than %lds or never seen\n",
+            units, silent, silent_after_s);
 }
 
 static json_t *integer_of(const char *text)
@@ -75,11 +97,16 @@ static int print_json(const struct db_table *t, long silent_after_s, FILE *out)
     json_t *agents = json_array();
     if (!root || !agents)
         goto fail;
+    size_t units, silent;
+    count_units(t, &units, &silent);
     json_object_set_new(root, "silent_after_s", json_integer(silent_after_s));
+    json_object_set_new(root, "units", json_integer((json_int_t)units));
+    json_object_set_new(root, "silent_units", json_integer((json_int_t)silent));
     json_object_set_new(root, "agents", agents);
     for (size_t r = 0; r < t->n_rows; r++) {
         json_t *a = json_pack(
-            "{s:s, s:s, s:s, s:o, s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:b}",
+            "{s:s, s:s, s:s, s:o, s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:b, "
+            "s:s}",
             "ward", cell(t, r, "ward"), "name", cell(t, r, "name"),
             "agent_instance", cell(t, r, "agent_instance"), "committed_through",
             integer_of(cell(t, r, "committed_through")), "first_contact",
@@ -91,7 +118,8 @@ static int print_json(const struct db_table *t, long silent_after_s, FILE *out)
             integer_of(cell(t, r, "duplicate")), "conflict",
             integer_of(cell(t, r, "conflict")), "rejected",
             integer_of(cell(t, r, "rejected")), "silent",
-            strcmp(cell(t, r, "silent"), "t") == 0);
+            strcmp(cell(t, r, "silent"), "t") == 0, "state",
+            cell(t, r, "state"));
         if (!a || json_array_append_new(agents, a) != 0)
             goto fail;
     }
@@ -135,6 +163,10 @@ int status_run(const struct hub_settings *settings, const char *format,
         print_table(&t, silent_after_s, out);
         rc = 0;
     }
+    size_t units, silent;
+    count_units(&t, &units, &silent);
+    if (rc == 0 && silent > 0)
+        rc = 1;
 out:
     db_table_clear(&t);
     db_close(&db);

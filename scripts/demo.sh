@@ -14,7 +14,9 @@
 #   WARDSYNC_PG_PORT       PostgreSQL port (default 54329)
 #   WARDSYNC_DEMO_PORT     hub ingest port on 127.0.0.1 (default 7401)
 #   WARDSYNC_DEMO_PULL_PORT  hub pull port on 127.0.0.1 (default ingest + 1);
-#                          city-pull writes var/demo/city/, and
+#                          city-pull writes var/demo/city/ and the
+#                          warehouse database wardsync_city_demo,
+#                          city-pull report var/demo/city.html, and
 #                          district-hub report var/demo/report.html
 #   WARDSYNC_DEMO_TIMEOUT  seconds to wait for every agent to drain (300)
 #   WARDSYNC_DEMO_SEED     seedgen seed (default 2023)
@@ -28,7 +30,7 @@
 # var/demo/keys on every run.
 set -euo pipefail
 
-usage() { sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; }
 case "${1:-}" in
   -h|--help) usage; exit 0 ;;
   -*) echo "demo: unknown option \"$1\"" >&2; usage >&2; exit 2 ;;
@@ -442,7 +444,9 @@ fi
 
 # ------------------------------------------------------------ city, report
 # The city pulls the district (CURVE, as city:HN) into one CSV per dataset,
-# then once more to show that a repeated pull brings only what changed.
+# then once more: the repeated pull brings only what changed, and the files
+# still hold the whole dataset. Then into the city warehouse, database
+# wardsync_city_demo on the same cluster.
 rm -rf "$demo/city"
 say "city-pull: pulling the district from $pull_endpoint"
 city_pull() {
@@ -453,8 +457,28 @@ city_pull() {
 city_pull 2>&1 | sed 's/^/  /' || fail "city-pull failed (see above)"
 say "city-pull again (incremental: only changes since the last cursor)"
 city_pull 2>&1 | sed 's/^/  /' || fail "second city-pull failed (see above)"
-say "wrote $demo/city/{indicators,petitions,ballot_aggregates,sync_status}.csv"
-"$hub_bin" status || fail "district-hub status failed"
+for ds in indicators petitions ballot_aggregates sync_status; do
+  rows=$(($(wc -l <"$demo/city/$ds.csv") - 1))
+  [ "$rows" -gt 0 ] || fail "$demo/city/$ds.csv is empty after the second pull"
+  printf '  %-24s %s rows\n' "$ds.csv" "$rows"
+done
+say "wrote $demo/city/{indicators,petitions,ballot_aggregates,sync_status}.csv and changes/"
+warehouse_conninfo=$(sed 's/dbname=[^ ]*/dbname=wardsync_city_demo/' <<<"$owner_conninfo")
+"$psql_bin" "$admin_conninfo" -X -q -v ON_ERROR_STOP=1 \
+  -c 'SET client_min_messages = warning' \
+  -c 'DROP DATABASE IF EXISTS wardsync_city_demo WITH (FORCE)' \
+  -c 'CREATE DATABASE wardsync_city_demo' ||
+  fail "could not create database wardsync_city_demo"
+say "city-pull --into the city warehouse (database wardsync_city_demo)"
+city_pull --into "$warehouse_conninfo" 2>&1 | sed 's/^/  /' ||
+  fail "city-pull --into failed (see above)"
+"$psql_bin" "$warehouse_conninfo" -X -q -v ON_ERROR_STOP=1 \
+  -c 'SELECT district, wards, petitions_received, petitions_resolved, ballots_received FROM city.district_figures' |
+  sed 's/^/  /' || fail "could not read the warehouse"
+"$citypull_bin" report --from "$warehouse_conninfo" -o "$demo/city.html" ||
+  fail "city-pull report failed"
+say "wrote $demo/city.html"
+"$hub_bin" status || fail "district-hub status: a unit is silent or never seen (see above)"
 "$hub_bin" report -o "$demo/report.html" || fail "district-hub report failed"
 say "wrote $demo/report.html"
 

@@ -11,9 +11,14 @@ static const char STATUS_USAGE[] =
     "usage: district-hub [GLOBAL OPTIONS] status [--format FORMAT] "
     "[--silent-after SECONDS]\n"
     "\n"
-    "One row per agent: ward, last contact, lag, backlog as the agent last\n"
-    "reported it, accepted / duplicate / conflict / rejected events. Agents\n"
-    "without contact for longer than the threshold are marked SILENT.\n"
+    "Every unit that should report (org-unit file, enrolled ward keys,\n"
+    "outboxes seen), one row per agent instance: ward, last contact, lag,\n"
+    "backlog as the agent last reported it, accepted / duplicate / conflict\n"
+    "/ rejected events. A unit never seen is NEVER, one without contact for\n"
+    "longer than the threshold SILENT; a reinstalled agent's old instance\n"
+    "is RETIRED once the new one delivered.\n"
+    "exit codes: 0 every unit in contact, 1 a unit silent or never seen,\n"
+    "3 database error\n"
     "\n"
     "options:\n"
     "      --format FORMAT          table (default) or json\n"
@@ -21,6 +26,9 @@ static const char STATUS_USAGE[] =
     "  -h, --help                   show this help\n";
 
 enum { OPT_FORMAT = 256, OPT_SILENT_AFTER };
+
+/* The exit code when a unit is silent or never seen. */
+#define STATUS_EXIT_SILENT 1
 
 static int status_main(const struct cmd *cmd, int argc, char **argv,
                        const struct cmd_global *global)
@@ -50,9 +58,10 @@ static int status_main(const struct cmd *cmd, int argc, char **argv,
     exit_code = cmd_settings_load(global, &settings);
     if (exit_code != HUB_EXIT_OK)
         return exit_code;
-    /* A bad --format comes back as -EDOM: exit 2. */
-    exit_code =
-        cmd_exit_code(status_run(&settings, format, silent_after, stdout));
+    /* A bad --format comes back as -EDOM: exit 2; a unit silent or never
+     * seen as 1, for monitoring checks. */
+    int rc = status_run(&settings, format, silent_after, stdout);
+    exit_code = rc > 0 ? STATUS_EXIT_SILENT : cmd_exit_code(rc);
     settings_release(&settings);
     return exit_code;
 }

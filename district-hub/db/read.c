@@ -412,21 +412,61 @@ int db_read_pull_version(struct db *db, uint64_t *version, char *err,
 
 /* ---- status ---- */
 
+/* Every unit that should report: the wards and district offices of the
+ * org-unit file, every ward key enrolled and not revoked, every outbox
+ * seen. One row per unit and agent instance, the unit's current instance
+ * first (the newest that delivered anything, else the newest); a unit
+ * never seen has one row without an instance. state: NEVER, SILENT (no
+ * contact from any of its instances for $1 seconds), ok, RETIRED (an
+ * older instance, once a newer one delivered) or NEW (a newer instance
+ * that has not delivered yet). silent: the unit counts as silent (its
+ * first row only). */
 static const struct db_statement STATUS_AGENTS = {
     "read_status_agents", 1,
-    "SELECT a.ward, coalesce(u.name, '') AS name, a.agent_instance,"
-    "       a.committed_through,"
-    "       to_char(a.first_contact, 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
+    "WITH units (ward) AS ("
+    "  SELECT code FROM org_units WHERE kind IN ('ward', 'district')"
+    "  UNION SELECT substr(principal, 6) FROM principal_keys"
+    "         WHERE principal LIKE 'ward:%' AND revoked_at IS NULL"
+    "  UNION SELECT ward FROM agents"
+    "), instances AS ("
+    "  SELECT a.*,"
+    "         row_number() OVER (PARTITION BY a.ward"
+    "                            ORDER BY a.committed_through > 0 DESC,"
+    "                                     a.first_contact DESC,"
+    "                                     a.agent_instance) AS rank,"
+    "         max(a.last_contact) OVER (PARTITION BY a.ward) AS unit_contact,"
+    "         max(a.first_contact) FILTER (WHERE a.committed_through > 0)"
+    "             OVER (PARTITION BY a.ward) AS newest_delivering"
+    "    FROM agents a"
+    ")"
+    "SELECT u.ward, coalesce(o.name, '') AS name,"
+    "       coalesce(i.agent_instance, '') AS agent_instance,"
+    "       coalesce(i.committed_through, 0) AS committed_through,"
+    "       to_char(i.first_contact, 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
     "           AS first_contact,"
-    "       to_char(a.last_contact, 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
+    "       to_char(i.last_contact, 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
     "           AS last_contact,"
-    "       floor(extract(epoch FROM now() - a.last_contact))::bigint"
+    "       floor(extract(epoch FROM now() - i.last_contact))::bigint"
     "           AS lag_seconds,"
-    "       a.backlog, a.accepted, a.duplicate, a.conflict, a.rejected,"
-    "       (now() - a.last_contact > make_interval(secs => $1::bigint))"
+    "       coalesce(i.backlog, 0) AS backlog,"
+    "       coalesce(i.accepted, 0) AS accepted,"
+    "       coalesce(i.duplicate, 0) AS duplicate,"
+    "       coalesce(i.conflict, 0) AS conflict,"
+    "       coalesce(i.rejected, 0) AS rejected,"
+    "       CASE WHEN i.ward IS NULL THEN 'NEVER'"
+    "            WHEN i.rank > 1 AND i.first_contact < i.newest_delivering"
+    "                 THEN 'RETIRED'"
+    "            WHEN i.rank > 1 THEN 'NEW'"
+    "            WHEN now() - i.unit_contact"
+    "                 > make_interval(secs => $1::bigint) THEN 'SILENT'"
+    "            ELSE 'ok' END AS state,"
+    "       (i.ward IS NULL OR (i.rank = 1 AND now() - i.unit_contact"
+    "                           > make_interval(secs => $1::bigint)))"
     "           AS silent"
-    "  FROM agents a LEFT JOIN org_units u ON u.code = a.ward"
-    " ORDER BY a.ward, a.last_contact DESC, a.agent_instance"};
+    "  FROM units u"
+    "  LEFT JOIN org_units o ON o.code = u.ward"
+    "  LEFT JOIN instances i ON i.ward = u.ward"
+    " ORDER BY u.ward, i.rank"};
 
 int db_read_status_agents(struct db *db, long silent_after_s,
                           struct db_table *out, char *err, size_t errlen)

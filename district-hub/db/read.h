@@ -104,10 +104,15 @@ int db_read_pull_version(struct db *db, uint64_t *version, char *err,
 
 /* ---- status (status.c) ---- */
 
-/* One row per agent: ward, name, agent_instance, committed_through,
- * first_contact, last_contact (ISO 8601 UTC), lag_seconds, backlog,
- * accepted, duplicate, conflict, rejected, silent ("t"/"f": no contact
- * for more than silent_after_s seconds). Wards in code order. */
+/* One row per unit that should report (org-unit file wards and district
+ * offices, enrolled ward keys, outboxes seen) and agent instance, the
+ * unit's current instance first: ward, name, agent_instance ("" when never
+ * seen), committed_through, first_contact, last_contact (ISO 8601 UTC,
+ * NULL when never seen), lag_seconds, backlog, accepted, duplicate,
+ * conflict, rejected, state (NEVER, SILENT, ok, RETIRED, NEW), silent
+ * ("t" on a unit's first row when it is never seen or none of its
+ * instances made contact for silent_after_s seconds). Units in code
+ * order. */
 int db_read_status_agents(struct db *db, long silent_after_s,
                           struct db_table *out, char *err, size_t errlen);
 

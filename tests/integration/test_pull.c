@@ -299,22 +299,25 @@ static void test_city_pulls_every_dataset(void **state)
                         "accepted");
     assert_string_equal(json_string_value(json_object_get(values, "due_on")),
                         "2026-11-10");
-    /* The history holds both changes, with the ward's own words. */
-    json_t *history = json_loads(
-        json_string_value(json_object_get(values, "history")), 0, NULL);
+    /* The history holds both changes, with the ward's own words, as a
+     * JSON array (not JSON inside a string). */
+    json_t *history = json_object_get(values, "history");
+    assert_true(json_is_array(history));
     assert_int_equal(json_array_size(history), 2);
     assert_string_equal(
         json_string_value(json_object_get(json_array_get(history, 0), "note")),
         "Đơn của công dân phường Bồ Đề");
-    json_decref(history);
+    assert_true(json_is_true(json_object_get(values, "in_jurisdiction")));
     json_decref(p);
 
     json_t *s = load_rows("city", "sync_status");
     assert_int_equal(json_array_size(s), 1);
     json_t *sv = json_object_get(json_array_get(s, 0), "values");
     assert_string_equal(json_string_value(json_object_get(sv, "ward")), "LB01");
-    assert_string_equal(
-        json_string_value(json_object_get(sv, "committed_through")), "3");
+    /* Numbers are JSON numbers. */
+    assert_true(json_is_integer(json_object_get(sv, "committed_through")));
+    assert_int_equal(
+        json_integer_value(json_object_get(sv, "committed_through")), 3);
     json_decref(s);
 
     json_t *ind = load_rows("city", "indicators");
@@ -324,7 +327,9 @@ static void test_city_pulls_every_dataset(void **state)
     json_decref(ba);
 }
 
-static void test_second_pull_returns_only_changes(void **state)
+/* The second run fetches only the changes, and the file still holds the
+ * whole dataset with them applied (docs/DESIGN.md §8). */
+static void test_second_pull_keeps_whole_dataset(void **state)
 {
     (void)state;
     send_petition("P-2",
@@ -336,10 +341,10 @@ static void test_second_pull_returns_only_changes(void **state)
     assert_int_equal(city_pull("city", false, false, &out), 0);
     free(out);
     json_t *p = load_rows("city", "petitions");
-    assert_int_equal(json_array_size(p), 2);
+    assert_int_equal(json_array_size(p), 3);
     assert_string_equal(row_op(p, "LB01/P-2"), "update");
     assert_string_equal(row_op(p, "LB01/P-3"), "insert");
-    assert_null(row_with_key(p, "LB01/P-1"));
+    assert_string_equal(row_op(p, "LB01/P-1"), "insert");
     json_decref(p);
     json_t *s = load_rows("city", "sync_status");
     assert_int_equal(json_array_size(s), 1);
@@ -348,11 +353,12 @@ static void test_second_pull_returns_only_changes(void **state)
         "update");
     json_decref(s);
 
-    /* Nothing new: nothing pulled. */
+    /* Nothing new: the file stays whole. */
     assert_int_equal(city_pull("city", false, false, &out), 0);
+    assert_non_null(strstr(out, "petitions          0 rows in 1 pages"));
     free(out);
     p = load_rows("city", "petitions");
-    assert_int_equal(json_array_size(p), 0);
+    assert_int_equal(json_array_size(p), 3);
     json_decref(p);
 
     /* A deletion is pulled as such. */
@@ -363,11 +369,11 @@ static void test_second_pull_returns_only_changes(void **state)
     assert_int_equal(city_pull("city", false, false, &out), 0);
     free(out);
     p = load_rows("city", "petitions");
-    if (json_array_size(p) != 1) {
+    if (json_array_size(p) != 2) {
         char *dump = json_dumps(p, JSON_INDENT(1));
-        fail_msg("want one deletion, got:\n%s", dump);
+        fail_msg("want P-3 removed, got:\n%s", dump);
     }
-    assert_string_equal(row_op(p, "LB01/P-3"), "delete");
+    assert_null(row_with_key(p, "LB01/P-3"));
     json_decref(p);
 }
 
@@ -646,24 +652,30 @@ static void test_signature_ignores_agent_contact(void **state)
     assert_true(it_query_long(env.db, version) > v1);
 }
 
-/* district-hub status: one row per agent, as json and as a table, with a
- * silence threshold. */
+/* district-hub status: every unit, as json and as a table, with a
+ * silence threshold (the wards of the org-unit file that never sent make
+ * it exit 1; test_city.c covers NEVER and reinstalls). */
 static void test_status_shows_every_agent(void **state)
 {
     (void)state;
     char *out = NULL;
     const char *json_argv[] = {it_hub_bin, "--database", env.conninfo, "status",
                                "--format", "json",       NULL};
-    assert_int_equal(it_run(json_argv, NULL, 30, &out), 0);
+    assert_int_equal(it_run(json_argv, NULL, 30, &out), 1);
     json_error_t jerr;
     const char *start = strchr(out, '{');
     json_t *root = start ? json_loads(start, 0, &jerr) : NULL;
     if (!root)
         fail_msg("status is not json:\n%s", out);
     json_t *agents = json_object_get(root, "agents");
-    assert_int_equal(json_array_size(agents), 1);
-    json_t *a = json_array_get(agents, 0);
-    assert_string_equal(json_string_value(json_object_get(a, "ward")), "LB01");
+    json_t *a = NULL;
+    for (size_t i = 0; i < json_array_size(agents); i++)
+        if (strcmp(json_string_value(
+                       json_object_get(json_array_get(agents, i), "ward")),
+                   "LB01") == 0)
+            a = json_array_get(agents, i);
+    assert_non_null(a);
+    assert_string_equal(json_string_value(json_object_get(a, "state")), "ok");
     assert_int_equal(
         json_integer_value(json_object_get(a, "committed_through")),
         (json_int_t)(next_seq - 1));
@@ -682,10 +694,11 @@ static void test_status_shows_every_agent(void **state)
     const char *table_argv[] = {it_hub_bin, "--database",     env.conninfo,
                                 "status",   "--silent-after", "3600",
                                 NULL};
-    assert_int_equal(it_run(table_argv, NULL, 30, &out), 0);
+    assert_int_equal(it_run(table_argv, NULL, 30, &out), 1);
     assert_non_null(strstr(out, "LB01"));
     assert_non_null(strstr(out, "SILENT"));
-    assert_non_null(strstr(out, "1 agents, 1 silent for more than 3600s"));
+    if (!strstr(out, "15 units, 15 silent for more than 3600s or never seen"))
+        fail_msg("want 15 units all silent or never seen:\n%s", out);
     free(out);
 }
 
@@ -693,7 +706,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_city_pulls_every_dataset),
-        cmocka_unit_test(test_second_pull_returns_only_changes),
+        cmocka_unit_test(test_second_pull_keeps_whole_dataset),
         cmocka_unit_test(test_csv_is_utf8_with_header),
         cmocka_unit_test(test_ward_key_cannot_pull),
         cmocka_unit_test(test_city_never_sees_suppressed_numbers),
