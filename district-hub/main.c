@@ -102,15 +102,18 @@ static const char REVOKE_USAGE[] =
 
 static const char INDICATORS_USAGE[] =
     "usage: district-hub [GLOBAL OPTIONS] indicators [--format FORMAT] "
-    "[--period P]\n"
+    "[--period P] [--as-of DATE]\n"
     "\n"
-    "Prints the count indicators per ward, for the district office\n"
-    "(LB-office) and for the whole district (LB: office and wards).\n"
+    "Prints every indicator per ward, for each unit's own office\n"
+    "(LB-office) and for every unit with children (LB: office and wards).\n"
     "\n"
     "options:\n"
     "      --format FORMAT  table (default), csv or json\n"
     "      --period P       all (default), YYYY, YYYY-Qn, YYYY-MM,\n"
     "                       YYYY-MM-DD or YYYY-MM-DD..YYYY-MM-DD\n"
+    "      --as-of DATE     judge every date-dependent figure as it stood\n"
+    "                       on DATE (default: today in Asia/Ho_Chi_Minh, or\n"
+    "                       the period's last day when it is over)\n"
     "  -h, --help           show this help\n";
 
 static const char STATUS_USAGE[] =
@@ -127,7 +130,7 @@ static const char STATUS_USAGE[] =
     "  -h, --help                   show this help\n";
 
 static const char REPORT_USAGE[] =
-    "usage: district-hub [GLOBAL OPTIONS] report [-o FILE]\n"
+    "usage: district-hub [GLOBAL OPTIONS] report [-o FILE] [--as-of DATE]\n"
     "\n"
     "Writes one self-contained HTML page (inline styles and SVG charts, no\n"
     "external assets): indicators per ward, ballot levels per content\n"
@@ -137,6 +140,8 @@ static const char REPORT_USAGE[] =
     "options:\n"
     "  -o, --output FILE   where to write (default report.html; - for\n"
     "                      stdout)\n"
+    "      --as-of DATE    the day the figures are judged on (default:\n"
+    "                      today in Asia/Ho_Chi_Minh)\n"
     "  -h, --help          show this help\n";
 
 struct command_line {
@@ -149,6 +154,7 @@ struct command_line {
     bool insecure;
     const char *format;
     const char *period;
+    const char *as_of;    /* indicators, report */
     long silent_after;    /* status */
     const char *output;   /* report */
     const char *ward;     /* enroll, revoke */
@@ -184,7 +190,8 @@ static int parse_command(int argc, char **argv, struct command_line *cl)
         OPT_CITY,
         OPT_KEY,
         OPT_FORCE,
-        OPT_SILENT_AFTER
+        OPT_SILENT_AFTER,
+        OPT_AS_OF
     };
     static const struct option run_options[] = {
         {"ingest", required_argument, NULL, OPT_INGEST},
@@ -194,6 +201,7 @@ static int parse_command(int argc, char **argv, struct command_line *cl)
     static const struct option indicators_options[] = {
         {"format", required_argument, NULL, OPT_FORMAT},
         {"period", required_argument, NULL, OPT_PERIOD},
+        {"as-of", required_argument, NULL, OPT_AS_OF},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
     static const struct option status_options[] = {
@@ -203,6 +211,7 @@ static int parse_command(int argc, char **argv, struct command_line *cl)
         {NULL, 0, NULL, 0}};
     static const struct option report_options[] = {
         {"output", required_argument, NULL, 'o'},
+        {"as-of", required_argument, NULL, OPT_AS_OF},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
     static const struct option migrate_options[] = {
@@ -273,6 +282,9 @@ static int parse_command(int argc, char **argv, struct command_line *cl)
             break;
         case OPT_PERIOD:
             cl->period = optarg;
+            break;
+        case OPT_AS_OF:
+            cl->as_of = optarg;
             break;
         case OPT_SILENT_AFTER: {
             char *end = NULL;
@@ -402,9 +414,10 @@ int main(int argc, char **argv)
     else if (strcmp(cl.command, "round") == 0)
         rc = rounds_run(&settings, cl.command_argc, cl.command_argv);
     else if (strcmp(cl.command, "report") == 0)
-        rc = report_run(&settings, cl.output ? cl.output : "report.html");
+        rc = report_run(&settings, cl.output ? cl.output : "report.html",
+                        cl.as_of);
     else
-        rc = indicators_run(&settings, cl.format, cl.period, stdout);
+        rc = indicators_run(&settings, cl.format, cl.period, cl.as_of, stdout);
     settings_release(&settings);
     return rc;
 }
