@@ -466,7 +466,10 @@ RETURNS TABLE (code text, org_unit text, name text, unit_kind text,
                value numeric, suppressed boolean, rule text, ord integer,
                sort_key text)
 LANGUAGE sql STABLE AS $$
-    WITH asof AS MATERIALIZED (
+    WITH scope AS MATERIALIZED (
+        -- The org unit rows once: the view is recursive.
+        SELECT * FROM indicator_scope
+    ), asof AS MATERIALIZED (
         SELECT coalesce(p_as_of,
                         CASE WHEN p_to IS NOT NULL
                                   AND p_to - 1 < district_today()
@@ -622,19 +625,19 @@ LANGUAGE sql STABLE AS $$
         SELECT b.code, s.org_unit, s.name, s.unit_kind, s.sort_key, b.period,
                sum(b.num) AS num,
                CASE WHEN count(b.den) = 0 THEN NULL ELSE sum(b.den) END AS den
-          FROM ballot_values b JOIN indicator_scope s ON s.member = b.member
+          FROM ballot_values b JOIN scope s ON s.member = b.member
          GROUP BY b.code, s.org_unit, s.name, s.unit_kind, s.sort_key, b.period
         UNION ALL
         SELECT v.code, s.org_unit, s.name, s.unit_kind, s.sort_key, p_label,
                sum(v.num),
                CASE WHEN count(v.den) = 0 THEN NULL ELSE sum(v.den) END
-          FROM period_values v JOIN indicator_scope s ON s.member = v.member
+          FROM period_values v JOIN scope s ON s.member = v.member
          GROUP BY v.code, s.org_unit, s.name, s.unit_kind, s.sort_key
     ), percentiles AS (
         SELECT c.code, s.org_unit, s.name, s.unit_kind, s.sort_key, p_label,
                round((SELECT percentile_cont(c.fraction) WITHIN GROUP
                        (ORDER BY d.days_to_resolve)
-                  FROM deadlines d JOIN indicator_scope s2
+                  FROM deadlines d JOIN scope s2
                     ON s2.member = d.ward AND s2.org_unit = s.org_unit
                  WHERE d.days_to_resolve IS NOT NULL
                    AND d.state IN ('resolved_on_time', 'resolved_late'))::numeric,
@@ -643,15 +646,15 @@ LANGUAGE sql STABLE AS $$
                        ('petition_days_to_resolve_p90', 0.9::float8))
                    c (code, fraction)
          CROSS JOIN (SELECT DISTINCT org_unit, name, unit_kind, sort_key
-                       FROM indicator_scope) s
+                       FROM scope) s
     ), lag AS (
         -- The stalest agent: the largest now - last contact.
         SELECT 'sync_lag', s.org_unit, s.name, s.unit_kind, s.sort_key,
                p_label,
                round(extract(epoch FROM max(now() - a.last_contact)))::numeric
           FROM (SELECT DISTINCT org_unit, name, unit_kind, sort_key
-                  FROM indicator_scope) s
-          LEFT JOIN indicator_scope m ON m.org_unit = s.org_unit
+                  FROM scope) s
+          LEFT JOIN scope m ON m.org_unit = s.org_unit
           LEFT JOIN agents a ON a.ward = m.member
          GROUP BY s.org_unit, s.name, s.unit_kind, s.sort_key
     ), all_rows AS (
