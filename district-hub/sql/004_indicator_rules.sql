@@ -746,3 +746,18 @@ REVOKE EXECUTE ON FUNCTION petition_due_dates(date) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION subject_flags(date, date, integer, numeric,
     numeric), flagged_subjects(date, date, date, integer, numeric, numeric),
     petition_due_dates(date) TO wardsync_hub;
+
+-- No JIT for the indicator queries: the planner's estimates over the
+-- recursive org tree are far too high (millions of rows for a few
+-- hundred), and JIT then spends about 12 s compiling a query that runs in
+-- milliseconds. Off for the published view's function, and for every
+-- session of this database when the migrating role may say so.
+ALTER FUNCTION published_indicator_rows() SET jit = off;
+DO $$
+BEGIN
+    EXECUTE format('ALTER DATABASE %I SET jit = off', current_database());
+EXCEPTION WHEN insufficient_privilege THEN
+    RAISE NOTICE 'jit left as configured: % may not alter database %',
+        current_user, current_database();
+END
+$$;
