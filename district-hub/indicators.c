@@ -30,7 +30,6 @@
 #include <sys/stat.h>
 
 #include "csvload.h"
-#include "formulas.h"
 #include "db/conn.h"
 #include "db/indicators.h"
 #include "wardsync/config.h"
@@ -199,10 +198,47 @@ static void print_padded(FILE *out, const char *s, int width)
 
 /* ---- thresholds ---- */
 
+/* A share of the flag rule: a decimal in (0, 1] with at most 6 decimals
+ * ("0.30", ".5", "1"). Checked here so that the message names the
+ * setting; the database checks the range again. */
+static bool share_valid(const char *text)
+{
+    size_t i = 0, digits = 0, decimals = 0;
+    bool point = false, nonzero = false;
+    for (; text[i]; i++) {
+        if (text[i] == '.' && !point) {
+            point = true;
+            continue;
+        }
+        if (text[i] < '0' || text[i] > '9')
+            return false;
+        digits++;
+        if (point)
+            decimals++;
+        if (text[i] != '0')
+            nonzero = true;
+        if (!point && text[i] != '0' && !(text[i] == '1'))
+            return false;
+    }
+    if (digits == 0 || decimals > 6 || !nonzero)
+        return false;
+    /* at most 1: an integer part of 1 only with zero decimals */
+    const char *dot = strchr(text, '.');
+    size_t int_len = dot ? (size_t)(dot - text) : strlen(text);
+    bool int_one = false;
+    for (size_t k = 0; k < int_len; k++)
+        if (text[k] == '1')
+            int_one = true;
+    if (int_one && dot)
+        for (const char *q = dot + 1; *q; q++)
+            if (*q != '0')
+                return false;
+    return true;
+}
+
 int indicators_thresholds(const struct hub_settings *settings,
                           struct ind_thresholds *out, char *err, size_t errlen)
 {
-    struct formulas_share share;
     memset(out, 0, sizeof *out);
     if (ws_config_get_int(settings->config, "hub", "flag_min_ballots", 10, 1,
                           1000000, &out->min_ballots, err, errlen) < 0 ||
@@ -211,23 +247,21 @@ int indicators_thresholds(const struct hub_settings *settings,
         ws_config_get_int(settings->config, "hub", "due_soon_days", 5, 0, 365,
                           &out->due_soon_days, err, errlen) < 0)
         return -EINVAL;
-    out->level3_share =
-        ws_config_get(settings->config, "hub", "flag_level3_share", "0.30");
-    out->level23_share =
-        ws_config_get(settings->config, "hub", "flag_level23_share", "0.50");
-    if (formulas_share_parse(out->level3_share, &share) < 0) {
-        snprintf(err, errlen,
-                 "hub.flag_level3_share: \"%s\" is not a share in (0, 1] "
-                 "with at most 6 decimals",
-                 out->level3_share);
-        return -EINVAL;
-    }
-    if (formulas_share_parse(out->level23_share, &share) < 0) {
-        snprintf(err, errlen,
-                 "hub.flag_level23_share: \"%s\" is not a share in (0, 1] "
-                 "with at most 6 decimals",
-                 out->level23_share);
-        return -EINVAL;
+    static const char *const keys[] = {"flag_level3_share",
+                                       "flag_level23_share"};
+    static const char *const defaults[] = {"0.30", "0.50"};
+    char *dest[] = {out->level3_share, out->level23_share};
+    for (size_t i = 0; i < 2; i++) {
+        const char *v =
+            ws_config_get(settings->config, "hub", keys[i], defaults[i]);
+        if (!share_valid(v) || strlen(v) >= sizeof out->level3_share) {
+            snprintf(err, errlen,
+                     "hub.%s: \"%s\" is not a share in (0, 1] with at most 6 "
+                     "decimals",
+                     keys[i], v);
+            return -EINVAL;
+        }
+        ws_strlcpy(dest[i], v, sizeof out->level3_share);
     }
     return 0;
 }
@@ -459,7 +493,7 @@ static void print_table(FILE *out, const struct ind_row *rows, size_t n,
 }
 
 int indicators_run(const struct hub_settings *settings, const char *format,
-                   const char *period_text, FILE *out)
+                   const char *period_text, const char *as_of_text, FILE *out)
 {
     enum { FORMAT_TABLE, FORMAT_CSV, FORMAT_JSON } fmt;
     if (!format || strcmp(format, "table") == 0) {
@@ -481,21 +515,14 @@ int indicators_run(const struct hub_settings *settings, const char *format,
                  period_text);
         return -EDOM;
     }
+    int32_t as_of_day;
+    if (as_of_text && ws_date_parse(as_of_text, &as_of_day) < 0) {
+        ws_error(MODULE, "--as-of: \"%s\" is not a date (YYYY-MM-DD)",
+                 as_of_text);
+        return -EDOM;
+    }
     struct ind_thresholds t;
     char err[1024];
-    if (indicators_thresholds(settings, &t, err, sizeof err) < 0) {
-        ws_error(MODULE, "%s", err);
-        return -EINVAL;
-    }
-    /* Deadlines and ages are judged today, or on the period's last day
-     * when the period is over. */
-    char as_of[11];
-    int32_t today = (int32_t)(ws_now_ms() / 86400000);
-    int32_t last;
-    if (p.bounded && ws_date_parse(p.to, &last) == 0 && last - 1 < today)
-        today = last - 1;
-    ws_date_format(today, as_of);
-
     struct db *st = NULL;
     struct ind_row *rows = NULL;
     size_t n = 0;
@@ -505,8 +532,18 @@ int indicators_run(const struct hub_settings *settings, const char *format,
         ws_error(MODULE, "%s", err);
         return -EIO;
     }
+    /* The thresholds are those "district-hub migrate" wrote into the
+     * database, which the published views use too; as_of NULL lets
+     * indicator_values() take the district's today (or the period's last
+     * day when the period is over). */
+    if (db_ind_settings_read(st, &t, err, sizeof err) < 0) {
+        ws_error(MODULE, "could not read indicator_settings: %s", err);
+        rc = -EIO;
+        goto out_store;
+    }
     if (db_ind_values(st, p.bounded ? p.from : NULL, p.bounded ? p.to : NULL,
-                      p.label, as_of, &t, &rows, &n, err, sizeof err) < 0) {
+                      p.label, as_of_text, &t, &rows, &n, err,
+                      sizeof err) < 0) {
         ws_error(MODULE, "could not compute indicators: %s", err);
         rc = -EIO;
         goto out_store;

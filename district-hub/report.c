@@ -5,6 +5,15 @@
  * <rect class="bar"> elements, one per value, so that a test can count
  * what rendered. Texts shown to people are Vietnamese (GLOSSARY.md) with
  * the code names beside them where an analyst needs them.
+ *
+ * Every figure comes from the database's own functions, the ones
+ * "district-hub indicators" and the pull read (docs/DESIGN.md §7, "one
+ * definition everywhere"): the indicator table, the on-time and backlog
+ * charts from indicator_values(), the flagged subjects and the
+ * remediation chart from flagged_subjects(), the thresholds from
+ * indicator_settings. This file computes and suppresses nothing itself;
+ * a cell indicator_values() suppresses is shown "<k", any other as the
+ * value it returns.
  */
 #include "report.h"
 
@@ -16,13 +25,13 @@
 #include <time.h>
 
 #include "db/conn.h"
+#include "db/indicators.h"
 #include "db/read.h"
 #include "status.h"
 #include "wardsync/config.h"
 #include "wardsync/log.h"
 
 #define MODULE "report"
-#define SUPPRESS_BELOW 10
 
 /* HTML-escapes text (NULL: nothing). */
 static void put_text(FILE *out, const char *s)
@@ -140,7 +149,8 @@ static void svg_bars(FILE *out, const char *id, const char *title,
 static const char *const LEVEL_COLOURS[] = {"#2e7d32", "#f9a825", "#c62828"};
 
 /* Share of answers at each level within each content group. */
-static void chart_ballot_levels(FILE *out, const struct db_table *t)
+static void chart_ballot_levels(FILE *out, const struct db_table *t,
+                                bool suppressed, long k_below)
 {
     struct bar *bars = calloc(t->n_rows + 1, sizeof *bars);
     if (!bars)
@@ -155,10 +165,9 @@ static void chart_ballot_levels(FILE *out, const struct db_table *t)
                  cell(t, r, "group_code"), level);
         bars[r].colour =
             LEVEL_COLOURS[(level >= 1 && level <= 3) ? level - 1 : 0];
-        if (num(t, r, "ballots") < SUPPRESS_BELOW) {
+        if (suppressed) {
             bars[r].height = -1;
-            snprintf(bars[r].value, sizeof bars[r].value, "<%d",
-                     SUPPRESS_BELOW);
+            snprintf(bars[r].value, sizeof bars[r].value, "<%ld", k_below);
         } else {
             double share = group_total > 0
                                ? 100.0 * num(t, r, "answers") / group_total
@@ -194,57 +203,103 @@ static void chart_simple(FILE *out, const char *id, const char *title,
     free(bars);
 }
 
-static void chart_on_time(FILE *out, const struct db_table *t)
+/* The rows of one indicator, for ward and office rows (rollup false) or
+ * for the rollup of unit (rollup true). */
+static bool row_is(const struct ind_row *r, const char *code, bool rollup,
+                   const char *unit)
 {
-    struct bar *bars = calloc(t->n_rows + 1, sizeof *bars);
+    if (strcmp(r->code, code) != 0)
+        return false;
+    if (rollup)
+        return strcmp(r->kind, "rollup") == 0 && strcmp(r->org_unit, unit) == 0;
+    return strcmp(r->kind, "rollup") != 0;
+}
+
+/* petition_on_time_rate of every ward and office, as indicator_values()
+ * gives it. */
+static void chart_on_time(FILE *out, const struct ind_row *rows, size_t n)
+{
+    struct bar *bars = calloc(n + 1, sizeof *bars);
     if (!bars)
         return;
-    for (size_t r = 0; r < t->n_rows; r++) {
-        double resolved = num(t, r, "resolved");
-        double rate =
-            resolved > 0 ? 100.0 * num(t, r, "on_time") / resolved : 0;
-        snprintf(bars[r].label, sizeof bars[r].label, "%s", cell(t, r, "ward"));
-        snprintf(bars[r].value, sizeof bars[r].value, "%.0f%%", rate);
-        bars[r].height = rate;
-        bars[r].colour = "#1565c0";
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!row_is(&rows[i], "petition_on_time_rate", false, NULL) ||
+            rows[i].denominator[0] == '\0' ||
+            strcmp(rows[i].denominator, "0") == 0)
+            continue;
+        double rate = 100.0 * strtod(rows[i].value, NULL);
+        snprintf(bars[m].label, sizeof bars[m].label, "%s", rows[i].org_unit);
+        snprintf(bars[m].value, sizeof bars[m].value, "%.0f%%", rate);
+        bars[m].height = rate;
+        bars[m].colour = "#1565c0";
+        m++;
     }
     svg_bars(out, "chart-on-time",
              "Tỷ lệ giải quyết đơn thư đúng hạn theo phường (petitions "
              "resolved on time, %)",
-             "%", bars, t->n_rows, 100);
+             "%", bars, m, 100);
     free(bars);
 }
 
-/* Flagged subjects by remediation status; overdue counted apart. */
-static void chart_remediation(FILE *out, const struct db_table *t)
+/* petition_backlog_age_* of the district's rollup. */
+static void chart_backlog(FILE *out, const struct ind_row *rows, size_t n,
+                          const char *district)
 {
-    static const char *const status[] = {"required", "submitted", "completed"};
-    static const char *const label[] = {"Phải khắc phục", "Đã nộp kế hoạch",
-                                        "Đã hoàn thành"};
+    static const char *const codes[] = {
+        "petition_backlog_age_0_15", "petition_backlog_age_16_30",
+        "petition_backlog_age_31_45", "petition_backlog_age_over_45"};
+    static const char *const labels[] = {"0–15", "16–30", "31–45", "> 45"};
     struct bar bars[4];
     memset(bars, 0, sizeof bars);
+    for (size_t b = 0; b < 4; b++) {
+        snprintf(bars[b].label, sizeof bars[b].label, "%s", labels[b]);
+        snprintf(bars[b].value, sizeof bars[b].value, "0");
+        bars[b].colour = "#ef6c00";
+        for (size_t i = 0; i < n; i++)
+            if (row_is(&rows[i], codes[b], true, district)) {
+                snprintf(bars[b].value, sizeof bars[b].value, "%s",
+                         rows[i].value);
+                bars[b].height = strtod(rows[i].value, NULL);
+            }
+    }
+    svg_bars(out, "chart-backlog",
+             "Đơn thư tồn đọng theo số ngày (petition backlog by age, days)",
+             "đơn", bars, 4, 0);
+}
+
+/* Flagged subjects by remediation status (without a plan too); overdue
+ * counted apart. */
+static void chart_remediation(FILE *out, const struct ind_flagged *f, size_t n)
+{
+    static const char *const status[] = {"none", "required", "submitted",
+                                         "completed"};
+    static const char *const label[] = {"Chưa có kế hoạch", "Phải khắc phục",
+                                        "Đã nộp kế hoạch", "Đã hoàn thành"};
+    struct bar bars[5];
+    memset(bars, 0, sizeof bars);
     int overdue = 0;
-    for (size_t r = 0; r < t->n_rows; r++)
-        if (strcmp(cell(t, r, "overdue"), "true") == 0)
+    for (size_t r = 0; r < n; r++)
+        if (f[r].overdue)
             overdue++;
-    for (int i = 0; i < 3; i++) {
-        int n = 0;
-        for (size_t r = 0; r < t->n_rows; r++)
-            if (strcmp(cell(t, r, "status"), status[i]) == 0)
-                n++;
+    for (int i = 0; i < 4; i++) {
+        int count = 0;
+        for (size_t r = 0; r < n; r++)
+            if (strcmp(f[r].plan_status, status[i]) == 0)
+                count++;
         snprintf(bars[i].label, sizeof bars[i].label, "%s", label[i]);
-        snprintf(bars[i].value, sizeof bars[i].value, "%d", n);
-        bars[i].height = n;
+        snprintf(bars[i].value, sizeof bars[i].value, "%d", count);
+        bars[i].height = count;
         bars[i].colour = "#6a1b9a";
     }
-    snprintf(bars[3].label, sizeof bars[3].label, "Quá hạn");
-    snprintf(bars[3].value, sizeof bars[3].value, "%d", overdue);
-    bars[3].height = overdue;
-    bars[3].colour = "#c62828";
+    snprintf(bars[4].label, sizeof bars[4].label, "Quá hạn");
+    snprintf(bars[4].value, sizeof bars[4].value, "%d", overdue);
+    bars[4].height = overdue;
+    bars[4].colour = "#c62828";
     svg_bars(out, "chart-remediation",
              "Cán bộ phải khắc phục và tình trạng kế hoạch (flagged subjects "
              "and remediation status)",
-             "người", bars, 4, 0);
+             "người", bars, 5, 0);
 }
 
 static const char *const COUNT_CODES[] = {
@@ -257,15 +312,11 @@ static const char *const COUNT_LABELS[] = {
     "Số công dân được tiếp"};
 #define N_COUNT_CODES (sizeof COUNT_CODES / sizeof COUNT_CODES[0])
 
-/* One row per unit, one column per count indicator. */
-static void table_indicators(FILE *out, const struct db_table *t)
+/* One row per org unit row of indicator_values(), one column per count
+ * indicator; a ballot count per round ("R: n" when there are several). */
+static void table_indicators(FILE *out, const struct ind_row *rows, size_t n,
+                             long k)
 {
-    size_t n = t->n_rows;
-    bool any_suppressed = false;
-    for (size_t i = 0; i < n; i++)
-        if (strcmp(cell(t, i, "code"), "ballots_received") == 0 &&
-            num(t, i, "count") > 0 && num(t, i, "count") < SUPPRESS_BELOW)
-            any_suppressed = true;
     fputs("<table class=\"indicators\"><thead><tr><th>Đơn vị (unit)</th>", out);
     for (size_t c = 0; c < N_COUNT_CODES; c++) {
         fputs("<th>", out);
@@ -275,32 +326,35 @@ static void table_indicators(FILE *out, const struct db_table *t)
         fputs("</code></th>", out);
     }
     fputs("</tr></thead><tbody>\n", out);
-    /* Rows come sorted by indicator, then unit: the units of the first
-     * indicator give the row order. */
-    for (size_t u = 0;
-         u < n && strcmp(cell(t, u, "code"), cell(t, 0, "code")) == 0; u++) {
+    /* The units in the order of petitions_received (every unit has it). */
+    for (size_t u = 0; u < n; u++) {
+        if (strcmp(rows[u].code, "petitions_received") != 0)
+            continue;
         fputs("<tr><th>", out);
-        put_text(out, cell(t, u, "org_unit"));
+        put_text(out, rows[u].org_unit);
         fputs(" ", out);
-        put_text(out, cell(t, u, "name"));
+        put_text(out, rows[u].name);
         fputs("</th>", out);
         for (size_t c = 0; c < N_COUNT_CODES; c++) {
-            size_t found = n;
-            for (size_t i = 0; i < n && found == n; i++)
-                if (strcmp(cell(t, i, "code"), COUNT_CODES[c]) == 0 &&
-                    strcmp(cell(t, i, "org_unit"), cell(t, u, "org_unit")) == 0)
-                    found = i;
             fputs("<td>", out);
-            double count = found < n ? num(t, found, "count") : 0;
-            if (found == n)
+            int shown = 0;
+            for (size_t i = 0; i < n; i++) {
+                if (strcmp(rows[i].code, COUNT_CODES[c]) != 0 ||
+                    strcmp(rows[i].org_unit, rows[u].org_unit) != 0)
+                    continue;
+                if (shown++)
+                    fputs("; ", out);
+                if (strcmp(rows[i].period, rows[u].period) != 0) {
+                    put_text(out, rows[i].period);
+                    fputs(": ", out);
+                }
+                if (rows[i].suppressed)
+                    fprintf(out, "&lt;%ld", k);
+                else
+                    put_text(out, rows[i].value);
+            }
+            if (!shown)
                 fputs("–", out);
-            else if (c == 0 &&
-                     ((count > 0 && count < SUPPRESS_BELOW) ||
-                      (any_suppressed &&
-                       strcmp(cell(t, found, "kind"), "rollup") == 0)))
-                fprintf(out, "&lt;%d", SUPPRESS_BELOW);
-            else
-                put_text(out, cell(t, found, "count"));
             fputs("</td>", out);
         }
         fputs("</tr>\n", out);
@@ -308,27 +362,33 @@ static void table_indicators(FILE *out, const struct db_table *t)
     fputs("</tbody></table>\n", out);
 }
 
-static void table_flagged(FILE *out, const struct db_table *t)
+/* Every flagged subject, with a plan or without. */
+static void table_flagged(FILE *out, const struct ind_flagged *f, size_t n)
 {
-    fputs("<table><thead><tr><th>Phường</th><th>Đợt</th><th>Cán bộ "
-          "(subject)</th><th>Tình trạng</th><th>Hạn</th><th>Quá "
-          "hạn</th></tr></thead><tbody>\n",
+    fputs("<table class=\"flagged\"><thead><tr><th>Phường</th><th>Đợt</th>"
+          "<th>Cán bộ (subject)</th><th>Tình trạng</th><th>Hạn</th>"
+          "<th>Hoàn thành</th><th>Quá hạn</th></tr></thead><tbody>\n",
           out);
-    for (size_t r = 0; r < t->n_rows; r++) {
-        static const char *const cols[] = {"ward", "survey", "subject",
-                                           "status", "due_on"};
+    for (size_t r = 0; r < n; r++) {
+        const char *cols[] = {f[r].ward,
+                              f[r].survey,
+                              f[r].subject,
+                              strcmp(f[r].plan_status, "none") == 0
+                                  ? "chưa có kế hoạch (no plan)"
+                                  : f[r].plan_status,
+                              f[r].due_on,
+                              f[r].completed_on};
         fputs("<tr>", out);
-        for (size_t c = 0; c < 5; c++) {
+        for (size_t c = 0; c < 6; c++) {
             fputs("<td>", out);
-            put_text(out, cell(t, r, cols[c]));
+            put_text(out, cols[c]);
             fputs("</td>", out);
         }
         fprintf(out, "<td>%s</td></tr>\n",
-                strcmp(cell(t, r, "overdue"), "true") == 0 ? "<b>quá hạn</b>"
-                                                           : "");
+                f[r].overdue ? "<b>quá hạn</b>" : "");
     }
-    if (t->n_rows == 0)
-        fputs("<tr><td colspan=\"6\">Không có (none)</td></tr>\n", out);
+    if (n == 0)
+        fputs("<tr><td colspan=\"7\">Không có (none)</td></tr>\n", out);
     fputs("</tbody></table>\n", out);
 }
 
@@ -345,22 +405,25 @@ static const char STYLE[] =
     "figcaption{font-size:13px;font-weight:bold;max-width:520px}"
     ".rules li{font-size:13px;margin:2px 0}";
 
-static void rules(FILE *out, const struct hub_settings *settings)
+static void rules(FILE *out, const struct ind_thresholds *t, const char *as_of)
 {
-    const char *min_ballots =
-        ws_config_get(settings->config, "hub", "min_ballots", "10");
-    const char *l3 =
-        ws_config_get(settings->config, "hub", "level3_share", "0.30");
-    const char *l23 =
-        ws_config_get(settings->config, "hub", "level23_share", "0.50");
+    char min_ballots[24];
+    snprintf(min_ballots, sizeof min_ballots, "%" PRId64, t->min_ballots);
+    const char *l3 = t->level3_share;
+    const char *l23 = t->level23_share;
     fputs("<h2>Quy tắc và ngưỡng áp dụng (rules and thresholds)</h2>"
           "<ul class=\"rules\">",
           out);
-    fputs("<li>Công bố: ô tính từ dưới 10 phiếu hiển thị “&lt;10”, kể cả "
-          "tổng của quận khi một phường bị ẩn (publication rule: cells "
-          "counting fewer than 10 ballots are suppressed, and so is the "
-          "district total they are part of).</li>",
-          out);
+    fprintf(out,
+            "<li>Số liệu tính đến ngày %s (figures as of %s, "
+            "Asia/Ho_Chi_Minh).</li>",
+            as_of, as_of);
+    fprintf(out,
+            "<li>Công bố: ô tính từ dưới %" PRId64 " phiếu hiển thị "
+            "“&lt;%" PRId64 "”, và các ô bổ sung để không suy ra được "
+            "(publication rule: cells counting fewer than %" PRId64
+            " ballots are suppressed, with complementary suppression).</li>",
+            t->suppress_below, t->suppress_below, t->suppress_below);
     fputs("<li>Cán bộ phải khắc phục khi có ít nhất ", out);
     put_text(out, min_ballots);
     fputs(" phiếu hợp lệ và trên một nội dung bất kỳ: tỷ lệ mức 3 ≥ ", out);
@@ -373,10 +436,11 @@ static void rules(FILE *out, const struct hub_settings *settings)
           "<li>Đơn thư: thụ lý trong 10 ngày kể từ ngày nhận; khiếu nại giải "
           "quyết trong 30 ngày kể từ ngày thụ lý (45 ngày khi gia hạn); tố "
           "cáo 30 ngày, gia hạn một lần 30 ngày. Đúng hạn: giải quyết không "
-          "muộn hơn hạn ghi trên đơn.</li>"
-          "<li>Tồn đọng theo tuổi: đơn chưa giải quyết (đã nhận, đã thụ lý, "
-          "đang giải quyết), tính từ ngày nhận: 0–15, 16–30, 31–45, trên 45 "
-          "ngày.</li>"
+          "muộn hơn hạn luật định (hạn ghi trên đơn sớm hơn là mục tiêu "
+          "của cơ quan; gia hạn tính tối đa theo quy định). On time: the "
+          "last resolution on or before the legal due date.</li>"
+          "<li>Tồn đọng theo tuổi: đơn thuộc thẩm quyền chưa giải quyết, "
+          "tính từ ngày nhận: 0–15, 16–30, 31–45, trên 45 ngày.</li>"
           "<li>Tiếp công dân: Chủ tịch UBND phường tiếp ít nhất một ngày "
           "mỗi tuần; biểu đồ đếm số buổi và số công dân theo tuần ISO.</li>"
           "</ul>\n",
@@ -427,14 +491,26 @@ static int section_sync(FILE *out, struct db *db, char *err, size_t errlen)
     return 0;
 }
 
-static int write_report(FILE *out, const struct hub_settings *settings,
-                        struct db *db, char *err, size_t errlen)
+static int write_report(FILE *out, struct db *db, const char *as_of_arg,
+                        char *err, size_t errlen)
 {
     struct db_table t[DB_REPORT_N_QUERIES];
     memset(t, 0, sizeof t);
+    struct ind_thresholds th;
+    struct ind_row *rows = NULL;
+    struct ind_flagged *flagged = NULL;
+    size_t n_rows = 0, n_flagged = 0;
     int rc = 0;
     for (int q = 0; rc == 0 && q < DB_REPORT_N_QUERIES; q++)
         rc = db_read_report(db, (enum db_report_query)q, &t[q], err, errlen);
+    if (rc == 0)
+        rc = db_ind_settings_read(db, &th, err, errlen);
+    if (rc == 0)
+        rc = db_ind_values(db, NULL, NULL, "all", as_of_arg, &th, &rows,
+                           &n_rows, err, errlen);
+    if (rc == 0)
+        rc = db_ind_flagged(db, as_of_arg, &th, &flagged, &n_flagged, err,
+                            errlen);
     if (rc < 0)
         goto out;
 
@@ -443,10 +519,29 @@ static int write_report(FILE *out, const struct hub_settings *settings,
     struct tm tm;
     gmtime_r(&now, &tm);
     strftime(generated, sizeof generated, "%Y-%m-%d %H:%M UTC", &tm);
-    const char *district = "";
+    const char *district = "", *district_code = "";
     for (size_t r = 0; r < t[DB_REPORT_WARDS].n_rows; r++)
-        if (strcmp(cell(&t[DB_REPORT_WARDS], r, "kind"), "district") == 0)
+        if (strcmp(cell(&t[DB_REPORT_WARDS], r, "kind"), "district") == 0 &&
+            !district_code[0]) {
             district = cell(&t[DB_REPORT_WARDS], r, "name");
+            district_code = cell(&t[DB_REPORT_WARDS], r, "code");
+        }
+    /* The as-of day indicator_values() judged on, as its rule text says. */
+    char as_of[11] = "";
+    if (as_of_arg)
+        snprintf(as_of, sizeof as_of, "%s", as_of_arg);
+    for (size_t i = 0; i < n_rows && !as_of[0]; i++) {
+        const char *p = strstr(rows[i].rule, "as of ");
+        if (p)
+            snprintf(as_of, sizeof as_of, "%.10s", p + 6);
+    }
+    /* The ballot levels chart covers the district's ballots: shown only
+     * when its ballots_received is published. */
+    bool levels_suppressed = false;
+    for (size_t i = 0; i < n_rows; i++)
+        if (row_is(&rows[i], "ballots_received", true, district_code) &&
+            rows[i].suppressed)
+            levels_suppressed = true;
 
     fputs("<!DOCTYPE html>\n<html lang=\"vi\"><head><meta charset=\"utf-8\">"
           "<title>Báo cáo kỷ luật, kỷ cương hành chính</title><style>",
@@ -457,47 +552,48 @@ static int write_report(FILE *out, const struct hub_settings *settings,
           out);
     put_text(out, district);
     fprintf(out,
-            "</h1><p>Chỉ thị 24-CT/TU · lập lúc %s · district-hub "
-            "report</p>\n",
-            generated);
+            "</h1><p>Chỉ thị 24-CT/TU · số liệu đến ngày %s · lập lúc %s · "
+            "district-hub report</p>\n",
+            as_of, generated);
 
     fputs("<h2>Chỉ tiêu theo phường (indicators per ward)</h2>\n", out);
-    if (t[DB_REPORT_UNIT_COUNTS].n_rows)
-        table_indicators(out, &t[DB_REPORT_UNIT_COUNTS]);
+    if (n_rows)
+        table_indicators(out, rows, n_rows, (long)th.suppress_below);
     else
         fputs("<p>Chưa có số liệu.</p>\n", out);
 
     fputs("<h2>Biểu đồ (charts)</h2>\n", out);
-    chart_ballot_levels(out, &t[DB_REPORT_BALLOT_LEVELS]);
-    chart_remediation(out, &t[DB_REPORT_FLAGGED]);
-    chart_simple(out, "chart-backlog",
-                 "Đơn thư tồn đọng theo số ngày (petition backlog by age, "
-                 "days)",
-                 "đơn", &t[DB_REPORT_PETITION_AGE], "bucket", "n", "#ef6c00");
-    chart_on_time(out, &t[DB_REPORT_ON_TIME]);
+    chart_ballot_levels(out, &t[DB_REPORT_BALLOT_LEVELS], levels_suppressed,
+                        (long)th.suppress_below);
+    chart_remediation(out, flagged, n_flagged);
+    chart_backlog(out, rows, n_rows, district_code);
+    chart_on_time(out, rows, n_rows);
     chart_simple(out, "chart-reception",
                  "Tiếp công dân theo tuần (reception sessions per week)",
                  "buổi", &t[DB_REPORT_RECEPTION_WEEKS], "week", "sessions",
                  "#00838f");
 
     fputs("<h2>Cán bộ phải khắc phục (flagged subjects)</h2>\n", out);
-    table_flagged(out, &t[DB_REPORT_FLAGGED]);
+    table_flagged(out, flagged, n_flagged);
     rc = section_sync(out, db, err, errlen);
     if (rc < 0)
         goto out;
-    rules(out, settings);
+    rules(out, &th, as_of);
     fputs("</body></html>\n", out);
     if (ferror(out)) {
         snprintf(err, errlen, "could not write report: %s", strerror(errno));
         rc = -EIO;
     }
 out:
+    free(rows);
+    free(flagged);
     for (int q = 0; q < DB_REPORT_N_QUERIES; q++)
         db_table_clear(&t[q]);
     return rc;
 }
 
-int report_run(const struct hub_settings *settings, const char *path)
+int report_run(const struct hub_settings *settings, const char *path,
+               const char *as_of)
 {
     struct db *db = NULL;
     char err[2048];
@@ -523,7 +619,7 @@ int report_run(const struct hub_settings *settings, const char *path)
             goto out;
         }
     }
-    int wrc = write_report(out, settings, db, err, sizeof err);
+    int wrc = write_report(out, db, as_of, err, sizeof err);
     if (!to_stdout) {
         if (fclose(out) != 0 && wrc == 0) {
             snprintf(err, sizeof err, "could not write \"%s\": %s", tmp,

@@ -10,9 +10,11 @@
  * SVG: ballot levels per content group, remediation of flagged subjects,
  * petition backlog by age, on-time rate per ward, reception per week), with
  * the rules and thresholds used, to path ("-": stdout). No external asset:
- * styles and charts are inline, text is UTF-8. Ballot-derived cells
- * counting fewer than 10 ballots are shown as "<10". Returns 0 or -EIO;
- * the reason is logged. */
-int report_run(const struct hub_settings *settings, const char *path);
+ * styles and charts are inline, text is UTF-8. Every figure is the one
+ * indicator_values() / flagged_subjects() give "district-hub indicators"
+ * for the same cell, judged as of as_of (NULL: the district's today);
+ * suppressed cells show "<k". Returns 0 or -EIO; the reason is logged. */
+int report_run(const struct hub_settings *settings, const char *path,
+               const char *as_of);
 
 #endif

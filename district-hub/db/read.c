@@ -135,22 +135,26 @@ int db_read_page_end(struct db *db, char *err, size_t errlen)
     return db_commit(db, err, errlen);
 }
 
-/* $1 since, $2 scope, $3 limit, $4 start (the op is decided against it). */
+/* $1 since, $2 scope, $3 limit, $4 start (the op is decided against it).
+ * due_on is the legal due date (petition_due_dates(), the one every output
+ * shows), typed_due_on the office's typed date where it differs, overdue
+ * judged on the district's today (docs/DESIGN.md §6). */
 static const struct db_statement PULL_PETITIONS = {
     "read_pull_petitions", 4,
     "SELECT op, key, change, ward, petition, kind, channel, status,"
-    "       in_jurisdiction, received_on, due_on, overdue, note, updated_at,"
-    "       history"
+    "       in_jurisdiction, received_on, due_on, typed_due_on, overdue, note,"
+    "       updated_at, history"
     "  FROM ("
     "  SELECT CASE WHEN p.created_seq > $4::bigint THEN 'insert'"
     "              ELSE 'update' END AS op,"
     "         p.ward || '/' || p.petition AS key, p.change_seq AS change,"
     "         p.ward, p.petition, p.kind, p.channel, p.status,"
     "         p.in_jurisdiction::text AS in_jurisdiction,"
-    "         p.received_on::text AS received_on, p.due_on::text AS due_on,"
-    "         (p.due_on IS NOT NULL AND p.due_on < current_date"
-    "          AND p.status NOT IN ('resolved', 'withdrawn', 'transferred'))"
-    "             ::text AS overdue,"
+    "         p.received_on::text AS received_on,"
+    "         dd.due::text AS due_on,"
+    "         CASE WHEN p.due_on IS DISTINCT FROM dd.due"
+    "              THEN p.due_on::text END AS typed_due_on,"
+    "         (dd.state = 'overdue')::text AS overdue,"
     "         p.note,"
     "         to_char(p.updated_at, 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
     "             AS updated_at,"
@@ -164,11 +168,13 @@ static const struct db_statement PULL_PETITIONS = {
     "            FROM petition_history h"
     "           WHERE h.ward = p.ward AND h.petition = p.petition) AS history"
     "    FROM petitions p"
+    "    LEFT JOIN petition_due_dates(district_today()) dd"
+    "      ON dd.ward = p.ward AND dd.petition = p.petition"
     "   WHERE p.change_seq > $1::bigint AND ($2 = '' OR p.ward = $2)"
     "  UNION ALL"
     "  SELECT 'delete', t.row_key, t.change_seq, t.ward,"
     "         split_part(t.row_key, '/', 2), NULL, NULL, NULL, NULL, NULL,"
-    "         NULL, NULL, NULL,"
+    "         NULL, NULL, NULL, NULL,"
     "         to_char(t.deleted_at, 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), NULL"
     "    FROM pull_tombstones t"
     "   WHERE t.dataset = 'petitions' AND t.change_seq > $1::bigint"
@@ -479,66 +485,6 @@ int db_read_status_agents(struct db *db, long silent_after_s,
 
 /* ---- report ---- */
 
-/* The count indicators of the report's table (docs/DESIGN.md §7), over
- * every date. Scope rows: each ward counts itself; "<district>-office"
- * counts the district office's own events (its agent uses the district
- * code as ward); "<district>" is the rollup over the office and all its
- * wards. Petitions are a cohort by received_on: in_jurisdiction = resolved
- * + in_progress + withdrawn + transferred ones. */
-static const struct db_statement REPORT_UNIT_COUNTS = {
-    "read_report_unit_counts", 0,
-    "WITH scope (org_unit, name, unit_kind, sort_key, member) AS ("
-    "  SELECT u.code, u.name, 'ward', coalesce(u.parent, '') || '/0/' ||"
-    "         u.code, u.code"
-    "    FROM org_units u WHERE u.kind = 'ward'"
-    "  UNION ALL"
-    "  SELECT d.code || '-office', d.name, 'office', d.code || '/1', d.code"
-    "    FROM org_units d WHERE d.kind = 'district'"
-    "  UNION ALL"
-    "  SELECT d.code, d.name, 'rollup', d.code || '/2', m.code"
-    "    FROM org_units d JOIN org_units m"
-    "      ON m.code = d.code OR (m.parent = d.code AND m.kind = 'ward')"
-    "   WHERE d.kind = 'district'"
-    "), codes (code, ord) AS ("
-    "  VALUES ('ballots_received', 1), ('petitions_received', 2),"
-    "         ('petitions_in_jurisdiction', 3), ('petitions_resolved', 4),"
-    "         ('petitions_in_progress', 5), ('reception_sessions', 6),"
-    "         ('reception_citizens', 7)"
-    "), counts (code, ward, n) AS ("
-    "  SELECT 'ballots_received', b.ward, count(*)"
-    "    FROM ballots b"
-    "   GROUP BY b.ward"
-    "  UNION ALL"
-    "  SELECT v.code, p.ward, v.n"
-    "    FROM (SELECT ward, count(*) AS received,"
-    "                 count(*) FILTER (WHERE in_jurisdiction) AS in_jur,"
-    "                 count(*) FILTER (WHERE in_jurisdiction"
-    "                                    AND status = 'resolved') AS resolved,"
-    "                 count(*) FILTER (WHERE in_jurisdiction AND status NOT IN"
-    "                   ('resolved', 'withdrawn', 'transferred')) AS open"
-    "            FROM petitions"
-    "           GROUP BY ward) p"
-    "   CROSS JOIN LATERAL (VALUES ('petitions_received', p.received),"
-    "                              ('petitions_in_jurisdiction', p.in_jur),"
-    "                              ('petitions_resolved', p.resolved),"
-    "                              ('petitions_in_progress', p.open)) v (code, "
-    "n)"
-    "  UNION ALL"
-    "  SELECT v.code, r.ward, v.n"
-    "    FROM (SELECT ward, count(*) AS sessions, sum(citizens) AS citizens"
-    "            FROM reception_sessions"
-    "           GROUP BY ward) r"
-    "   CROSS JOIN LATERAL (VALUES ('reception_sessions', r.sessions),"
-    "                              ('reception_citizens', r.citizens))"
-    "         v (code, n)"
-    ")"
-    "SELECT c.code, s.org_unit, s.name, s.unit_kind AS kind,"
-    "       coalesce(sum(n.n), 0)::bigint AS count"
-    "  FROM codes c CROSS JOIN scope s"
-    "  LEFT JOIN counts n ON n.code = c.code AND n.ward = s.member"
-    " GROUP BY c.code, c.ord, s.org_unit, s.name, s.unit_kind, s.sort_key"
-    " ORDER BY c.ord, s.sort_key"};
-
 static const struct db_statement REPORT[DB_REPORT_N_QUERIES] = {
     [DB_REPORT_WARDS] = {"read_report_wards", 0,
                          "SELECT code, name, kind FROM org_units"
@@ -556,34 +502,6 @@ static const struct db_statement REPORT[DB_REPORT_N_QUERIES] = {
          "  JOIN catalogue_groups g ON g.code = i.group_code"
          " GROUP BY i.group_code, g.label, l.level"
          " ORDER BY i.group_code, l.level"},
-    [DB_REPORT_FLAGGED] =
-        {"read_report_flagged", 0,
-         "SELECT ward, survey, subject, status, due_on::text AS due_on,"
-         "       (status <> 'completed' AND due_on < current_date)::text"
-         "           AS overdue"
-         "  FROM remediation_plans ORDER BY ward, survey, subject"},
-    [DB_REPORT_PETITION_AGE] =
-        {"read_report_petition_age", 0,
-         "SELECT b.bucket, count(p.petition) AS n"
-         "  FROM (VALUES (1, '0–15'), (2, '16–30'), (3, '31–45'),"
-         "               (4, '> 45')) b (ord, bucket)"
-         "  LEFT JOIN petitions p"
-         "    ON p.status IN ('received', 'accepted', 'in_progress')"
-         "   AND CASE WHEN current_date - p.received_on <= 15 THEN 1"
-         "            WHEN current_date - p.received_on <= 30 THEN 2"
-         "            WHEN current_date - p.received_on <= 45 THEN 3"
-         "            ELSE 4 END = b.ord"
-         " GROUP BY b.ord, b.bucket ORDER BY b.ord"},
-    /* On time: resolved no later than the due date of the resolving
-     * change (no due date counts as on time). */
-    [DB_REPORT_ON_TIME] =
-        {"read_report_on_time", 0,
-         "SELECT p.ward, count(*) AS resolved,"
-         "       count(*) FILTER (WHERE p.due_on IS NULL"
-         "                        OR p.updated_at::date <= p.due_on)"
-         "           AS on_time"
-         "  FROM petitions p WHERE p.status = 'resolved'"
-         " GROUP BY p.ward ORDER BY p.ward"},
     [DB_REPORT_RECEPTION_WEEKS] =
         {"read_report_reception_weeks", 0,
          "SELECT to_char(date_trunc('week', held_on), 'IYYY-\"W\"IW') AS week,"
@@ -600,7 +518,5 @@ int db_read_report(struct db *db, enum db_report_query q, struct db_table *out,
         snprintf(err, errlen, "unknown report query %d", (int)q);
         return -EINVAL;
     }
-    const struct db_statement *s =
-        q == DB_REPORT_UNIT_COUNTS ? &REPORT_UNIT_COUNTS : &REPORT[q];
-    return query_table(db, s, NULL, out, err, errlen);
+    return query_table(db, &REPORT[q], NULL, out, err, errlen);
 }

@@ -118,20 +118,13 @@ int db_read_status_agents(struct db *db, long silent_after_s,
 
 /* ---- report (report.c) ----
  *
- * Read-only queries for the HTML report; each names its columns. */
+ * Read-only queries for the HTML report's charts that are not indicators
+ * (the indicators come from db/indicators.h); each names its columns. */
 enum db_report_query {
     DB_REPORT_WARDS,           /* code, name, kind */
     DB_REPORT_BALLOT_LEVELS,   /* group_code, label, level, answers,
                                   ballots */
-    DB_REPORT_FLAGGED,         /* ward, survey, subject, status, due_on,
-                                  overdue */
-    DB_REPORT_PETITION_AGE,    /* bucket, n */
-    DB_REPORT_ON_TIME,         /* ward, resolved, on_time */
     DB_REPORT_RECEPTION_WEEKS, /* week, sessions, citizens */
-    DB_REPORT_UNIT_COUNTS,     /* code, org_unit, name, kind, count: the
-                                  count indicators of the report's table,
-                                  unpublished (the report applies the
-                                  suppression rule itself) */
     DB_REPORT_N_QUERIES
 };
 

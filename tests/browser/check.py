@@ -14,7 +14,7 @@ import zlib
 
 EXPECTED_BARS = {  # fixture.sql
     "chart-ballot-levels": 18,  # 6 content groups x 3 levels
-    "chart-remediation": 4,     # required, submitted, completed, overdue
+    "chart-remediation": 5,     # no plan, required, submitted, completed, overdue
     "chart-backlog": 4,         # 0-15, 16-30, 31-45, > 45 days
     "chart-on-time": 2,         # LB01, LB02 resolved petitions
     "chart-reception": 3,       # three ISO weeks

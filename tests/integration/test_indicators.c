@@ -253,7 +253,9 @@ static const char RECOUNT_SQL[] =
     "   GROUP BY f.ward"
     "), pe AS ("
     "  SELECT ward, count(*) AS received,"
-    "    count(*) FILTER (WHERE in_jurisdiction) AS in_jur,"
+    "    count(*) FILTER (WHERE in_jurisdiction"
+    "                     AND status NOT IN ('withdrawn', 'transferred'))"
+    "        AS in_jur,"
     "    count(*) FILTER (WHERE in_jurisdiction AND status = 'resolved')"
     "      AS resolved,"
     "    count(*) FILTER (WHERE in_jurisdiction AND status IN"
@@ -578,6 +580,9 @@ static void property_round(int iteration)
     for (int row = 0; row < PQntuples(r); row++) {
         const char *unit = PQgetvalue(r, row, 0);
         struct cell *c = NULL;
+        /* The city's total: the same ballots as LB's here. */
+        if (strcmp(unit, "HN") == 0)
+            continue;
         if (strcmp(unit, "LB") == 0)
             c = &w.district;
         for (int i = 0; i < w.n_wards; i++)
