@@ -108,8 +108,9 @@ def explain(inputs, hub_csv, period, when, today, arrived_on, status, diffs):
             causes[key] = "#10.6 publication rule: %s not under it" % key[0]
     left -= set(causes)
     tries = [({f}, label) for f, label in LEGACY]
-    tries.append(({f for f, _ in LEGACY}, "several of: " + ", ".join(
-        label.split(" ")[0] for _, label in LEGACY)))
+    tries += [({f, g}, "%s + %s" % (lf, lg))
+              for i, (f, lf) in enumerate(LEGACY) for g, lg in LEGACY[i + 1:]]
+    tries.append(({f for f, _ in LEGACY}, "all of the known deviations together"))
     for flags, label in tries:
         if not left:
             break
