@@ -5,7 +5,9 @@
  *   audit-property [--count N] [--seed S] [--max-seconds T] [--weaken]
  *
  * WARDSYNC_AUDIT_COUNT and WARDSYNC_AUDIT_SECONDS, when set, override
- * --count and --max-seconds ("make audit": thousands of districts).
+ * --count and --max-seconds ("make audit": thousands of districts);
+ * WARDSYNC_AUDIT_KEEP=DIR copies the files of a district the auditor could
+ * not solve into DIR.
  * In one scratch database (the integration harness: a fresh database of
  * the private cluster, migrated by "district-hub migrate"), for each
  * district: a random org tree (city -> wards, or city -> districts ->
