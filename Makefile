@@ -6,7 +6,7 @@ ifdef CI
 CMAKE_FLAGS += -DWARDSYNC_WERROR=ON
 endif
 
-.PHONY: all deps build test demo bench install clean format format-check help fuzz chaos
+.PHONY: all deps build test demo bench install clean format format-check help fuzz chaos audit
 
 all: build
 
@@ -16,6 +16,7 @@ help:
 	@echo "make demo     install deps, build, run hub + 15 agents on seed data, print indicators"
 	@echo "make fuzz     run every libFuzzer target FUZZ_SECONDS (default 60) each"
 	@echo "make chaos    the fault suite (kill -9, PostgreSQL crashes, replays), long version"
+	@echo "make audit    the publication-rule auditor on AUDIT_COUNT (default 5000) random districts"
 	@echo "make bench    ingest benchmark (vs bare COPY) and indicators at 10 million ballot ratings"
 	@echo "make install  install programs under PREFIX (default /usr/local)"
 	@echo "make clean    remove $(BUILD)/ and var/"
@@ -39,6 +40,14 @@ fuzz: deps
 # The fault suite, long version (the short one runs in make test).
 chaos: build
 	tests/chaos/run.sh --build $(BUILD)
+
+# The publication-rule auditor, long version (a few hundred districts run
+# in make test): AUDIT_COUNT random districts, at most AUDIT_SECONDS.
+AUDIT_COUNT ?= 5000
+AUDIT_SECONDS ?= 3600
+audit: build
+	WARDSYNC_AUDIT_COUNT=$(AUDIT_COUNT) WARDSYNC_AUDIT_SECONDS=$(AUDIT_SECONDS) \
+	  scripts/audit.sh $(BUILD)
 
 demo: build
 	scripts/demo.sh $(BUILD)

@@ -14,6 +14,7 @@ packages=(
   libcsv-dev                                # RFC 4180 CSV import
   libjansson-dev                            # JSON output
   libcmocka-dev                             # tests
+  libglpk-dev                               # publication-rule auditor (tests/audit)
   valgrind                                  # leak check of the unit suite
   clang libclang-rt-14-dev                  # libFuzzer targets (make fuzz)
   docker-compose                            # checks docker-compose.yml (config only)
