@@ -196,7 +196,10 @@ RETURNS TABLE (code text, org_unit text, name text, unit_kind text,
                value numeric, suppressed boolean, rule text)
 LANGUAGE plpgsql STABLE SECURITY DEFINER
 SET search_path = public, pg_temp
-SET plan_cache_mode = force_custom_plan AS $$
+SET plan_cache_mode = force_custom_plan
+-- As 004 set it: the planner overestimates the rows of the recursive org
+-- tree, and JIT compiling took seconds for a query of milliseconds.
+SET jit = off AS $$
 DECLARE
     s indicator_settings%ROWTYPE;
 BEGIN
@@ -216,7 +219,12 @@ BEGIN
            CASE WHEN x.hide OR v.code = 'subject_score' THEN NULL
                 ELSE v.denominator END,
            CASE WHEN x.hide THEN NULL
-                WHEN v.code = 'subject_score' THEN round(v.value, 2)
+                -- From the exact ratio, not from the value indicator_values()
+                -- already rounded to 3 decimals: rounding twice can move the
+                -- published mean out of the band its ratio allows.
+                WHEN v.code = 'subject_score' AND v.denominator > 0
+                    THEN round(v.numerator / v.denominator, 2)
+                WHEN v.code = 'subject_score' THEN NULL
                 ELSE v.value END,
            x.hide,
            v.rule
@@ -224,7 +232,7 @@ BEGIN
                    THEN '; published: the mean level rounded to 0.01, '
                         'without numerator and denominator'
                    ELSE '' END
-      FROM indicator_values(NULL, NULL, 'all', current_date,
+      FROM indicator_values(NULL, NULL, 'all', NULL,
                s.flag_min_ballots, s.flag_level3_share, s.flag_level23_share,
                s.due_soon_days, s.suppress_below) v
       JOIN indicator_definitions d ON d.code = v.code
