@@ -6,7 +6,7 @@ ifdef CI
 CMAKE_FLAGS += -DWARDSYNC_WERROR=ON
 endif
 
-.PHONY: all deps build test demo bench install clean format format-check help fuzz chaos audit
+.PHONY: all deps build test demo bench install clean format format-check help fuzz chaos audit recount
 
 all: build
 
@@ -17,6 +17,7 @@ help:
 	@echo "make fuzz     run every libFuzzer target FUZZ_SECONDS (default 60) each"
 	@echo "make chaos    the fault suite (kill -9, PostgreSQL crashes, replays), long version"
 	@echo "make audit    the publication-rule auditor on AUDIT_COUNT (default 5000) random districts"
+	@echo "make recount the independent recount of every indicator (RECOUNT_SEEDS generated districts)"
 	@echo "make bench    ingest benchmark (vs bare COPY) and indicators at 10 million ballot ratings"
 	@echo "make install  install programs under PREFIX (default /usr/local)"
 	@echo "make clean    remove $(BUILD)/ and var/"
@@ -45,6 +46,12 @@ chaos: build
 # in make test): AUDIT_COUNT random districts, at most AUDIT_SECONDS.
 AUDIT_COUNT ?= 5000
 AUDIT_SECONDS ?= 3600
+# The independent recount of every indicator from the input files, on
+# RECOUNT_SEEDS generated districts (tests/recount/README.md).
+RECOUNT_SEEDS ?= 50
+recount: build
+	tests/recount/run.sh --build $(BUILD) --count $(RECOUNT_SEEDS)
+
 audit: build
 	WARDSYNC_AUDIT_COUNT=$(AUDIT_COUNT) WARDSYNC_AUDIT_SECONDS=$(AUDIT_SECONDS) \
 	  scripts/audit.sh $(BUILD)
