@@ -119,7 +119,8 @@ char *columns_text_of(const json_t *value, int *oom)
     else if (json_is_false(value))
         text = strdup("false");
     else
-        text = json_dumps(value, JSON_COMPACT | JSON_ENCODE_ANY);
+        text = json_dumps(value, JSON_COMPACT | JSON_ENCODE_ANY |
+                                     JSON_REAL_PRECISION(15));
     if (!text)
         *oom = 1;
     return text;

@@ -213,7 +213,11 @@ static char *json_value_text(json_t *v)
         return NULL;
     if (json_is_string(v))
         return strdup(json_string_value(v));
-    return json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+    /* A number came from SQL numeric text such as 1.13 and went through a
+     * double: 15 significant digits give the decimal back as published
+     * (1.13, not 1.1299999999999999). */
+    return json_dumps(v,
+                      JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(15));
 }
 
 /* json_columns NULL: the table's own columns from index 3. Returns 0 or

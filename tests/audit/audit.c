@@ -14,7 +14,6 @@
 #include "wardsync/csv.h"
 
 #define CODE_MAX 96
-#define BIG_M 10000.0 /* ballots of one unit, at most (an assumption) */
 
 struct unit {
     char code[CODE_MAX];
@@ -563,38 +562,22 @@ static int build(struct audit *a)
                     copy_code(p->survey, s->survey);
                     copy_code(p->ward, s->ward);
                     p->tcol = t = add_cols(a, 1, GLP_BV);
-                    /* t <= ballots of the ward <= M t, M the ballots of
-                     * the smallest published unit holding the ward. */
-                    double big = BIG_M;
-                    for (int q = 0; q < a->n_ind; q++) {
-                        const struct ind_row *o = &a->ind[q];
-                        if (strcmp(o->code, "ballots_received") == 0 &&
-                            !o->suppressed && o->has_num &&
-                            strcmp(o->period, s->survey) == 0 &&
-                            member(a, o->org_unit, o->unit_kind, s->ward) &&
-                            o->num < big)
-                            big = o->num;
-                    }
-                    struct expr lo = {0}, hi = {0};
+                    /* t <= ballots of the ward: a ward without a ballot
+                     * was not on time. A ward with ballots may have sent
+                     * them late (after the round closed), and when it
+                     * did is not published, so nothing more is known. */
+                    struct expr lo = {0};
                     for (int q = 0; q < a->n_subjects && rc == 0; q++) {
                         const struct subject *o = &a->subjects[q];
                         if (strcmp(o->survey, s->survey) == 0 &&
-                            strcmp(o->ward, s->ward) == 0) {
+                            strcmp(o->ward, s->ward) == 0)
                             rc = add_subject_x(&lo, o, 1.0);
-                            if (rc == 0)
-                                rc = add_subject_x(&hi, o, 1.0);
-                        }
                     }
                     if (rc == 0)
                         rc = expr_add(&lo, t, -1.0);
                     if (rc == 0)
-                        rc = expr_add(&hi, t, -big);
-                    if (rc == 0) {
                         add_row(a, &lo, GLP_LO, 0.0, 0.0);
-                        add_row(a, &hi, GLP_UP, 0.0, 0.0);
-                    }
                     expr_free(&lo);
-                    expr_free(&hi);
                 }
                 bool seen = false; /* one term per unit, not per subject */
                 for (int q = 1; q <= e.n; q++)
