@@ -490,18 +490,37 @@ static const struct db_statement REPORT[DB_REPORT_N_QUERIES] = {
                          "SELECT code, name, kind FROM org_units"
                          " WHERE kind IN ('ward', 'district')"
                          " ORDER BY kind DESC, code"},
-    /* Answers per content group and level over every ballot; ballots is
-     * the number of distinct ballots behind the cell, for suppression. */
+    /* Answers per content group and level over every ballot, from the
+     * rating tallies (a read of a few hundred rows, not of every rating);
+     * ballots is the number of ballots behind the cell (those on a form
+     * with items in the group), for suppression. */
     [DB_REPORT_BALLOT_LEVELS] =
         {"read_report_ballot_levels", 0,
-         "SELECT i.group_code, g.label, l.level,"
-         "       count(*) AS answers, count(DISTINCT l.event_id) AS ballots"
-         "  FROM ballot_levels l"
-         "  JOIN ballots b ON b.event_id = l.event_id"
-         "  JOIN catalogue_items i ON i.form = b.form AND i.number = l.item"
-         "  JOIN catalogue_groups g ON g.code = i.group_code"
-         " GROUP BY i.group_code, g.label, l.level"
-         " ORDER BY i.group_code, l.level"},
+         "WITH cells AS ("
+         "  SELECT i.group_code, x.level,"
+         "         sum(CASE x.level WHEN 1 THEN u.n1 WHEN 2 THEN u.n2"
+         "             ELSE u.n3 END) AS answers"
+         "    FROM ballot_level_counts c"
+         "    JOIN ballot_counts bc USING (survey, ward, subject,"
+         "                                 respondent_group)"
+         "   CROSS JOIN LATERAL unnest(c.n1, c.n2, c.n3) WITH ORDINALITY"
+         "         AS u (n1, n2, n3, item)"
+         "    JOIN catalogue_items i ON i.form = bc.form AND i.number = u.item"
+         "   CROSS JOIN (VALUES (1), (2), (3)) AS x (level)"
+         "   GROUP BY i.group_code, x.level"
+         "), ballots AS ("
+         "  SELECT f.group_code, sum(bc.ballots) AS ballots"
+         "    FROM ballot_counts bc"
+         "    JOIN (SELECT DISTINCT form, group_code FROM catalogue_items) f"
+         "      ON f.form = bc.form"
+         "   GROUP BY f.group_code"
+         ")"
+         "SELECT c.group_code, g.label, c.level, c.answers, b.ballots"
+         "  FROM cells c"
+         "  JOIN catalogue_groups g ON g.code = c.group_code"
+         "  JOIN ballots b ON b.group_code = c.group_code"
+         " WHERE c.answers > 0"
+         " ORDER BY c.group_code, c.level"},
     [DB_REPORT_RECEPTION_WEEKS] =
         {"read_report_reception_weeks", 0,
          "SELECT to_char(date_trunc('week', held_on), 'IYYY-\"W\"IW') AS week,"

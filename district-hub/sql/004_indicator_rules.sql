@@ -380,7 +380,13 @@ LANGUAGE sql STABLE AS $$
                         OR t.n2 + t.n3 >= p_level23_share
                                           * (t.n1 + t.n2 + t.n3))
                        AS any_item_over
-              FROM ballot_item_tallies t JOIN rounds r ON r.code = t.survey
+              FROM (SELECT c.survey, c.ward, c.subject, u.item::smallint AS item,
+                       sum(u.n1) AS n1, sum(u.n2) AS n2, sum(u.n3) AS n3
+                  FROM ballot_level_counts c
+                 CROSS JOIN LATERAL unnest(c.n1, c.n2, c.n3) WITH ORDINALITY
+                       AS u (n1, n2, n3, item)
+                 GROUP BY c.survey, c.ward, c.subject, u.item) t
+                  JOIN rounds r ON r.code = t.survey
              GROUP BY t.survey, t.ward, t.subject) i
      USING (survey, ward, subject)
 $$;

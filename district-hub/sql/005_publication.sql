@@ -278,10 +278,19 @@ LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
           JOIN survey_round_forms f
             ON f.round = rs.round AND f.category = rs.category
           JOIN catalogue_items i ON i.form = f.form
-          LEFT JOIN ballot_item_tallies it
+          LEFT JOIN (SELECT c.survey, c.ward, c.subject, u.item::smallint AS item,
+                       sum(u.n1) AS n1, sum(u.n2) AS n2, sum(u.n3) AS n3
+                  FROM ballot_level_counts c
+                 CROSS JOIN LATERAL unnest(c.n1, c.n2, c.n3) WITH ORDINALITY
+                       AS u (n1, n2, n3, item)
+                 GROUP BY c.survey, c.ward, c.subject, u.item) it
             ON s.level = 'subject' AND it.survey = s.survey
            AND it.ward = s.ward AND it.subject = s.subject AND it.item = i.number
-          LEFT JOIN ballot_tallies t
+          LEFT JOIN (SELECT c.survey, c.ward, c.subject, c.respondent_group,
+                            u.item::smallint AS item, u.n1, u.n2, u.n3
+                       FROM ballot_level_counts c
+                      CROSS JOIN LATERAL unnest(c.n1, c.n2, c.n3)
+                            WITH ORDINALITY AS u (n1, n2, n3, item)) t
             ON s.level = 'group' AND t.survey = s.survey
            AND t.ward = s.ward AND t.subject = s.subject AND t.item = i.number
            AND t.respondent_group = s.respondent_group
