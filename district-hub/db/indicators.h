@@ -64,8 +64,8 @@ struct ind_row {
 /* Every indicator for the period [from, to) (NULL: unbounded), labelled
  * label, judged as of as_of ("YYYY-MM-DD"; NULL: the district's today, or
  * the period's last day when it is over, as indicator_values() decides),
- * with the publication rule of t applied. Sorted by indicator, period, then wards, the office, the
- * rollup. *rows is malloc'd (the caller free()s it). */
+ * with the publication rule of t applied. Sorted by indicator, period, then
+ * wards, the office, the rollup. *rows is malloc'd (the caller free()s it). */
 int db_ind_values(struct db *db, const char *from, const char *to,
                   const char *label, const char *as_of,
                   const struct ind_thresholds *t, struct ind_row **rows,
