@@ -265,8 +265,12 @@ static int command_run(int argc, char **argv, struct agent_overrides *overrides)
     return code;
 }
 
-static int command_status(int argc, char **argv,
-                          struct agent_overrides *overrides)
+/* "status" and "imports": the same options (--format table|json), and
+ * fn prints its listing. */
+static int command_listing(int argc, char **argv,
+                           struct agent_overrides *overrides, const char *usage,
+                           int (*fn)(const struct agent_settings *,
+                                     enum status_format))
 {
     static const struct option options[] = {
         GLOBAL_OPTIONS,
@@ -279,7 +283,7 @@ static int command_status(int argc, char **argv,
     optind = 0;
     while ((opt = getopt_long(argc, argv, "+c:h", options, NULL)) != -1) {
         if (opt == 'h') {
-            fputs(status_usage, stdout);
+            fputs(usage, stdout);
             return EXIT_OK;
         }
         if (opt == OPT_FORMAT) {
@@ -288,67 +292,36 @@ static int command_status(int argc, char **argv,
             else if (strcmp(optarg, "json") == 0)
                 format = STATUS_JSON;
             else
-                return usage_error(status_usage,
+                return usage_error(usage,
                                    "--format: unknown format \"%s\" (want "
                                    "table or json)",
                                    optarg);
         } else if (!global_option(opt, overrides)) {
-            fputs(status_usage, stderr);
+            fputs(usage, stderr);
             return EXIT_USAGE;
         }
     }
     if (optind != argc)
-        return usage_error(status_usage, "unexpected argument \"%s\"",
-                           argv[optind]);
+        return usage_error(usage, "unexpected argument \"%s\"", argv[optind]);
     int code = with_settings(overrides, &settings);
     if (code != EXIT_OK)
         return code;
-    code = status_command(&settings, format);
+    code = fn(&settings, format);
     settings_free(&settings);
     return code;
+}
+
+static int command_status(int argc, char **argv,
+                          struct agent_overrides *overrides)
+{
+    return command_listing(argc, argv, overrides, status_usage, status_command);
 }
 
 static int command_imports(int argc, char **argv,
                            struct agent_overrides *overrides)
 {
-    static const struct option options[] = {
-        GLOBAL_OPTIONS,
-        {"format", required_argument, NULL, OPT_FORMAT},
-        {0, 0, 0, 0}};
-    enum status_format format = STATUS_TABLE;
-    struct agent_settings settings;
-    int opt;
-
-    optind = 0;
-    while ((opt = getopt_long(argc, argv, "+c:h", options, NULL)) != -1) {
-        if (opt == 'h') {
-            fputs(imports_usage, stdout);
-            return EXIT_OK;
-        }
-        if (opt == OPT_FORMAT) {
-            if (strcmp(optarg, "table") == 0)
-                format = STATUS_TABLE;
-            else if (strcmp(optarg, "json") == 0)
-                format = STATUS_JSON;
-            else
-                return usage_error(imports_usage,
-                                   "--format: unknown format \"%s\" (want "
-                                   "table or json)",
-                                   optarg);
-        } else if (!global_option(opt, overrides)) {
-            fputs(imports_usage, stderr);
-            return EXIT_USAGE;
-        }
-    }
-    if (optind != argc)
-        return usage_error(imports_usage, "unexpected argument \"%s\"",
-                           argv[optind]);
-    int code = with_settings(overrides, &settings);
-    if (code != EXIT_OK)
-        return code;
-    code = imports_command(&settings, format);
-    settings_free(&settings);
-    return code;
+    return command_listing(argc, argv, overrides, imports_usage,
+                           imports_command);
 }
 
 static int command_keygen(int argc, char **argv)
