@@ -189,6 +189,23 @@ BEGIN
 END
 $$;
 
+-- Every change of every remediation plan, beside its current state
+-- (remediation_plans keeps only the newest): a plan's completion date is
+-- that of the event that moved it to completed (docs/DESIGN.md §6).
+CREATE TABLE remediation_history (
+    event_id uuid PRIMARY KEY REFERENCES events (event_id),
+    ward text NOT NULL,
+    survey text NOT NULL,
+    subject text NOT NULL,
+    status text NOT NULL,
+    due_on date,
+    occurred_at timestamptz NOT NULL,
+    seq bigint NOT NULL
+);
+CREATE INDEX remediation_history_plan
+    ON remediation_history (ward, survey, subject, occurred_at);
+REVOKE UPDATE ON remediation_history FROM wardsync_hub;
+
 -- Stores the rows of the stage with ord in [p_lo, p_hi] that are still to
 -- be stored: events, then their typed tables. Raises when the database
 -- refuses any of them (the caller's subtransaction undoes the rest).
@@ -333,6 +350,16 @@ BEGIN
                updated_at = EXCLUDED.updated_at, last_seq = EXCLUDED.last_seq,
                last_event_id = EXCLUDED.last_event_id
          WHERE (m.updated_at, m.last_seq) < (EXCLUDED.updated_at, EXCLUDED.last_seq);
+
+        INSERT INTO remediation_history (event_id, ward, survey, subject,
+                                         status, due_on, occurred_at, seq)
+        SELECT raw_event_id::uuid, ward, survey, subject, status,
+               due_on::date,
+               timestamptz 'epoch' + occurred_ms * interval '1 millisecond',
+               seq
+          FROM ingest_stage
+         WHERE kind = 'remediation' AND outcome IS NULL
+           AND ord BETWEEN p_lo AND p_hi;
     END IF;
 END
 $$;
