@@ -17,8 +17,17 @@
  * slices); a gap or a refused batch is decided per batch before anything
  * is written, and a row the database refuses is decided inside
  * ingest_apply(), so neither disturbs the other batches. Every Ack is sent
- * after the COMMIT of its batch's last slice. The retry_after_ms answer of
- * a full hub is a later issue.
+ * after the COMMIT of its batch's last slice.
+ *
+ * A full hub (docs/DESIGN.md §4): the batches waiting for a commit hold
+ * at most max_waiting_events events (a setting) and GROUP_MAX_BATCHES
+ * batches. Past the first bound, a batch from an agent that already has
+ * one waiting is answered "hub busy" with retry_after_ms, the time the
+ * hub expects to need for what waits; a batch from an agent with nothing
+ * waiting is still taken, up to twice the bound, so one ward's flood
+ * never turns the others away. Past the hard bounds every batch is
+ * answered busy. Either way the answer costs a decode, no memory and no
+ * SQL, and the agent waits instead of timing out and sending again.
  */
 #include "ingest.h"
 
@@ -57,8 +66,13 @@
  * next group beside the next slice (docs/DESIGN.md §4). Each slice commits
  * a prefix of the batch and its agent's mark; the Ack leaves after the
  * last. */
-#define GROUP_MAX_BATCHES 64
-#define GROUP_MAX_EVENTS 20000
+#define GROUP_MAX_BATCHES 256
+/* Batches answered "hub busy" in one step at most, so the commit of what
+ * waits is never put off by a flood of them; retry_after_ms of that
+ * answer, between these bounds. */
+#define BUSY_MAX_PER_STEP 256
+#define RETRY_AFTER_BUSY_MIN_MS 20
+#define RETRY_AFTER_BUSY_MAX_MS 10000
 #define COMMIT_MAX_EVENTS 2000
 /* What one batch may put into one transaction. Under load the
  * transaction still fills up with the batches of many wards; a ward whose
@@ -100,8 +114,12 @@ struct ingest {
                                       takes it */
     Wardsync__V1__Batch *slices;   /* the part of each batch a group takes */
     size_t n_group;
-    size_t group_events; /* events of the waiting batches not yet written */
-    bool busy;           /* the last group held more than one batch */
+    size_t group_events;   /* events of the waiting batches not yet written */
+    bool busy;             /* the last group held more than one batch */
+    size_t n_refused_busy; /* batches answered "hub busy" this step */
+    double events_per_ms;  /* commit rate, moving average; 0: none yet */
+    uint64_t jitter;       /* state of the retry_after_ms jitter */
+    struct ws_log_limit busy_limit;
 };
 
 /* A batch waiting for a COMMIT, with what its Ack needs. */
@@ -267,6 +285,45 @@ static int unit_kind(struct ingest *in, const char *code, const char **kind,
     return 0;
 }
 
+/* Whether the waiting batches have room for one more from (ward, the
+ * batch's agent_instance): see "A full hub" above. */
+static bool room_for(const struct ingest *in, const char *ward,
+                     const Wardsync__V1__Batch *batch)
+{
+    size_t soft = (size_t)in->settings->max_waiting_events;
+    if (in->n_group >= GROUP_MAX_BATCHES || in->group_events >= 2 * soft)
+        return false;
+    if (in->group_events < soft)
+        return true;
+    for (size_t i = 0; i < in->n_group; i++)
+        if (strcmp(in->group[i].ward, ward) == 0 &&
+            strcmp(in->group[i].batch->agent_instance, batch->agent_instance) ==
+                0)
+            return false;
+    return true;
+}
+
+/* retry_after_ms of a "hub busy" answer: the time the measured commit rate
+ * needs for the events waiting, within the bounds above, spread by up to a
+ * quarter more so the agents told to wait do not all come back at once. */
+static uint32_t busy_retry_ms(struct ingest *in)
+{
+    double ms = in->events_per_ms > 0
+                    ? (double)in->group_events / in->events_per_ms
+                    : RETRY_AFTER_DATABASE_MS;
+    if (ms < RETRY_AFTER_BUSY_MIN_MS)
+        ms = RETRY_AFTER_BUSY_MIN_MS;
+    if (ms > RETRY_AFTER_BUSY_MAX_MS)
+        ms = RETRY_AFTER_BUSY_MAX_MS;
+    /* xorshift64: spreading needs no better randomness. */
+    if (in->jitter == 0)
+        in->jitter = (uint64_t)ws_monotonic_us() | 1;
+    in->jitter ^= in->jitter << 13;
+    in->jitter ^= in->jitter >> 7;
+    in->jitter ^= in->jitter << 17;
+    return (uint32_t)(ms + ms * (double)(in->jitter % 1024) / 4096.0);
+}
+
 /* Checks the sender of a decoded batch and adds it to the group (taking
  * the batch and the envelope's parts), or answers a refusal at once. */
 static void admit_batch(struct ingest *in, struct envelope *env,
@@ -310,6 +367,20 @@ static void admit_batch(struct ingest *in, struct envelope *env,
         send_error_ack(in, env, batch->agent_instance,
                        WARDSYNC__V1__ACK__REFUSAL__REFUSAL_UNKNOWN_WARD, 0,
                        reason);
+        return;
+    }
+
+    if (!room_for(in, ward, batch)) {
+        uint32_t retry = busy_retry_ms(in);
+        ws_log_limited(&in->busy_limit, LOG_LIMIT_MS, WS_LOG_WARN, MODULE,
+                       "hub busy, batch refused ward=%s agent_instance=%s "
+                       "events=%zu waiting_events=%zu retry_after_ms=%u",
+                       ward, batch->agent_instance, batch->n_events,
+                       in->group_events, retry);
+        in->n_refused_busy++;
+        send_error_ack(in, env, batch->agent_instance,
+                       WARDSYNC__V1__ACK__REFUSAL__REFUSAL_BUSY, retry,
+                       "hub busy");
         return;
     }
 
@@ -536,6 +607,11 @@ static void commit_group(struct ingest *in)
     }
     ws_debug(MODULE, "group committed batches=%zu events=%zu ms=%.2f", n,
              events, (double)took_us / 1000.0);
+    if (events > 0 && took_us > 0) {
+        double rate = (double)events * 1000.0 / (double)took_us;
+        in->events_per_ms =
+            in->events_per_ms > 0 ? 0.8 * in->events_per_ms + 0.2 * rate : rate;
+    }
     /* Answer the finished batches; keep the others, in order. */
     size_t kept = 0;
     in->group_events = 0;
@@ -609,13 +685,14 @@ out_env:
 }
 
 /* Gathers a group: every message already waiting, and, while the hub is
- * busy, those arriving within group_commit_ms of the first; then commits
- * it. */
+ * busy, those arriving within group_commit_ms of the first (a batch
+ * without room is answered "hub busy", at most BUSY_MAX_PER_STEP a step);
+ * then commits it. */
 static void ingest_group(struct ingest *in)
 {
     int64_t deadline = 0;
-    while (in->link.db && in->n_group < GROUP_MAX_BATCHES &&
-           in->group_events < GROUP_MAX_EVENTS) {
+    in->n_refused_busy = 0;
+    while (in->link.db && in->n_refused_busy < BUSY_MAX_PER_STEP) {
         if (handle_message(in))
             continue;
         if (!in->busy || in->settings->group_commit_ms <= 0 || in->n_group == 0)

@@ -58,6 +58,10 @@ int settings_load(const char *config_path, const char *database,
     if (rc == 0)
         rc = ws_config_get_int(out->config, "hub", "group_commit_ms", 2, 0,
                                1000, &out->group_commit_ms, err, errlen);
+    if (rc == 0)
+        rc = ws_config_get_int(out->config, "hub", "max_waiting_events",
+                               HUB_DEFAULT_MAX_WAITING_EVENTS, 1, 1000000,
+                               &out->max_waiting_events, err, errlen);
     if (rc < 0) {
         settings_release(out);
         return -EINVAL;

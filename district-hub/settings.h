@@ -16,6 +16,7 @@
 #define HUB_DEFAULT_DATABASE                                                   \
     "host=127.0.0.1 port=54329 dbname=wardsync user=wardsync_owner"
 #define HUB_DEFAULT_INGEST "tcp://*:7401"
+#define HUB_DEFAULT_MAX_WAITING_EVENTS 50000
 
 /* Every string points into the loaded config, the environment, argv or a
  * literal; all stay valid until settings_release. */
@@ -27,6 +28,10 @@ struct hub_settings {
     /* Group commit: once batches are arriving faster than one commit each,
      * wait up to this long for more before committing them together. */
     int64_t group_commit_ms;
+    /* Events decoded and waiting for a commit past which the hub is full:
+     * a batch of an agent that already has one waiting is answered "hub
+     * busy" with retry_after_ms (docs/DESIGN.md §4). */
+    int64_t max_waiting_events;
     const char *sql_dir;    /* folder of NNN_name.sql migrations */
     const char *org_units;  /* org_units.csv */
     const char *catalogue;  /* catalogue.csv */

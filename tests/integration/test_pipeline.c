@@ -958,6 +958,68 @@ static void test_big_batch_does_not_hold_up_another_ward(void **state)
     free(evs);
 }
 
+/* A full hub answers "hub busy" with retry_after_ms instead of holding
+ * batches without limit (docs/DESIGN.md §4), and the agent waits and sends
+ * again: with room for almost nothing (max_waiting_events = 1) and an
+ * agent sending eight batches at a time, every session still arrives
+ * exactly once, and both logs say what happened. */
+static void test_full_hub_answers_busy_and_nothing_is_lost(void **state)
+{
+    (void)state;
+    enum { ROWS = 300 };
+    char ep[128], hub_log[512], csv[512], *text = malloc(ROWS * 64 + 128);
+    assert_non_null(text);
+    int n =
+        sprintf(text, "session,held_on,host_role,mode,citizens,petitions\n");
+    for (int i = 0; i < ROWS; i++)
+        n += sprintf(text + n, "BUSY-%03d,2023-10-%02d,chair,regular,1,0\n", i,
+                     2 + i % 20);
+    snprintf(csv, sizeof csv, "%s/reception-busy.csv", env.workdir);
+    assert_int_equal(it_write_file(csv, text), 0);
+    free(text);
+
+    assert_int_equal(setenv("WARDSYNC_HUB_MAX_WAITING_EVENTS", "1", 1), 0);
+    pid_t small = it_start_hub_mode(&env, NULL, false, ep, sizeof ep, hub_log,
+                                    sizeof hub_log);
+    unsetenv("WARDSYNC_HUB_MAX_WAITING_EVENTS");
+    assert_true(small > 0);
+    struct it_log_cursor cursor;
+    it_log_cursor_at_end(hub_log, &cursor);
+
+    const char *extra[] = {"WARDSYNC_AGENT_BATCH_SIZE=20",
+                           "WARDSYNC_AGENT_WINDOW=8", NULL};
+    assert_int_equal(
+        agent("a14", "LB14", ep, extra, NULL, "import", "reception", csv, NULL),
+        0);
+    char *out = NULL;
+    int rc = agent("a14", "LB14", ep, extra, &out, "run", "--until-idle",
+                   "--max-seconds", "60");
+    bool agent_waited = out && strstr(out, "REFUSAL_BUSY");
+    if (rc != 0 || !agent_waited)
+        fprintf(stderr, "agent said:\n%s\n", out ? out : "(nothing)");
+    free(out);
+    int busy = it_log_wait(&cursor, "hub busy, batch refused ward=LB14", 5000,
+                           NULL, 0);
+    it_stop(small);
+
+    assert_int_equal(rc, 0);
+    assert_int_equal(busy, 0);
+    assert_true(agent_waited);
+    assert_int_equal(agent_status("a14", "LB14", "queued"), 0);
+    assert_int_equal(count("SELECT count(*) FROM reception_sessions"
+                           " WHERE ward = 'LB14' AND session LIKE 'BUSY-%'"),
+                     ROWS);
+    /* One agent instance, each seq committed once and accepted once. */
+    assert_int_equal(count("SELECT count(*) FROM agents a WHERE"
+                           " a.agent_instance = (SELECT e.agent_instance"
+                           " FROM events e JOIN reception_sessions r"
+                           " ON e.event_id = r.last_event_id"
+                           " WHERE r.session = 'BUSY-000')"
+                           " AND a.committed_through = 300"
+                           " AND a.accepted = 300"),
+                     1);
+}
+
 /* Two events of one batch with one event_id: the first is stored, the
  * second (another payload) kept as a conflict, and nothing is undone. */
 static void test_same_event_id_twice_in_a_batch(void **state)
@@ -1005,6 +1067,7 @@ int main(void)
         cmocka_unit_test(test_conflict_in_a_batch_spares_the_rest),
         cmocka_unit_test(test_writer_refuses_one_row_not_the_group),
         cmocka_unit_test(test_big_batch_does_not_hold_up_another_ward),
+        cmocka_unit_test(test_full_hub_answers_busy_and_nothing_is_lost),
         cmocka_unit_test(test_same_event_id_twice_in_a_batch),
         cmocka_unit_test(test_agent_decides_by_refusal_code),
         cmocka_unit_test(test_time_postgresql_would_refuse_is_rejected_alone),
