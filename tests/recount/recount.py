@@ -47,7 +47,7 @@ petitions a cohort by received_on; current state = the last row by
 reception a cohort by held_on; chair weeks = distinct ISO weeks (Monday) of
           sessions hosted by the chair; weeks in the period = ISO weeks
           that meet the period and have begun by the as-of day (for "all":
-          from the first to the last session of the whole hub); a rollup's
+          from the first session of the whole hub to the as-of day); a rollup's
           denominator is the weeks times its reporting units.
 as of     --as-of D, or else today when the period is "all" or not over,
           else the period's last day; "today" in Asia/Ho_Chi_Minh.
@@ -328,7 +328,8 @@ def compute(x, period, as_of=None, today=None, arrived_on=None, status=None, now
         elif value is None:
             value = num
         rows[(code, unit, per)] = {"num": num, "den": den, "value": value,
-                                   "ratio": ratio, "ballots": ballots}
+                                   "ratio": ratio, "ballots": ballots,
+                                   "places": places_of(code)}
 
     # ---- ballots, per round
     valid, rejected = ballot_facts(x, arrived_on)
@@ -418,7 +419,9 @@ def compute(x, period, as_of=None, today=None, arrived_on=None, status=None, now
             sessions.setdefault(unit, {})[r["session"]] = r
     all_days = [day(r["held_on"]) for s in sessions.values() for r in s.values()]
     if lo is None:
-        wlo, whi = (min(all_days), max(all_days)) if all_days else (None, None)
+        # docs/DESIGN.md §6 Reception: an unbounded period runs from the
+        # first session recorded anywhere to the as-of day.
+        wlo, whi = (min(all_days), as_of) if all_days else (None, None)
     else:
         wlo, whi = lo, hi
     weeks = set()
@@ -469,6 +472,12 @@ def fmt(v):
     return str(v)
 
 
+def places_of(code):
+    """Decimals a value is published with (docs/contracts.md: ratios to
+    3 decimals, days to 1)."""
+    return 1 if code.startswith("petition_days_to_resolve") else 3
+
+
 def rounded(v, places=6):
     if v is None:
         return None
@@ -484,7 +493,8 @@ def num(text):
 def describe(cell):
     if cell is None:
         return "(no row)"
-    parts = [fmt(cell["num"]), fmt(cell["den"]), str(rounded(cell["value"]) if cell["value"] is not None else "")]
+    parts = [fmt(cell["num"]), fmt(cell["den"]),
+             str(rounded(cell["value"], cell["places"])) if cell["value"] is not None else ""]
     s = "%s/%s=%s" % tuple(parts) if cell["ratio"] else parts[2] if parts[2] else "(empty)"
     if cell.get("ballots") is not None:
         s += " (%d ballots)" % cell["ballots"]
@@ -537,7 +547,7 @@ def compare(hub_csv, mine, period, keys=None):
             ok = False
         if not m["ratio"] and h["denominator"] != "":
             ok = False
-        if num(h["value"]) != rounded(m["value"]):
+        if num(h["value"]) != rounded(m["value"], m["places"]):
             ok = False
         if not ok:
             diffs.append((key, "%s: hub=%s recount=%s" % (head, shown, describe(m))))
@@ -560,7 +570,7 @@ def main():
     w.writerow(["code", "org_unit", "period", "numerator", "denominator", "value"])
     for (code, unit, per), c in rows.items():
         w.writerow([code, unit, per, fmt(c["num"]), fmt(c["den"]) if c["ratio"] else "",
-                    str(rounded(c["value"])) if c["ratio"] and c["value"] is not None
+                    str(rounded(c["value"], c["places"])) if c["ratio"] and c["value"] is not None
                     else fmt(c["value"])])
 
 
