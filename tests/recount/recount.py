@@ -19,9 +19,11 @@ Definitions (tests/recount/README.md gives the reasons where the documents
 leave a choice):
 
 rows      every ward of org_units.csv; for a unit with children its own
-          records as "CODE-office" (only a unit of kind district, or one
-          that sent records) and its rollup "CODE" over its whole subtree
-          (DESIGN §7: "a total for every unit that has children").
+          records as "CODE-office" and its rollup "CODE" over its whole
+          subtree (DESIGN §7: "a total for every unit that has children").
+          Only reporting units count (wards, units of kind district, any
+          unit that sent records): a city's office row counts nothing and
+          its weeks are not in any chair_reception_weeks denominator.
 ballots   one row per round whose dates meet the period, for the wards the
           round covers and every ancestor of them; a ballot counts when its
           round lists its subject in the sending ward, its form is that of
@@ -146,10 +148,15 @@ def reporting_units(x):
     ch = children(x)
     rows = {}
 
-    def subtree_senders(code):
-        # units that report: wards, district offices, anyone who sent files
+    def reports(code):
+        # units that report (docs/DESIGN.md §7): wards, district offices,
+        # any other unit that sent files; a city above its districts does
+        # not, so its office row counts nothing
         kind = x.units[code][0]
-        out = [code] if (code not in ch or kind == "district" or code in x.files) else []
+        return code not in ch or kind == "district" or code in x.files
+
+    def subtree_senders(code):
+        out = [code] if reports(code) else []
         for c in ch.get(code, []):
             out += subtree_senders(c)
         return out
@@ -158,10 +165,9 @@ def reporting_units(x):
         if code not in ch:
             rows[code] = [code]
         else:
-            if kind == "district" or code in x.files:
-                rows[code + "-office"] = [code]
-            senders = subtree_senders(code)
-            rows[code] = senders
+            # every unit with children has an office row (docs/contracts.md)
+            rows[code + "-office"] = [code] if reports(code) else []
+            rows[code] = subtree_senders(code)
     return rows
 
 
