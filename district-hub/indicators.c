@@ -438,7 +438,12 @@ static int print_json(FILE *out, const struct ind_row *rows, size_t n,
             return -ENOMEM;
         }
     }
-    int rc = json_dumpf(array, out, JSON_INDENT(2)) < 0 ? -EIO : 0;
+    /* 15 significant digits: a decimal as the database printed it (0.3,
+     * not 0.29999999999999999). */
+    int rc =
+        json_dumpf(array, out, JSON_INDENT(2) | JSON_REAL_PRECISION(15)) < 0
+            ? -EIO
+            : 0;
     fputc('\n', out);
     json_decref(array);
     return rc;

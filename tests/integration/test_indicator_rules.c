@@ -318,6 +318,16 @@ static void test_petitions(void **state)
     csv_value(csv, "petitions_overdue_open", WARD, v, sizeof v);
     assert_string_equal(v, "2");
     free(csv);
+
+    /* JSON numbers read as the CSV's decimals (#10.7): 0.3, not
+     * 0.29999999999999999; 36.5 stays 36.5. */
+    char *json = hub_cli("indicators", "--format", "json", "--as-of",
+                         "2024-06-30", NULL);
+    assert_non_null(strstr(json, "0.3"));
+    assert_non_null(strstr(json, "36.5"));
+    assert_null(strstr(json, "99999"));
+    assert_null(strstr(json, "00001"));
+    free(json);
 }
 
 static void test_sync_lag_stalest_agent(void **state)
