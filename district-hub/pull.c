@@ -101,10 +101,12 @@ static void send_error(struct pull_server *ps, struct envelope *env,
 }
 
 bool pull_authorise(const char *user_id, const char *dataset, const char *scope,
-                    const char **scope_out, char *reason, size_t reasonlen)
+                    const char **scope_out, bool *counts, char *reason,
+                    size_t reasonlen)
 {
     *scope_out = scope;
-    if (!user_id || !user_id[0] || strncmp(user_id, "city:", 5) == 0)
+    *counts = !user_id || !user_id[0];
+    if (*counts || strncmp(user_id, "city:", 5) == 0)
         return true;
     if (strncmp(user_id, "ward:", 5) == 0 && user_id[5]) {
         const char *ward = user_id + 5;
@@ -121,6 +123,7 @@ bool pull_authorise(const char *user_id, const char *dataset, const char *scope,
             return false;
         }
         *scope_out = ward;
+        *counts = true;
         return true;
     }
     snprintf(reason, reasonlen, "not allowed: unknown principal");
@@ -321,7 +324,7 @@ static int refresh_derived(struct pull_server *ps, struct db *db,
  * whether more wait), the view's columns and the dataset version. */
 static int read_page(struct db *db, const char *dataset, const char *view,
                      uint64_t start, uint64_t since, const char *scope,
-                     unsigned limit, struct db_table *t,
+                     bool counts, unsigned limit, struct db_table *t,
                      struct db_table *view_columns, uint64_t *version,
                      char *err, size_t errlen)
 {
@@ -334,8 +337,8 @@ static int read_page(struct db *db, const char *dataset, const char *view,
             rc = db_read_pull_petitions(db, start, since, scope, limit + 1, t,
                                         err, errlen);
         else if (strcmp(dataset, "sync_status") == 0)
-            rc = db_read_pull_sync_status(db, start, since, scope, limit + 1, t,
-                                          err, errlen);
+            rc = db_read_pull_sync_status(db, start, since, scope, counts,
+                                          limit + 1, t, err, errlen);
         else
             rc = db_read_pull_snapshot(db, dataset, start, since, scope,
                                        limit + 1, t, err, errlen);
@@ -371,7 +374,8 @@ static void serve(struct pull_server *ps, struct envelope *env,
         send_error(ps, env, dataset, reason);
         return;
     }
-    if (!pull_authorise(user_id, dataset, scope, &scope, reason,
+    bool counts = false;
+    if (!pull_authorise(user_id, dataset, scope, &scope, &counts, reason,
                         sizeof reason)) {
         ws_log_limited(&ps->peer_limit, LOG_LIMIT_MS, WS_LOG_WARN, MODULE,
                        "pull refused user=%s dataset=%s reason=%s", user_id,
@@ -408,8 +412,8 @@ static void serve(struct pull_server *ps, struct envelope *env,
         return;
     }
     if (rc == 0)
-        rc = read_page(db, dataset, view, start, since, scope, limit, &t,
-                       &view_columns, &version, err, sizeof err);
+        rc = read_page(db, dataset, view, start, since, scope, counts, limit,
+                       &t, &view_columns, &version, err, sizeof err);
     if (rc < 0)
         goto db_error;
 

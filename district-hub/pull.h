@@ -52,9 +52,15 @@ void pull_stop(struct pull_server **ps);
  *   - "ward:CODE": petitions and sync_status of CODE only (an empty scope
  *     becomes CODE; another ward is refused);
  *   - anything else: nothing.
- * Returns true and the scope to apply in *scope_out (pointing at scope or
- * into user_id), or false with the reason. */
+ * Returns true, the scope to apply in *scope_out (pointing at scope or
+ * into user_id) and in *counts whether sync_status rows carry the agents'
+ * event counts (marks, backlog, accepted, duplicate, conflict, rejected):
+ * for a ward's own rows and a local operator, not for the city, since an
+ * agent's counts minus the petitions and sessions published beside them
+ * would give the ballot count the publication rule hides (docs/DESIGN.md
+ * §7). Returns false with the reason when the pull is not allowed. */
 bool pull_authorise(const char *user_id, const char *dataset, const char *scope,
-                    const char **scope_out, char *reason, size_t reasonlen);
+                    const char **scope_out, bool *counts, char *reason,
+                    size_t reasonlen);
 
 #endif

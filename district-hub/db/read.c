@@ -181,11 +181,19 @@ static const struct db_statement PULL_PETITIONS = {
     "     AND ($2 = '' OR t.ward = $2)) x"
     " ORDER BY change LIMIT $3::integer"};
 
+/* $1 since, $2 scope, $3 limit, $4 start, $5 whether the counts are
+ * shown (pull_authorise): without them the columns are there, NULL. */
 static const struct db_statement PULL_SYNC_STATUS = {
-    "read_pull_sync_status", 4,
-    "SELECT op, key, change, ward, agent_instance, committed_through,"
-    "       first_contact, last_contact, lag_seconds, backlog, accepted,"
-    "       duplicate, conflict, rejected"
+    "read_pull_sync_status", 5,
+    "SELECT op, key, change, ward, agent_instance,"
+    "       CASE WHEN $5::boolean THEN committed_through END"
+    "           AS committed_through,"
+    "       first_contact, last_contact, lag_seconds,"
+    "       CASE WHEN $5::boolean THEN backlog END AS backlog,"
+    "       CASE WHEN $5::boolean THEN accepted END AS accepted,"
+    "       CASE WHEN $5::boolean THEN duplicate END AS duplicate,"
+    "       CASE WHEN $5::boolean THEN conflict END AS conflict,"
+    "       CASE WHEN $5::boolean THEN rejected END AS rejected"
     "  FROM ("
     "  SELECT CASE WHEN a.created_seq > $4::bigint THEN 'insert'"
     "              ELSE 'update' END AS op,"
@@ -224,17 +232,19 @@ static const struct db_statement PULL_SNAPSHOT = {
     "   AND ($3 = '' OR ward = $3)"
     " ORDER BY change_seq LIMIT $4::integer"};
 
+/* Runs s with $1 since, $2 scope, $3 limit, $4 start and, for a
+ * statement of five parameters, $5 counts. */
 static int pull_query(struct db *db, const struct db_statement *s,
                       uint64_t start, uint64_t since, const char *scope,
-                      unsigned limit, struct db_table *out, char *err,
-                      size_t errlen)
+                      bool counts, unsigned limit, struct db_table *out,
+                      char *err, size_t errlen)
 {
     char since_text[24], start_text[24], limit_text[16];
     snprintf(since_text, sizeof since_text, "%" PRIu64, since);
     snprintf(start_text, sizeof start_text, "%" PRIu64, start);
     snprintf(limit_text, sizeof limit_text, "%u", limit);
     const char *values[] = {since_text, scope ? scope : "", limit_text,
-                            start_text};
+                            start_text, counts ? "true" : "false"};
     return query_table(db, s, values, out, err, errlen);
 }
 
@@ -242,16 +252,16 @@ int db_read_pull_petitions(struct db *db, uint64_t start, uint64_t since,
                            const char *scope, unsigned limit,
                            struct db_table *out, char *err, size_t errlen)
 {
-    return pull_query(db, &PULL_PETITIONS, start, since, scope, limit, out, err,
-                      errlen);
+    return pull_query(db, &PULL_PETITIONS, start, since, scope, false, limit,
+                      out, err, errlen);
 }
 
 int db_read_pull_sync_status(struct db *db, uint64_t start, uint64_t since,
-                             const char *scope, unsigned limit,
+                             const char *scope, bool counts, unsigned limit,
                              struct db_table *out, char *err, size_t errlen)
 {
-    return pull_query(db, &PULL_SYNC_STATUS, start, since, scope, limit, out,
-                      err, errlen);
+    return pull_query(db, &PULL_SYNC_STATUS, start, since, scope, counts, limit,
+                      out, err, errlen);
 }
 
 int db_read_pull_snapshot(struct db *db, const char *dataset, uint64_t start,

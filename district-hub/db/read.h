@@ -66,7 +66,7 @@ int db_read_pull_petitions(struct db *db, uint64_t start, uint64_t since,
                            struct db_table *out, char *err, size_t errlen);
 
 int db_read_pull_sync_status(struct db *db, uint64_t start, uint64_t since,
-                             const char *scope, unsigned limit,
+                             const char *scope, bool counts, unsigned limit,
                              struct db_table *out, char *err, size_t errlen);
 
 /* Rows of a snapshotted dataset: op, key, change, ward, data (a JSON

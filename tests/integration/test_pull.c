@@ -321,10 +321,17 @@ static void test_city_pulls_every_dataset(void **state)
     assert_int_equal(json_array_size(s), 1);
     json_t *sv = json_object_get(json_array_get(s, 0), "values");
     assert_string_equal(json_string_value(json_object_get(sv, "ward")), "LB01");
-    /* Numbers are JSON numbers. */
-    assert_true(json_is_integer(json_object_get(sv, "committed_through")));
-    assert_int_equal(
-        json_integer_value(json_object_get(sv, "committed_through")), 3);
+    /* The city sees when each agent was last heard from, not its event
+     * counts: accepted minus the petitions published beside it would be
+     * the ward's ballot count, which the publication rule hides. */
+    assert_true(json_is_string(json_object_get(sv, "last_contact")));
+    assert_true(json_is_integer(json_object_get(sv, "lag_seconds")));
+    static const char *const hidden[] = {"committed_through", "backlog",
+                                         "accepted",          "duplicate",
+                                         "conflict",          "rejected"};
+    for (size_t i = 0; i < sizeof hidden / sizeof hidden[0]; i++)
+        if (!json_is_null(json_object_get(sv, hidden[i])))
+            fail_msg("the city's sync_status shows %s", hidden[i]);
     json_decref(s);
 
     json_t *ind = load_rows("city", "indicators");
@@ -404,6 +411,8 @@ static void test_csv_is_utf8_with_header(void **state)
     assert_non_null(strstr(buf, "\"thụ lý, đang xem xét\""));
 }
 
+static bool is_number(const char *s);
+
 static void test_ward_key_cannot_pull(void **state)
 {
     (void)state;
@@ -429,6 +438,25 @@ static void test_ward_key_cannot_pull(void **state)
     assert_non_null(page);
     assert_string_equal(page->error, "");
     assert_int_equal(page->n_rows, 0);
+    wardsync__v1__pull_page__free_unpacked(page, NULL);
+
+    /* LB01's own sync_status carries its counts (the city's does not). */
+    struct it_curve lb01;
+    assert_int_equal(it_principal_keys(&env, "ward", "LB01", &lb01, NULL, 0),
+                     0);
+    page = pull_raw(&lb01, "sync_status", "", "");
+    assert_non_null(page);
+    assert_string_equal(page->error, "");
+    assert_true(page->n_rows >= 1);
+    size_t through = page->n_columns;
+    for (size_t c = 0; c < page->n_columns; c++)
+        if (strcmp(page->columns[c], "committed_through") == 0)
+            through = c;
+    assert_true(through < page->n_columns);
+    for (size_t r = 0; r < page->n_rows; r++) {
+        assert_non_null(strstr(page->rows[r]->key, "LB01/"));
+        assert_true(is_number(page->rows[r]->values[through]));
+    }
     wardsync__v1__pull_page__free_unpacked(page, NULL);
 }
 
