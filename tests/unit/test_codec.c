@@ -191,13 +191,15 @@ static void test_ack_round_trip(void **state)
 
 static void test_event_round_trip(void **state)
 {
-    void (*makers[4])(struct sample *, uint64_t) = {
-        sample_ballot, sample_petition, sample_reception, sample_remediation};
-    static const char *const kinds[4] = {"ballot", "petition", "reception",
-                                         "remediation"};
+    void (*makers[6])(struct sample *, uint64_t) = {
+        sample_ballot,      sample_petition,   sample_reception,
+        sample_remediation, sample_inspection, sample_rotation};
+    static const char *const kinds[6] = {"ballot",     "petition",
+                                         "reception",  "remediation",
+                                         "inspection", "rotation"};
 
     (void)state;
-    for (int i = 0; i < 4; i++) {
+    for (int i = 0; i < 6; i++) {
         struct sample s;
         Wardsync__V1__Event *got;
         uint8_t *buf, *again;
