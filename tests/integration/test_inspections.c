@@ -28,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "harness.h"
 
@@ -325,12 +326,66 @@ static void test_city_pull(void **state)
         0);
 }
 
+/* city-pull --into: the warehouse gets both datasets, typed, through its
+ * migration 002 (city-pull/sql). */
+static void test_warehouse(void **state)
+{
+    (void)state;
+    char name[64], sql[256], wh[1200], hubspec[1024];
+    snprintf(name, sizeof name, "wardsync_it_work_wh_%ld", (long)getpid());
+    snprintf(sql, sizeof sql, "DROP DATABASE IF EXISTS %s", name);
+    PQclear(PQexec(env.db, sql));
+    snprintf(sql, sizeof sql, "CREATE DATABASE %s", name);
+    PGresult *r = PQexec(env.db, sql);
+    assert_int_equal(PQresultStatus(r), PGRES_COMMAND_OK);
+    PQclear(r);
+    /* A later keyword wins in a conninfo string. */
+    snprintf(wh, sizeof wh, "%s dbname=%s", env.conninfo, name);
+    snprintf(hubspec, sizeof hubspec, "LB=%s key=%s", pull_endpoint,
+             env.hub_key);
+    const char *argv[] = {WS_CITY_PULL_BIN,
+                          "--hub",
+                          hubspec,
+                          "--secret-key",
+                          city_secret,
+                          "--into",
+                          wh,
+                          "--dataset",
+                          "inspections,rotations",
+                          NULL};
+    char *out = NULL;
+    int rc = it_run(argv, NULL, 120, &out);
+    if (rc != 0)
+        fail_msg("city-pull --into exit %d:\n%s", rc, out ? out : "");
+    free(out);
+    PGconn *w = PQconnectdb(wh);
+    assert_int_equal(PQstatus(w), CONNECTION_OK);
+    assert_int_equal(it_query_long(w, "SELECT count(*) FROM city.inspections"),
+                     7);
+    assert_int_equal(
+        it_query_long(w, "SELECT sum(violations) FROM city.inspections"), 2);
+    assert_int_equal(
+        it_query_long(w, "SELECT count(*) FROM city.rotations"
+                         " WHERE kind = 'rotated' AND years_in_post >= 8"),
+        1);
+    assert_int_equal(
+        it_query_long(w, "SELECT count(*) FROM information_schema.columns"
+                         " WHERE table_schema = 'city'"
+                         " AND table_name = 'rotations'"
+                         " AND column_name = 'cadre'"),
+        0);
+    PQfinish(w);
+    snprintf(sql, sizeof sql, "DROP DATABASE IF EXISTS %s WITH (FORCE)", name);
+    PQclear(PQexec(env.db, sql));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_inspections),
         cmocka_unit_test(test_rotations),
         cmocka_unit_test(test_city_pull),
+        cmocka_unit_test(test_warehouse),
     };
     return cmocka_run_group_tests_name("integration_inspections", tests,
                                        group_setup, group_teardown);
