@@ -239,6 +239,42 @@ static void test_rotations(void **state)
         15);
 }
 
+/* The report's two sections: a table and a chart each, from the same
+ * indicator_values() rows. */
+static void test_report(void **state)
+{
+    (void)state;
+    char path[512];
+    snprintf(path, sizeof path, "%s/work-report.html", env.workdir);
+    const char *argv[] = {it_hub_bin, "--database", env.conninfo,
+                          "report",   "-o",         path,
+                          "--as-of",  "2024-12-31", NULL};
+    char *out = NULL;
+    int rc = it_run(argv, NULL, 60, &out);
+    if (rc != 0)
+        fail_msg("district-hub report: exit %d\n%s", rc, out ? out : "");
+    free(out);
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    static char html[1 << 20];
+    size_t n = fread(html, 1, sizeof html - 1, f);
+    html[n] = '\0';
+    fclose(f);
+    const char *t = strstr(html, "<table class=\"inspections\">");
+    assert_non_null(t);
+    assert_non_null(strstr(t, "(party)</th><td>2</td><td>2</td>"));
+    assert_non_null(strstr(t, "(unannounced)</th><td>2</td><td>1</td>"));
+    assert_non_null(strstr(t, "<code>inspection_teams</code>): 3"));
+    assert_non_null(strstr(html, "id=\"chart-inspections\" data-bars=\"3\""));
+    t = strstr(html, "<table class=\"rotations\">");
+    assert_non_null(t);
+    assert_non_null(strstr(t, "<code>cadres_due_rotation</code></th><td>2<"));
+    assert_non_null(strstr(t, "<code>cadres_rotated</code></th><td>2<"));
+    assert_non_null(strstr(html, "id=\"chart-rotations\" data-bars=\"3\""));
+    /* No cadre code in the report either. */
+    assert_null(strstr(html, "C-A"));
+}
+
 static json_t *load_rows(const char *out, const char *dataset)
 {
     char path[600];
@@ -382,9 +418,8 @@ static void test_warehouse(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_inspections),
-        cmocka_unit_test(test_rotations),
-        cmocka_unit_test(test_city_pull),
+        cmocka_unit_test(test_inspections), cmocka_unit_test(test_rotations),
+        cmocka_unit_test(test_report),      cmocka_unit_test(test_city_pull),
         cmocka_unit_test(test_warehouse),
     };
     return cmocka_run_group_tests_name("integration_inspections", tests,
