@@ -2,8 +2,10 @@
  * test_inspections.c - inspections and job rotation end to end (issue
  * #15, docs/DESIGN.md §6, §7): CSV files through the district office's
  * real agent into the hub, the indicators of indicator_values() on
- * hand-computed cases, a corrected inspection moving its tally, and the
- * city's pull of the datasets inspections and rotations (no cadre code).
+ * hand-computed cases, a corrected inspection moving its tally, the
+ * report's two sections, a rotation the hub's shared validation rejects
+ * alone, and the city's pull of the datasets inspections and rotations
+ * into files and the warehouse (no cadre code).
  *
  * Rotation cases, period 2024 ([2024-01-01, 2025-01-01), as of its last
  * day 2024-12-31) and rotation_years 8:
@@ -31,6 +33,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "wardsync/util.h"
 
 #define OFFICE "LB"
 
@@ -275,6 +278,76 @@ static void test_report(void **state)
     assert_null(strstr(html, "C-A"));
 }
 
+/* A hand-made batch of the hub's own client (ward LB01): a rotation the
+ * shared validation refuses at the hub is rejected alone, with its
+ * reason, and stored in rejected_events; the good inspection beside it
+ * is stored. */
+static void test_hub_rejects_bad_rotation(void **state)
+{
+    (void)state;
+    Wardsync__V1__Batch batch = WARDSYNC__V1__BATCH__INIT;
+    Wardsync__V1__Event good = WARDSYNC__V1__EVENT__INIT;
+    Wardsync__V1__Event bad = WARDSYNC__V1__EVENT__INIT;
+    Wardsync__V1__Inspection in = WARDSYNC__V1__INSPECTION__INIT;
+    Wardsync__V1__Rotation ro = WARDSYNC__V1__ROTATION__INIT;
+    Wardsync__V1__Event *events[2] = {&good, &bad};
+    char instance[WS_UUID_LEN + 1], id1[WS_UUID_LEN + 1], id2[WS_UUID_LEN + 1];
+    assert_int_equal(ws_uuid4(instance), 0);
+    assert_int_equal(ws_uuid4(id1), 0);
+    assert_int_equal(ws_uuid4(id2), 0);
+    in.inspection = "W-DX-01";
+    in.body = "KTCV-9";
+    in.unit = "LB01-UBND";
+    in.held_on = "2024-07-01";
+    in.kind = WARDSYNC__V1__INSPECTION_KIND__INSPECTION_KIND_UNANNOUNCED;
+    in.note = "";
+    good.seq = 1;
+    good.event_id = id1;
+    good.occurred_at_ms = 1719792000000; /* 2024-07-01 */
+    good.queued_at_ms = good.occurred_at_ms;
+    good.body_case = WARDSYNC__V1__EVENT__BODY_INSPECTION;
+    good.inspection = &in;
+    ro.cadre = "W-C-1";
+    ro.post = "chair";
+    ro.unit = "LB01";
+    ro.years_in_post = 101; /* the rotations CHECK would refuse it */
+    ro.effective_on = "2024-07-01";
+    ro.kind = WARDSYNC__V1__ROTATION_KIND__ROTATION_KIND_ROTATED;
+    bad = good;
+    bad.seq = 2;
+    bad.event_id = id2;
+    bad.body_case = WARDSYNC__V1__EVENT__BODY_ROTATION;
+    bad.rotation = &ro;
+    batch.protocol = 1;
+    batch.agent_instance = instance;
+    batch.ward = "LB01";
+    batch.n_events = 2;
+    batch.events = events;
+    Wardsync__V1__Ack *ack = NULL;
+    assert_int_equal(it_send_batch(endpoint, &batch, 10000, &ack), 0);
+    assert_int_equal(ack->committed_through, 2);
+    assert_int_equal(ack->n_outcomes, 1);
+    assert_int_equal(ack->outcomes[0]->seq, 2);
+    assert_int_equal(ack->outcomes[0]->code,
+                     WARDSYNC__V1__OUTCOME__CODE__CODE_REJECTED);
+    assert_non_null(strstr(ack->outcomes[0]->reason,
+                           "years_in_post: 101 is more than 100"));
+    wardsync__v1__ack__free_unpacked(ack, NULL);
+    assert_int_equal(it_query_long(env.db,
+                                   "SELECT count(*) FROM rejected_events"
+                                   " WHERE kind = 'rotation'"),
+                     1);
+    assert_int_equal(it_query_long(env.db, "SELECT count(*) FROM rotations"
+                                           " WHERE cadre = 'W-C-1'"),
+                     0);
+    assert_int_equal(it_query_long(env.db, "SELECT count(*) FROM inspections"
+                                           " WHERE ward = 'LB01'"),
+                     1);
+    /* Counted under the sender LB01, not under the district office. */
+    assert_cell("inspections_held_unannounced", "LB01", "NULL", "NULL", "NULL",
+                "1");
+}
+
 static json_t *load_rows(const char *out, const char *dataset)
 {
     char path[600];
@@ -316,8 +389,9 @@ static void test_city_pull(void **state)
         fail_msg("city-pull exit %d:\n%s", rc, out ? out : "");
     free(out);
 
+    /* The district office's seven and LB01's one. */
     json_t *rows = load_rows("city", "inspections");
-    assert_int_equal(json_array_size(rows), 7);
+    assert_int_equal(json_array_size(rows), 8);
     size_t i;
     json_t *row;
     bool found = false;
@@ -397,7 +471,7 @@ static void test_warehouse(void **state)
     PGconn *w = PQconnectdb(wh);
     assert_int_equal(PQstatus(w), CONNECTION_OK);
     assert_int_equal(it_query_long(w, "SELECT count(*) FROM city.inspections"),
-                     7);
+                     8);
     assert_int_equal(
         it_query_long(w, "SELECT sum(violations) FROM city.inspections"), 2);
     assert_int_equal(
@@ -418,8 +492,11 @@ static void test_warehouse(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_inspections), cmocka_unit_test(test_rotations),
-        cmocka_unit_test(test_report),      cmocka_unit_test(test_city_pull),
+        cmocka_unit_test(test_inspections),
+        cmocka_unit_test(test_rotations),
+        cmocka_unit_test(test_report),
+        cmocka_unit_test(test_hub_rejects_bad_rotation),
+        cmocka_unit_test(test_city_pull),
         cmocka_unit_test(test_warehouse),
     };
     return cmocka_run_group_tests_name("integration_inspections", tests,
