@@ -2,7 +2,8 @@
  * columns.c - the column types of the pulled datasets (columns.h).
  *
  * The lists follow the hub's pull queries (district-hub/db/read.c) and
- * the published views (district-hub/sql/001_baseline.sql); the warehouse
+ * the published views (district-hub/sql/001_baseline.sql,
+ * 006_inspections_rotations.sql); the warehouse
  * tables (city-pull/sql/) have the same types.
  */
 #include "columns.h"
@@ -43,6 +44,9 @@ static const struct typed_column TYPED[] = {
     {"ballot_aggregates", "share1", COLUMN_NUMERIC},
     {"ballot_aggregates", "share2", COLUMN_NUMERIC},
     {"ballot_aggregates", "share3", COLUMN_NUMERIC},
+    {"inspections", "subjects", COLUMN_INTEGER},
+    {"inspections", "violations", COLUMN_INTEGER},
+    {"rotations", "years_in_post", COLUMN_INTEGER},
 };
 
 enum column_type columns_type(const char *dataset, const char *column)

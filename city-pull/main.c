@@ -22,7 +22,9 @@
 #include "wardsync/config.h"
 #include "wardsync/keys.h"
 
-#define DEFAULT_DATASETS "indicators,petitions,ballot_aggregates,sync_status"
+#define DEFAULT_DATASETS                                                       \
+    "indicators,petitions,ballot_aggregates,sync_status,inspections,"          \
+    "rotations"
 
 static const char USAGE[] =
     "usage: city-pull [-c FILE] [--hub NAME=ENDPOINT]... [--dataset LIST]\n"

@@ -21,8 +21,9 @@
  * number below one a page has handed out can commit later
  * (sql/003_pull_thread.sql).
  *
- * indicators and ballot_aggregates are derived: the first page of a pull
- * recomputes them from the published views (which apply the publication
+ * indicators, ballot_aggregates, inspections and rotations are derived
+ * (DERIVED below): the first page of a pull recomputes them from the
+ * published views (which apply the publication
  * rule) into pull_snapshot, which gives a changed figure a new change
  * number, when the published data changed since the last recomputation
  * (db_read_source_signature) or DERIVED_MAX_AGE_MS passed; the other pages
@@ -62,6 +63,21 @@
  * this often (indicators such as sync_lag move with the clock). */
 #define DERIVED_MAX_AGE_MS 300000
 
+/* The datasets read from a published view through pull_snapshot, and
+ * their views. inspections and rotations (docs/DESIGN.md §6) are the
+ * registers as published.inspections and published.rotations show them:
+ * no cadre code. */
+static const struct {
+    const char *dataset;
+    const char *view;
+} DERIVED[] = {
+    {"indicators", "published.indicators"},
+    {"ballot_aggregates", "published.ballot_aggregates"},
+    {"inspections", "published.inspections"},
+    {"rotations", "published.rotations"},
+};
+#define N_DERIVED (sizeof DERIVED / sizeof DERIVED[0])
+
 struct pull_server {
     const struct hub_settings *settings; /* borrowed */
     void *socket;                        /* used by the thread only */
@@ -71,10 +87,10 @@ struct pull_server {
     bool started;
     atomic_bool stop;
     struct zap_monitor *monitor; /* refused handshakes; NULL when insecure */
-    /* When indicators [0] and ballot_aggregates [1] were last recomputed,
-     * and the source signature then. */
-    char derived_sig[2][256];
-    int64_t derived_at_ms[2];
+    /* When each dataset of DERIVED was last recomputed, and the source
+     * signature then. */
+    char derived_sig[N_DERIVED][256];
+    int64_t derived_at_ms[N_DERIVED];
     struct ws_log_limit db_limit;
     struct ws_log_limit peer_limit;
 };
@@ -300,7 +316,10 @@ static int refresh_derived(struct pull_server *ps, struct db *db,
                            const char *dataset, const char *view, char *err,
                            size_t errlen)
 {
-    int derived = strcmp(dataset, "indicators") == 0 ? 0 : 1;
+    size_t derived = 0;
+    while (derived + 1 < N_DERIVED &&
+           strcmp(dataset, DERIVED[derived].dataset) != 0)
+        derived++;
     char sig[256];
     int rc = db_read_source_signature(db, sig, sizeof sig, err, errlen);
     if (rc < 0)
@@ -358,15 +377,15 @@ static void serve(struct pull_server *ps, struct envelope *env,
     const char *dataset = req->dataset ? req->dataset : "";
     const char *scope = req->scope ? req->scope : "";
     const char *view = NULL;
-    if (strcmp(dataset, "indicators") == 0)
-        view = "published.indicators";
-    else if (strcmp(dataset, "ballot_aggregates") == 0)
-        view = "published.ballot_aggregates";
-    else if (strcmp(dataset, "petitions") != 0 &&
-             strcmp(dataset, "sync_status") != 0) {
+    for (size_t d = 0; d < N_DERIVED; d++)
+        if (strcmp(dataset, DERIVED[d].dataset) == 0)
+            view = DERIVED[d].view;
+    if (!view && strcmp(dataset, "petitions") != 0 &&
+        strcmp(dataset, "sync_status") != 0) {
         send_error(ps, env, dataset,
                    "unknown dataset (indicators, petitions, "
-                   "ballot_aggregates, sync_status)");
+                   "ballot_aggregates, sync_status, inspections, "
+                   "rotations)");
         return;
     }
     if (scope[0] &&

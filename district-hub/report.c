@@ -9,7 +9,8 @@
  * Every figure comes from the database's own functions, the ones
  * "district-hub indicators" and the pull read (docs/DESIGN.md §7, "one
  * definition everywhere"): the indicator table, the on-time and backlog
- * charts from indicator_values(), the flagged subjects and the
+ * charts and the inspections and job rotation sections (a table and a
+ * chart each) from indicator_values(), the flagged subjects and the
  * remediation chart from flagged_subjects(), the thresholds from
  * indicator_settings. This file computes and suppresses nothing itself;
  * a cell indicator_values() suppresses is shown "<k", any other as the
@@ -302,6 +303,118 @@ static void chart_remediation(FILE *out, const struct ind_flagged *f, size_t n)
              "người", bars, 5, 0);
 }
 
+/* The value indicator_values() gives code for the rollup of district, or
+ * "0" when it has no such row. */
+static const char *rollup_value(const struct ind_row *rows, size_t n,
+                                const char *code, const char *district)
+{
+    for (size_t i = 0; i < n; i++)
+        if (row_is(&rows[i], code, true, district))
+            return rows[i].value[0] ? rows[i].value : "–";
+    return "0";
+}
+
+/* Inspections by kind (docs/DESIGN.md §6), the district's rollup: a
+ * table of inspections and units inspected per kind, with the teams, the
+ * party members inspected and the violations found, and a chart of the
+ * inspections per kind. */
+static void section_inspections(FILE *out, const struct ind_row *rows, size_t n,
+                                const char *district)
+{
+    static const char *const kinds[] = {"party", "planned", "unannounced"};
+    static const char *const labels[] = {
+        "Kiểm tra tổ chức đảng, đảng viên (party)",
+        "Kiểm tra công vụ theo kế hoạch (planned)",
+        "Kiểm tra công vụ đột xuất (unannounced)"};
+    struct bar bars[3];
+    char code[64];
+    memset(bars, 0, sizeof bars);
+    fputs("<h2>Kiểm tra, thanh tra công vụ (inspections)</h2>\n"
+          "<table class=\"inspections\"><thead><tr><th>Loại (kind)</th>"
+          "<th>Cuộc kiểm tra<br><code>inspections_held_*</code></th>"
+          "<th>Đơn vị được kiểm tra<br><code>units_inspected_*</code></th>"
+          "</tr></thead><tbody>\n",
+          out);
+    for (size_t k = 0; k < 3; k++) {
+        fputs("<tr><th>", out);
+        put_text(out, labels[k]);
+        fputs("</th><td>", out);
+        snprintf(code, sizeof code, "inspections_held_%s", kinds[k]);
+        const char *held = rollup_value(rows, n, code, district);
+        put_text(out, held);
+        fputs("</td><td>", out);
+        snprintf(code, sizeof code, "units_inspected_%s", kinds[k]);
+        put_text(out, rollup_value(rows, n, code, district));
+        fputs("</td></tr>\n", out);
+        snprintf(bars[k].label, sizeof bars[k].label, "%s", kinds[k]);
+        snprintf(bars[k].value, sizeof bars[k].value, "%s", held);
+        bars[k].height = strtod(held, NULL);
+        bars[k].colour = "#37474f";
+    }
+    fputs("<tr><th>Tổng (all kinds)</th><td>", out);
+    put_text(out, rollup_value(rows, n, "inspections_held", district));
+    fputs("</td><td>", out);
+    put_text(out, rollup_value(rows, n, "units_inspected", district));
+    fputs("</td></tr>\n</tbody></table>\n<p>Đoàn kiểm tra công vụ "
+          "(<code>inspection_teams</code>): ",
+          out);
+    put_text(out, rollup_value(rows, n, "inspection_teams", district));
+    fputs(" · đảng viên được kiểm tra (<code>party_members_inspected</code>): ",
+          out);
+    put_text(out, rollup_value(rows, n, "party_members_inspected", district));
+    fputs(" · vi phạm phát hiện (<code>inspection_violations</code>): ", out);
+    put_text(out, rollup_value(rows, n, "inspection_violations", district));
+    fputs("</p>\n", out);
+    svg_bars(out, "chart-inspections",
+             "Cuộc kiểm tra theo loại (inspections held by kind)", "cuộc", bars,
+             3, 0);
+}
+
+/* Job rotation (docs/DESIGN.md §6), the district's rollup: a table of
+ * appointments, rotations, cadres due and compliance, and a chart of the
+ * three counts. */
+static void section_rotations(FILE *out, const struct ind_row *rows, size_t n,
+                              const char *district)
+{
+    static const char *const codes[] = {"cadres_appointed", "cadres_rotated",
+                                        "cadres_due_rotation",
+                                        "rotation_compliance"};
+    static const char *const labels[] = {
+        "Cán bộ được điều động, bổ nhiệm (appointed or moved)",
+        "Cán bộ được chuyển đổi vị trí công tác (rotated)",
+        "Cán bộ đủ thời hạn chưa được chuyển đổi (due, not rotated)",
+        "Tỷ lệ chuyển đổi đúng quy định (rotation compliance)"};
+    struct bar bars[3];
+    memset(bars, 0, sizeof bars);
+    fputs("<h2>Luân chuyển, điều động cán bộ (job rotation)</h2>\n"
+          "<table class=\"rotations\"><tbody>\n",
+          out);
+    for (size_t c = 0; c < 4; c++) {
+        const char *v = rollup_value(rows, n, codes[c], district);
+        fputs("<tr><th>", out);
+        put_text(out, labels[c]);
+        fputs("<br><code>", out);
+        put_text(out, codes[c]);
+        fputs("</code></th><td>", out);
+        put_text(out, v);
+        fputs("</td></tr>\n", out);
+        if (c < 3) {
+            snprintf(bars[c].label, sizeof bars[c].label, "%s",
+                     c == 0   ? "appointed"
+                     : c == 1 ? "rotated"
+                              : "due");
+            snprintf(bars[c].value, sizeof bars[c].value, "%s", v);
+            bars[c].height = strtod(v, NULL);
+            bars[c].colour = c == 2 ? "#c62828" : "#5d4037";
+        }
+    }
+    fputs("</tbody></table>\n", out);
+    svg_bars(out, "chart-rotations",
+             "Điều động, chuyển đổi vị trí công tác (appointed, rotated, "
+             "due)",
+             "người", bars, 3, 0);
+}
+
 static const char *const COUNT_CODES[] = {
     "ballots_received",   "petitions_received",    "petitions_in_jurisdiction",
     "petitions_resolved", "petitions_in_progress", "reception_sessions",
@@ -575,6 +688,8 @@ static int write_report(FILE *out, struct db *db, const char *as_of_arg,
 
     fputs("<h2>Cán bộ phải khắc phục (flagged subjects)</h2>\n", out);
     table_flagged(out, flagged, n_flagged);
+    section_inspections(out, rows, n_rows, district_code);
+    section_rotations(out, rows, n_rows, district_code);
     rc = section_sync(out, db, err, errlen);
     if (rc < 0)
         goto out;

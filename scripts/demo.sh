@@ -2,7 +2,8 @@
 # Runs the whole system on one machine with the Long Biên seed data:
 # a private PostgreSQL, one district hub and 15 ward agents (LB01..LB14 and
 # the district office LB), each fed its CSV files through its inbox, then
-# prints the district's indicators and checks the totals of DESIGN §1.
+# prints the district's indicators and checks the totals of DESIGN §1 and
+# the district's inspections and job rotation (docs/DESIGN.md §6).
 #
 # Usage: scripts/demo.sh [BUILD_DIR]      (default: build; "make demo")
 #        scripts/demo.sh --help
@@ -343,12 +344,13 @@ wait_drained() { # PHASE
   done
 }
 
-# Ballots, petitions and reception first; remediation plans once the
-# ballots that flag their subjects are at the hub.
+# Ballots, petitions, reception and the district office's inspections and
+# rotations first; remediation plans once the ballots that flag their
+# subjects are at the hub.
 for code in "${units[@]}"; do
-  for kind in ballots petitions reception; do feed "$code" "$kind"; done
+  for kind in ballots petitions reception inspections rotations; do feed "$code" "$kind"; done
 done
-wait_drained "phase 1 (ballots, petitions, reception)"
+wait_drained "phase 1 (ballots, petitions, reception, inspections, rotations)"
 for code in "${units[@]}"; do feed "$code" remediation; done
 wait_drained "phase 2 (remediation)"
 
@@ -393,6 +395,17 @@ check reception_sessions 167
 check reception_citizens 537
 check petitions_received 235
 check subjects_flagged 22
+# The district's report on inspections and job rotation (issue #15; how
+# each line maps to indicators: docs/DESIGN.md §7).
+check inspections_held_party 3
+check units_inspected_party 3
+check party_members_inspected 3
+check inspection_teams 2
+check units_inspected_planned 20
+check units_inspected_unannounced 14
+check inspection_violations 0
+check cadres_appointed 18
+check cadres_rotated 30
 
 # A ratio: numerator, denominator and the value rounded to one decimal
 # (of a percentage when PERCENT is given).
@@ -419,6 +432,18 @@ printf 'district LB: %s ballots, %s subjects flagged, petition resolution rate %
   "$(awk -v v="$(ind petition_resolution_rate)" 'BEGIN { printf "%.1f", v * 100 }')" \
   "$(ind reception_sessions)" "$(ind reception_citizens)" \
   "$(awk -v v="$(ind citizens_per_session)" 'BEGIN { printf "%.1f", v }')"
+printf 'district LB: %s inspections of %s party organisations and %s party members\n' \
+  "$(ind inspections_held_party)" "$(ind units_inspected_party)" "$(ind party_members_inspected)"
+printf "district LB: %s public-service inspection teams (the district's bodies and the 14 wards' party committees, %s units), unannounced inspections of %s ward people's committees, %s violations\n" \
+  "$(ind inspection_teams)" "$(ind units_inspected_planned)" \
+  "$(ind units_inspected_unannounced)" "$(ind inspection_violations)"
+printf 'district LB: %s cadres appointed or moved\n' "$(ind cadres_appointed)"
+printf 'district LB: %s leaders rotated after 8 or more years in one post (%s still due, compliance %s)\n' \
+  "$(ind rotation_compliance 4)" "$(ind cadres_due_rotation)" "$(ind rotation_compliance)"
+if [ "$(ind rotation_compliance 4)" != 30 ]; then
+  printf '  %-28s expected %6s  got %6s  FAIL\n' 'rotated after 8+ years' 30 "$(ind rotation_compliance 4)"
+  check_failed=1
+fi
 
 # The flag rule of DESIGN §6 (defaults) recounted in SQL over the stored
 # ballots, independently of the hub's own indicator code.
@@ -457,12 +482,12 @@ city_pull() {
 city_pull 2>&1 | sed 's/^/  /' || fail "city-pull failed (see above)"
 say "city-pull again (incremental: only changes since the last cursor)"
 city_pull 2>&1 | sed 's/^/  /' || fail "second city-pull failed (see above)"
-for ds in indicators petitions ballot_aggregates sync_status; do
+for ds in indicators petitions ballot_aggregates sync_status inspections rotations; do
   rows=$(($(wc -l <"$demo/city/$ds.csv") - 1))
   [ "$rows" -gt 0 ] || fail "$demo/city/$ds.csv is empty after the second pull"
   printf '  %-24s %s rows\n' "$ds.csv" "$rows"
 done
-say "wrote $demo/city/{indicators,petitions,ballot_aggregates,sync_status}.csv and changes/"
+say "wrote $demo/city/{indicators,petitions,ballot_aggregates,sync_status,inspections,rotations}.csv and changes/"
 warehouse_conninfo=$(sed 's/dbname=[^ ]*/dbname=wardsync_city_demo/' <<<"$owner_conninfo")
 "$psql_bin" "$admin_conninfo" -X -q -v ON_ERROR_STOP=1 \
   -c 'SET client_min_messages = warning' \

@@ -6,7 +6,12 @@
  * The district totals are those of DESIGN §1 and must come out exactly:
  * 1,022 ballots on 90 subjects of which 22 meet the default flag rule,
  * 204 petitions in jurisdiction (152 resolved, 52 in progress) plus 31
- * transferred, 167 reception sessions with 537 citizens. Everything else
+ * transferred, 167 reception sessions with 537 citizens; and the district
+ * office's inspections and rotations (3 party inspections of 3 party
+ * organisations and 3 members, 2 public-service teams, unannounced
+ * inspections of the 14 ward people's committees, no violation, 18 cadres
+ * appointed or moved, 30 leaders rotated after 8 or more years). Everything
+ * else
  * (which ward gets how many, which subject is flagged, dates, notes) is
  * drawn from a small PRNG so that one seed always gives the same files.
  *
@@ -1501,6 +1506,269 @@ static bool check_total(const char *name, int got, int want)
     return false;
 }
 
+/* ------------------------------------------- inspections and rotations */
+
+/* The district's register of inspections and of job rotation for the
+ * period (docs/DESIGN.md §6), kept by the district office (DIR/LB):
+ *   party inspections: N_PARTY_INSPECTIONS inspections by the district's
+ *     party inspection committee, each of one party organisation and one
+ *     of its members;
+ *   public-service inspection teams KTCV-1 (the district's own bodies) and
+ *     KTCV-2 (the 14 wards' party committees), planned, and unannounced
+ *     inspections of the 14 wards' people's committees by the same two
+ *     teams; no violation found anywhere;
+ *   N_APPOINTED cadres appointed or moved, N_ROTATED leaders rotated after
+ *     8 to 12 years in one post, and N_STILL_DUE roster lines of leaders
+ *     in their post for 8 years or more, not yet rotated. */
+#define N_PARTY_INSPECTIONS 3
+#define N_DISTRICT_BODIES 6
+#define N_TEAMS 2
+#define N_APPOINTED 18
+#define N_ROTATED 30
+#define N_STILL_DUE 4
+#define ROTATION_YEARS 8
+
+static const char *const district_bodies[N_DISTRICT_BODIES] = {
+    "LB-VP", "LB-NV", "LB-TCKH", "LB-TNMT", "LB-QLDT", "LB-TP"};
+static const char *const posts[] = {"chair",     "vice_chair",   "office_chief",
+                                    "cadastral", "construction", "justice"};
+#define N_POSTS (int)(sizeof posts / sizeof posts[0])
+
+static int random_day(struct rng *r, const struct calendar *cal)
+{
+    return rng_range(r, cal->period_start, cal->period_end);
+}
+
+static int write_inspections(struct rng *r, const struct calendar *cal,
+                             const char *dir)
+{
+    char path[4096], day[11], code[32], unit[32];
+    FILE *f = open_output(dir, unit_codes[DISTRICT_UNIT], "inspections.csv",
+                          path, sizeof path);
+    if (f == NULL)
+        return -EIO;
+    fputs("inspection,body,unit,held_on,kind,subjects,violations,note\n", f);
+    int wards[N_WARDS];
+    for (int i = 0; i < N_WARDS; i++)
+        wards[i] = i;
+    shuffle_ints(r, wards, N_WARDS);
+    for (int i = 0; i < N_PARTY_INSPECTIONS; i++) {
+        day_to_text(random_day(r, cal), day);
+        fprintf(f, "KT-2023-%02d,UBKT-LB,CB-%s-%d,%s,party,1,0,", i + 1,
+                unit_codes[wards[i]], rng_range(r, 1, 9), day);
+        put_field(f, "kiểm tra tổ chức đảng và một đảng viên", true);
+        fputc('\n', f);
+    }
+    for (int i = 0; i < N_DISTRICT_BODIES; i++) {
+        day_to_text(random_day(r, cal), day);
+        fprintf(f, "KTCV1-2023-%02d,KTCV-1,%s,%s,planned,%d,0,", i + 1,
+                district_bodies[i], day, rng_range(r, 3, 8));
+        put_field(f, "kiểm tra công vụ theo kế hoạch, không phát hiện sai phạm",
+                  true);
+        fputc('\n', f);
+    }
+    for (int i = 0; i < N_WARDS; i++) {
+        day_to_text(random_day(r, cal), day);
+        snprintf(unit, sizeof unit, "%s-DU", unit_codes[i]);
+        fprintf(f, "KTCV2-2023-%02d,KTCV-2,%s,%s,planned,%d,0,", i + 1, unit,
+                day, rng_range(r, 2, 6));
+        put_field(f, "Đảng ủy phường", true);
+        fputc('\n', f);
+    }
+    for (int i = 0; i < N_WARDS; i++) {
+        day_to_text(random_day(r, cal), day);
+        snprintf(code, sizeof code, "DX-2023-%02d", i + 1);
+        snprintf(unit, sizeof unit, "%s-UBND", unit_codes[i]);
+        fprintf(f, "%s,KTCV-%d,%s,%s,unannounced,%d,0,", code, i % N_TEAMS + 1,
+                unit, day, rng_range(r, 3, 10));
+        put_field(f, "kiểm tra đột xuất: không có hành vi nhũng nhiễu", true);
+        fputc('\n', f);
+    }
+    return close_output(f, path);
+}
+
+static int write_rotations(struct rng *r, const struct calendar *cal,
+                           const char *dir)
+{
+    char path[4096], day[11];
+    FILE *f = open_output(dir, unit_codes[DISTRICT_UNIT], "rotations.csv", path,
+                          sizeof path);
+    if (f == NULL)
+        return -EIO;
+    fputs("cadre,post,unit,years_in_post,effective_on,kind\n", f);
+    /* Cadre codes are pseudonymous, like subjects. */
+    for (int i = 0; i < N_APPOINTED; i++) {
+        day_to_text(random_day(r, cal), day);
+        fprintf(f, "LBC-1%03d,%s,%s,0,%s,appointed\n", i + 1,
+                posts[rng_range(r, 0, N_POSTS - 1)],
+                unit_codes[rng_range(r, 0, N_UNITS - 1)], day);
+    }
+    for (int i = 0; i < N_ROTATED; i++) {
+        day_to_text(random_day(r, cal), day);
+        fprintf(f, "LBC-2%03d,%s,%s,%d,%s,rotated\n", i + 1,
+                posts[rng_range(r, 0, 2)],
+                unit_codes[rng_range(r, 0, N_UNITS - 1)],
+                rng_range(r, ROTATION_YEARS, ROTATION_YEARS + 4), day);
+    }
+    day_to_text(cal->period_end, day);
+    for (int i = 0; i < N_STILL_DUE; i++)
+        fprintf(f, "LBC-3%03d,%s,%s,%d,%s,due\n", i + 1,
+                posts[rng_range(r, 0, 2)],
+                unit_codes[rng_range(r, 0, N_WARDS - 1)],
+                rng_range(r, ROTATION_YEARS, ROTATION_YEARS + 2), day);
+    return close_output(f, path);
+}
+
+/* What the two files say, recounted as the hub's indicators count it. */
+struct work_tally {
+    int party, party_members, planned, unannounced, violations;
+    char party_units[N_PARTY_INSPECTIONS * 2][32];
+    int n_party_units;
+    char teams[8][32];
+    int n_teams;
+    char unannounced_units[N_WARDS * 2][32];
+    int n_unannounced_units;
+    int appointed, rotated, rotated_after, still_due;
+    const struct calendar *cal;
+    const char *path;
+    bool header_seen;
+};
+
+/* Adds name to the set (at most cap names); returns false when full. */
+static bool add_distinct(char (*set)[32], int *n, int cap, const char *name)
+{
+    for (int i = 0; i < *n; i++)
+        if (strcmp(set[i], name) == 0)
+            return true;
+    if (*n == cap)
+        return false;
+    snprintf(set[(*n)++], 32, "%s", name);
+    return true;
+}
+
+static int work_bad(struct work_tally *t, long line, const char *what)
+{
+    fprintf(stderr, "%s:%ld: %s\n", t->path, line, what);
+    return -EINVAL;
+}
+
+static int on_inspection(void *ctx, long line, int n, char **f)
+{
+    struct work_tally *t = ctx;
+    static const char *const cols[] = {"inspection", "body", "unit",
+                                       "held_on",    "kind", "subjects",
+                                       "violations", "note"};
+    if (!t->header_seen) {
+        struct header h;
+        t->header_seen = true;
+        return header_load(&h, t->path, n, f, cols, 8);
+    }
+    if (n != 8)
+        return work_bad(t, line, "wrong number of fields");
+    int day = text_to_day(f[3]);
+    int subjects = parse_int(f[5], 0, 10000);
+    int violations = parse_int(f[6], 0, 10000);
+    if (day < t->cal->period_start || day > t->cal->period_end ||
+        subjects < 0 || violations < 0)
+        return work_bad(t, line, "held_on, subjects or violations");
+    t->violations += violations;
+    if (strcmp(f[4], "party") == 0) {
+        t->party++;
+        t->party_members += subjects;
+        if (!add_distinct(t->party_units, &t->n_party_units,
+                          N_PARTY_INSPECTIONS * 2, f[2]))
+            return work_bad(t, line, "too many party organisations");
+        return 0;
+    }
+    if (strcmp(f[4], "planned") == 0)
+        t->planned++;
+    else if (strcmp(f[4], "unannounced") == 0) {
+        t->unannounced++;
+        if (!add_distinct(t->unannounced_units, &t->n_unannounced_units,
+                          N_WARDS * 2, f[2]))
+            return work_bad(t, line, "too many units");
+    } else
+        return work_bad(t, line, "unknown kind");
+    if (!add_distinct(t->teams, &t->n_teams, 8, f[1]))
+        return work_bad(t, line, "too many teams");
+    return 0;
+}
+
+static int on_rotation(void *ctx, long line, int n, char **f)
+{
+    struct work_tally *t = ctx;
+    static const char *const cols[] = {"cadre",         "post",         "unit",
+                                       "years_in_post", "effective_on", "kind"};
+    if (!t->header_seen) {
+        struct header h;
+        t->header_seen = true;
+        return header_load(&h, t->path, n, f, cols, 6);
+    }
+    if (n != 6)
+        return work_bad(t, line, "wrong number of fields");
+    int years = parse_int(f[3], 0, 100);
+    int day = text_to_day(f[4]);
+    if (years < 0 || day < t->cal->period_start || day > t->cal->period_end)
+        return work_bad(t, line, "years_in_post or effective_on");
+    if (strcmp(f[5], "appointed") == 0)
+        t->appointed++;
+    else if (strcmp(f[5], "rotated") == 0) {
+        t->rotated++;
+        t->rotated_after += years >= ROTATION_YEARS;
+    } else if (strcmp(f[5], "due") == 0)
+        t->still_due += years >= ROTATION_YEARS;
+    else
+        return work_bad(t, line, "unknown kind");
+    return 0;
+}
+
+/* Reads the two files back and checks the figures of the district's
+ * report; prints them as the "district LB:" line of inspections. */
+static bool recount_work(const struct calendar *cal, const char *dir)
+{
+    struct work_tally *t = calloc(1, sizeof *t);
+    char path[4096];
+    if (t == NULL)
+        return false;
+    t->cal = cal;
+    snprintf(path, sizeof path, "%s/%s/inspections.csv", dir,
+             unit_codes[DISTRICT_UNIT]);
+    t->path = path;
+    int rc = read_csv(path, on_inspection, t);
+    snprintf(path, sizeof path, "%s/%s/rotations.csv", dir,
+             unit_codes[DISTRICT_UNIT]);
+    t->header_seen = false;
+    if (rc == 0)
+        rc = read_csv(path, on_rotation, t);
+    bool ok = rc == 0;
+    ok &= check_total("inspections_held_party", t->party, N_PARTY_INSPECTIONS);
+    ok &= check_total("units_inspected_party", t->n_party_units,
+                      N_PARTY_INSPECTIONS);
+    ok &= check_total("party_members_inspected", t->party_members,
+                      N_PARTY_INSPECTIONS);
+    ok &= check_total("inspection_teams", t->n_teams, N_TEAMS);
+    ok &= check_total("inspections_held_planned", t->planned,
+                      N_DISTRICT_BODIES + N_WARDS);
+    ok &= check_total("units_inspected_unannounced", t->n_unannounced_units,
+                      N_WARDS);
+    ok &= check_total("inspection_violations", t->violations, 0);
+    ok &= check_total("cadres_appointed", t->appointed, N_APPOINTED);
+    ok &= check_total("cadres_rotated", t->rotated, N_ROTATED);
+    ok &= check_total("cadres_rotated_after_8_years", t->rotated_after,
+                      N_ROTATED);
+    ok &= check_total("cadres_still_due", t->still_due, N_STILL_DUE);
+    printf("district LB: inspections_held_party=%d units_inspected_party=%d "
+           "party_members_inspected=%d inspection_teams=%d "
+           "inspections_held_planned=%d units_inspected_unannounced=%d "
+           "inspection_violations=%d cadres_appointed=%d cadres_rotated=%d "
+           "cadres_rotated_after_8_years=%d cadres_still_due=%d\n",
+           t->party, t->n_party_units, t->party_members, t->n_teams, t->planned,
+           t->n_unannounced_units, t->violations, t->appointed, t->rotated,
+           t->rotated_after, t->still_due);
+    free(t);
+    return ok;
+}
+
 /* ---------------------------------------------------------------- main */
 
 static void usage(FILE *f)
@@ -1512,8 +1780,9 @@ static void usage(FILE *f)
             "DIR/LB (district\n"
             "office), each with petitions.csv and reception.csv, the wards "
             "with ballots.csv,\n"
-            "and remediation.csv where a ward has flagged subjects, and "
-            "DIR/rounds.csv,\n"
+            "and remediation.csv where a ward has flagged subjects, the "
+            "office with\n"
+            "inspections.csv and rotations.csv, and DIR/rounds.csv,\n"
             "the survey round for \"district-hub round create --file\" (CSV "
             "formats of\n"
             "docs/contracts.md). The same seed always gives the same "
@@ -1600,6 +1869,7 @@ int main(int argc, char **argv)
     struct rng r_reception = {seed_value ^ UINT64_C(0x7265636570)};
     struct rng r_remediation = {seed_value ^ UINT64_C(0x72656d6564)};
     struct rng r_files = {seed_value ^ UINT64_C(0x66696c6573)};
+    struct rng r_work = {seed_value ^ UINT64_C(0x776f726b)};
     make_subjects(w, &r_ballots, &cal);
     make_remediation(w, &r_remediation, &cal);
     make_petitions(w, &r_petitions, &cal);
@@ -1622,6 +1892,10 @@ int main(int argc, char **argv)
         if (rc == 0)
             rc = write_remediation(w, out, u, &remediation_written[u]);
     }
+    if (rc == 0)
+        rc = write_inspections(&r_work, &cal, out);
+    if (rc == 0)
+        rc = write_rotations(&r_work, &cal, out);
     if (rc != 0) {
         free(w);
         return EXIT_IO;
@@ -1657,6 +1931,7 @@ int main(int argc, char **argv)
            t.ballots, t.subjects, t.flagged, t.petitions_received,
            t.in_jurisdiction, t.resolved, t.in_progress, t.transferred,
            t.petition_events, t.sessions, t.citizens, t.remediation_rows);
+    ok &= recount_work(&cal, out);
     if (!ok) {
         fprintf(stderr, "seedgen: totals are not exact; see above\n");
         return EXIT_VERIFY;

@@ -14,7 +14,8 @@
  * earlier import of the kind had, compares the fingerprint so far with
  * that import's; the longest match is the part of the file already
  * queued. The second pass skips those rows, and claims the natural key of
- * each petitions, reception or remediation row in the same transaction
+ * each petitions, reception, remediation, inspections or rotations row in
+ * the same transaction
  * (a row already queued with the same content is skipped), and checks
  * that the file's fingerprint is the one the first pass saw.
  *
@@ -51,18 +52,16 @@
 #define MS_PER_DAY 86400000LL
 
 static const char *const kind_names[] = {
-    [IMPORT_BALLOTS] = "ballots",
-    [IMPORT_PETITIONS] = "petitions",
-    [IMPORT_RECEPTION] = "reception",
-    [IMPORT_REMEDIATION] = "remediation",
+    [IMPORT_BALLOTS] = "ballots",         [IMPORT_PETITIONS] = "petitions",
+    [IMPORT_RECEPTION] = "reception",     [IMPORT_REMEDIATION] = "remediation",
+    [IMPORT_INSPECTIONS] = "inspections", [IMPORT_ROTATIONS] = "rotations",
 };
 
 /* Outbox "kind" column: the name ws_event_kind gives the body. */
 static const char *const event_kinds[] = {
-    [IMPORT_BALLOTS] = "ballot",
-    [IMPORT_PETITIONS] = "petition",
-    [IMPORT_RECEPTION] = "reception",
-    [IMPORT_REMEDIATION] = "remediation",
+    [IMPORT_BALLOTS] = "ballot",         [IMPORT_PETITIONS] = "petition",
+    [IMPORT_RECEPTION] = "reception",    [IMPORT_REMEDIATION] = "remediation",
+    [IMPORT_INSPECTIONS] = "inspection", [IMPORT_ROTATIONS] = "rotation",
 };
 
 #define N_KINDS (sizeof(kind_names) / sizeof(kind_names[0]))
@@ -82,6 +81,17 @@ enum {
 };
 enum { R_SESSION, R_HELD_ON, R_HOST_ROLE, R_MODE, R_CITIZENS, R_PETITIONS };
 enum { M_SURVEY, M_SUBJECT, M_STATUS, M_DUE_ON, M_CHANGED_ON };
+enum {
+    I_INSPECTION,
+    I_BODY,
+    I_UNIT,
+    I_HELD_ON,
+    I_KIND,
+    I_SUBJECTS,
+    I_VIOLATIONS,
+    I_NOTE
+};
+enum { T_CADRE, T_POST, T_UNIT, T_YEARS, T_EFFECTIVE_ON, T_KIND };
 
 static const char *const ballot_columns[MAX_COLUMNS] = {
     "survey",       "form", "subject", "respondent_group",
@@ -103,6 +113,11 @@ static const char *const reception_columns[] = {
     "session", "held_on", "host_role", "mode", "citizens", "petitions"};
 static const char *const remediation_columns[] = {"survey", "subject", "status",
                                                   "due_on", "changed_on"};
+static const char *const inspection_columns[] = {
+    "inspection", "body",     "unit",       "held_on",
+    "kind",       "subjects", "violations", "note"};
+static const char *const rotation_columns[] = {
+    "cadre", "post", "unit", "years_in_post", "effective_on", "kind"};
 
 struct column_set {
     const char *const *names;
@@ -117,6 +132,10 @@ static const struct column_set column_sets[] = {
                           sizeof(reception_columns) / sizeof(char *)},
     [IMPORT_REMEDIATION] = {remediation_columns,
                             sizeof(remediation_columns) / sizeof(char *)},
+    [IMPORT_INSPECTIONS] = {inspection_columns,
+                            sizeof(inspection_columns) / sizeof(char *)},
+    [IMPORT_ROTATIONS] = {rotation_columns,
+                          sizeof(rotation_columns) / sizeof(char *)},
 };
 
 const char *import_kind_name(enum import_kind kind)
@@ -500,6 +519,51 @@ static void parse_remediation(struct import_ctx *ctx,
     event->remediation = update;
 }
 
+static void parse_inspection(struct import_ctx *ctx,
+                             const struct ws_csv_record *rec,
+                             Wardsync__V1__Event *event,
+                             Wardsync__V1__Inspection *inspection)
+{
+    int32_t days;
+
+    inspection->inspection = (char *)field(ctx, rec, I_INSPECTION);
+    inspection->body = (char *)field(ctx, rec, I_BODY);
+    inspection->unit = (char *)field(ctx, rec, I_UNIT);
+    if (parse_date_column(ctx, rec, I_HELD_ON, false, &days))
+        event->occurred_at_ms = day_ms(days);
+    inspection->held_on = (char *)field(ctx, rec, I_HELD_ON);
+    inspection->kind =
+        parse_enum_column(ctx, rec, I_KIND, ws_inspection_kind_parse,
+                          ws_inspection_kind_name, "inspection kind");
+    parse_uint_column(ctx, rec, I_SUBJECTS, &inspection->subjects);
+    parse_uint_column(ctx, rec, I_VIOLATIONS, &inspection->violations);
+    inspection->note = (char *)field(ctx, rec, I_NOTE);
+    event->queued_at_ms = ctx->now_ms;
+    event->body_case = WARDSYNC__V1__EVENT__BODY_INSPECTION;
+    event->inspection = inspection;
+}
+
+static void parse_rotation(struct import_ctx *ctx,
+                           const struct ws_csv_record *rec,
+                           Wardsync__V1__Event *event,
+                           Wardsync__V1__Rotation *rotation)
+{
+    int32_t days;
+
+    rotation->cadre = (char *)field(ctx, rec, T_CADRE);
+    rotation->post = (char *)field(ctx, rec, T_POST);
+    rotation->unit = (char *)field(ctx, rec, T_UNIT);
+    parse_uint_column(ctx, rec, T_YEARS, &rotation->years_in_post);
+    if (parse_date_column(ctx, rec, T_EFFECTIVE_ON, false, &days))
+        event->occurred_at_ms = day_ms(days);
+    rotation->effective_on = (char *)field(ctx, rec, T_EFFECTIVE_ON);
+    rotation->kind = parse_enum_column(ctx, rec, T_KIND, ws_rotation_kind_parse,
+                                       ws_rotation_kind_name, "rotation kind");
+    event->queued_at_ms = ctx->now_ms;
+    event->body_case = WARDSYNC__V1__EVENT__BODY_ROTATION;
+    event->rotation = rotation;
+}
+
 /* Reports a ws_validate_event reason ("field: what is wrong") under the CSV
  * column it concerns, unless that column already has an error. */
 static void report_validation(struct import_ctx *ctx, const char *reason)
@@ -581,6 +645,9 @@ static bool natural_key(const struct import_ctx *ctx, const char **fields,
     static const size_t reception_key[] = {R_SESSION};
     static const size_t remediation_key[] = {M_SURVEY, M_SUBJECT, M_STATUS,
                                              M_CHANGED_ON};
+    static const size_t inspection_key[] = {I_INSPECTION};
+    static const size_t rotation_key[] = {T_CADRE, T_POST, T_UNIT, T_KIND,
+                                          T_EFFECTIVE_ON};
     const size_t *cols;
     size_t n;
     switch (ctx->kind) {
@@ -596,11 +663,19 @@ static bool natural_key(const struct import_ctx *ctx, const char **fields,
         cols = remediation_key;
         n = sizeof(remediation_key) / sizeof(remediation_key[0]);
         break;
+    case IMPORT_INSPECTIONS:
+        cols = inspection_key;
+        n = 1;
+        break;
+    case IMPORT_ROTATIONS:
+        cols = rotation_key;
+        n = sizeof(rotation_key) / sizeof(rotation_key[0]);
+        break;
     default:
         return false;
     }
-    const char *key_fields[4];
-    size_t key_lengths[4];
+    const char *key_fields[5];
+    size_t key_lengths[5];
     for (size_t i = 0; i < n; i++) {
         key_fields[i] = fields[cols[i]];
         key_lengths[i] = lengths[cols[i]];
@@ -674,6 +749,8 @@ static int import_row(struct import_ctx *ctx, const struct ws_csv_record *rec)
         WARDSYNC__V1__RECEPTION_SESSION__INIT;
     Wardsync__V1__RemediationUpdate update =
         WARDSYNC__V1__REMEDIATION_UPDATE__INIT;
+    Wardsync__V1__Inspection inspection = WARDSYNC__V1__INSPECTION__INIT;
+    Wardsync__V1__Rotation rotation = WARDSYNC__V1__ROTATION__INIT;
     uint32_t levels[BALLOT_ITEMS_MAX];
     char event_id[WS_UUID_LEN + 1];
     char reason[512];
@@ -724,6 +801,12 @@ static int import_row(struct import_ctx *ctx, const struct ws_csv_record *rec)
         break;
     case IMPORT_REMEDIATION:
         parse_remediation(ctx, rec, &event, &update);
+        break;
+    case IMPORT_INSPECTIONS:
+        parse_inspection(ctx, rec, &event, &inspection);
+        break;
+    case IMPORT_ROTATIONS:
+        parse_rotation(ctx, rec, &event, &rotation);
         break;
     }
     if (ws_validate_event(&event, ctx->cat, reason, sizeof(reason)) < 0)
@@ -1129,8 +1212,10 @@ out:
                  used ? "; " : "", result->repeated,
                  kind == IMPORT_PETITIONS   ? "petition, status and changed_on"
                  : kind == IMPORT_RECEPTION ? "session"
-                                            : "survey, subject, status and "
-                                              "changed_on");
+                 : kind == IMPORT_INSPECTIONS ? "inspection"
+                 : kind == IMPORT_ROTATIONS
+                     ? "cadre, post, unit, kind and effective_on"
+                     : "survey, subject, status and changed_on");
     }
     if (rc == IMPORT_REFUSED && result->errors > ctx.max_reported)
         fprintf(ctx.report, "%s: %zu more errors not shown\n", ctx.label,

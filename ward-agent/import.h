@@ -10,9 +10,10 @@
  * §6): a file with the same normalised content as an earlier import
  * (fingerprint.h) is refused, naming that import; a file whose first rows
  * are exactly an earlier import of the same kind queues only the rows
- * after them; a petitions, reception or remediation row whose natural key
- * (petition + status + changed_on; session; survey + subject + status +
- * changed_on) was already queued with the same content is a no-op. Each
+ * after them; a petitions, reception, remediation, inspections or rotations
+ * row whose natural key (petition + status + changed_on; session; survey +
+ * subject + status + changed_on; inspection; cadre + post + unit + kind +
+ * effective_on) was already queued with the same content is a no-op. Each
  * event remembers its import and line (outbox.h), for "ward-agent status".
  */
 #ifndef WARD_AGENT_IMPORT_H
@@ -32,6 +33,8 @@ enum import_kind {
     IMPORT_PETITIONS,
     IMPORT_RECEPTION,
     IMPORT_REMEDIATION,
+    IMPORT_INSPECTIONS,
+    IMPORT_ROTATIONS,
 };
 
 /* Returned by import_file when the file was refused for bad input. */
@@ -40,7 +43,8 @@ enum import_kind {
 /* Default number of error lines printed before "... N more". */
 #define IMPORT_MAX_REPORTED 100
 
-/* "ballots", "petitions", "reception", "remediation" <-> enum; parse
+/* "ballots", "petitions", "reception", "remediation", "inspections",
+ * "rotations" <-> enum; parse
  * returns -1 for anything else. */
 const char *import_kind_name(enum import_kind kind);
 int import_kind_parse(const char *name);

@@ -246,8 +246,9 @@ static int handle_file(const char *home, const char *name,
             why, sizeof(why), "%s: not imported: %s\n", name,
             !S_ISREG(st.st_mode)
                 ? "not a regular file"
-                : "the name must start with ballots, petitions, reception or "
-                  "remediation and end in .csv (e.g. ballots-2023.csv)");
+                : "the name must start with ballots, petitions, reception, "
+                  "remediation, inspections or rotations and end in .csv "
+                  "(e.g. ballots-2023.csv)");
         return reject_file(home, name,
                            "its name or type is not one the "
                            "drop folder takes",

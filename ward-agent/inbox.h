@@ -1,7 +1,8 @@
 /*
  * inbox.h - the drop folder: home/inbox/ -> home/done/ or home/rejected/.
  *
- * A file named "<kind>*.csv" (ballots, petitions, reception, remediation) is
+ * A file named "<kind>*.csv" (ballots, petitions, reception, remediation,
+ * inspections, rotations) is
  * imported through import.c, then moved to done/, or to rejected/ with
  * FILE.report.txt beside it, written for the clerk: what was wrong, where
  * (FILE:LINE:COLUMN), and what to do next.

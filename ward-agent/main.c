@@ -22,7 +22,8 @@ static const char usage_text[] =
     "COMMAND\n"
     "\n"
     "commands:\n"
-    "  import [--again] {ballots|petitions|reception|remediation} FILE.csv\n"
+    "  import [--again] {ballots|petitions|reception|remediation|\n"
+    "                    inspections|rotations} FILE.csv\n"
     "                       check every row of FILE and queue all of it, or "
     "nothing;\n"
     "                       a file imported before is refused, a grown one\n"
@@ -54,7 +55,8 @@ static const char usage_text[] =
 static const char import_usage[] =
     "usage: ward-agent [OPTIONS] import [--again] KIND FILE.csv\n"
     "\n"
-    "KIND is ballots, petitions, reception or remediation. Every row is\n"
+    "KIND is ballots, petitions, reception, remediation, inspections or\n"
+    "rotations. Every row is\n"
     "checked; bad rows are reported as FILE:LINE:COLUMN: reason and, if any\n"
     "row is bad, nothing of the file is queued (exit 1). Otherwise all rows\n"
     "are queued in one transaction.\n"
@@ -62,9 +64,10 @@ static const char import_usage[] =
     "Nothing is queued twice: a file with the same content as an earlier\n"
     "import is refused (exit 1) with that import's id and date; a file whose\n"
     "first rows are an earlier import (a running sheet exported again)\n"
-    "queues only the rows after them; a petitions, reception or remediation\n"
-    "row already queued with the same content (same petition, status and\n"
-    "changed_on; session; survey, subject, status and changed_on) is\n"
+    "queues only the rows after them; a petitions, reception, remediation,\n"
+    "inspections or rotations row already queued with the same content (same\n"
+    "petition, status and changed_on; session; survey, subject, status and\n"
+    "changed_on; inspection; cadre, post, unit, kind and effective_on) is\n"
     "skipped.\n"
     "\n"
     "  --again              import the whole file even if it was imported\n"
@@ -213,7 +216,8 @@ static int command_import(int argc, char **argv,
     if (kind < 0)
         return usage_error(import_usage,
                            "unknown kind \"%s\" (want ballots, petitions, "
-                           "reception or remediation)",
+                           "reception, remediation, inspections or "
+                           "rotations)",
                            argv[optind]);
     int code = with_settings(overrides, &settings);
     if (code != EXIT_OK)

@@ -58,6 +58,19 @@ static const char *const remediation_statuses[] = {
         "completed",
 };
 
+static const char *const inspection_kinds[] = {
+    [WARDSYNC__V1__INSPECTION_KIND__INSPECTION_KIND_PARTY] = "party",
+    [WARDSYNC__V1__INSPECTION_KIND__INSPECTION_KIND_PLANNED] = "planned",
+    [WARDSYNC__V1__INSPECTION_KIND__INSPECTION_KIND_UNANNOUNCED] =
+        "unannounced",
+};
+
+static const char *const rotation_kinds[] = {
+    [WARDSYNC__V1__ROTATION_KIND__ROTATION_KIND_APPOINTED] = "appointed",
+    [WARDSYNC__V1__ROTATION_KIND__ROTATION_KIND_ROTATED] = "rotated",
+    [WARDSYNC__V1__ROTATION_KIND__ROTATION_KIND_DUE] = "due",
+};
+
 static const char *name_of(const char *const *table, size_t n, int value)
 {
     if (value <= 0 || (size_t)value >= n)
@@ -102,6 +115,8 @@ NAME_FUNCTIONS(ws_petition_status, petition_statuses)
 NAME_FUNCTIONS(ws_host_role, host_roles)
 NAME_FUNCTIONS(ws_reception_mode, reception_modes)
 NAME_FUNCTIONS(ws_remediation_status, remediation_statuses)
+NAME_FUNCTIONS(ws_inspection_kind, inspection_kinds)
+NAME_FUNCTIONS(ws_rotation_kind, rotation_kinds)
 
 int ws_bool_parse(const char *text)
 {

@@ -11,7 +11,9 @@
  * (0..WS_TIME_MAX_MS); date columns (ws_date_parse: real calendar dates,
  * 1900..2999, well inside PostgreSQL's date range); the CHECKs on
  * respondent_group (1..4), levels (1..3), citizens and petitions
- * (0..10000) and the kind, channel, status, host_role and mode names; text
+ * (0..10000), an inspection's subjects and violations (0..10000), a
+ * rotation's years_in_post (0..WS_YEARS_MAX) and the kind, channel,
+ * status, host_role and mode names; text
  * that is UTF-8 (codes 1..64 bytes of [A-Za-z0-9._/-], the note at most
  * WS_NOTE_MAX bytes). Reasons quote a
  * bad value only in a cleaned, shortened form (describe()), since the value
@@ -279,6 +281,83 @@ int ws_validate_remediation(const Wardsync__V1__RemediationUpdate *update,
     return check_date("due_on", update->due_on, NULL, reason, reasonlen);
 }
 
+/* A free-text note: at most WS_NOTE_MAX bytes of UTF-8. */
+static int check_note(const char *value, char *reason, size_t reasonlen)
+{
+    const char *note = text_or_empty(value);
+    size_t note_len = strnlen(note, WS_NOTE_MAX + 1);
+
+    if (note_len > WS_NOTE_MAX)
+        return invalid(reason, reasonlen, "note: longer than %d bytes",
+                       WS_NOTE_MAX);
+    if (!ws_utf8_valid(note, note_len))
+        return invalid(reason, reasonlen, "note: not valid UTF-8");
+    return 0;
+}
+
+int ws_validate_inspection(const Wardsync__V1__Inspection *inspection,
+                           char *reason, size_t reasonlen)
+{
+    int rc;
+
+    if (inspection == NULL)
+        return invalid(reason, reasonlen, "inspection: missing");
+    rc = ws_validate_code("inspection", inspection->inspection, reason,
+                          reasonlen);
+    if (rc < 0)
+        return rc;
+    rc = ws_validate_code("body", inspection->body, reason, reasonlen);
+    if (rc < 0)
+        return rc;
+    rc = ws_validate_code("unit", inspection->unit, reason, reasonlen);
+    if (rc < 0)
+        return rc;
+    rc = check_date("held_on", inspection->held_on, NULL, reason, reasonlen);
+    if (rc < 0)
+        return rc;
+    if (ws_inspection_kind_name((int)inspection->kind) == NULL)
+        return invalid(reason, reasonlen,
+                       "kind: %d is not a known inspection kind",
+                       (int)inspection->kind);
+    if (inspection->subjects > WS_COUNT_MAX)
+        return invalid(reason, reasonlen, "subjects: %u is more than %d",
+                       inspection->subjects, WS_COUNT_MAX);
+    if (inspection->violations > WS_COUNT_MAX)
+        return invalid(reason, reasonlen, "violations: %u is more than %d",
+                       inspection->violations, WS_COUNT_MAX);
+    return check_note(inspection->note, reason, reasonlen);
+}
+
+int ws_validate_rotation(const Wardsync__V1__Rotation *rotation, char *reason,
+                         size_t reasonlen)
+{
+    int rc;
+
+    if (rotation == NULL)
+        return invalid(reason, reasonlen, "rotation: missing");
+    rc = ws_validate_code("cadre", rotation->cadre, reason, reasonlen);
+    if (rc < 0)
+        return rc;
+    rc = ws_validate_code("post", rotation->post, reason, reasonlen);
+    if (rc < 0)
+        return rc;
+    rc = ws_validate_code("unit", rotation->unit, reason, reasonlen);
+    if (rc < 0)
+        return rc;
+    if (rotation->years_in_post > WS_YEARS_MAX)
+        return invalid(reason, reasonlen, "years_in_post: %u is more than %d",
+                       rotation->years_in_post, WS_YEARS_MAX);
+    rc = check_date("effective_on", rotation->effective_on, NULL, reason,
+                    reasonlen);
+    if (rc < 0)
+        return rc;
+    if (ws_rotation_kind_name((int)rotation->kind) == NULL)
+        return invalid(reason, reasonlen,
+                       "kind: %d is not a known rotation kind",
+                       (int)rotation->kind);
+    return 0;
+}
+
 int ws_validate_event(const Wardsync__V1__Event *event,
                       const struct ws_catalogue *cat, char *reason,
                       size_t reasonlen)
@@ -319,6 +398,10 @@ int ws_validate_event(const Wardsync__V1__Event *event,
         return ws_validate_reception(event->reception, reason, reasonlen);
     case WARDSYNC__V1__EVENT__BODY_REMEDIATION:
         return ws_validate_remediation(event->remediation, reason, reasonlen);
+    case WARDSYNC__V1__EVENT__BODY_INSPECTION:
+        return ws_validate_inspection(event->inspection, reason, reasonlen);
+    case WARDSYNC__V1__EVENT__BODY_ROTATION:
+        return ws_validate_rotation(event->rotation, reason, reasonlen);
     default:
         return invalid(reason, reasonlen, "body: not set");
     }

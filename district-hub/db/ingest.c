@@ -10,7 +10,8 @@
  *      COPY, as text, into the session's temporary ingest_stage;
  *   4. ingest_apply(), ingest_update_agents() and COMMIT, pipelined.
  *
- * ingest_apply() (sql/002_one_writer.sql) is the only code that writes
+ * ingest_apply() (sql/002_one_writer.sql; its ingest_store() as
+ * sql/006_inspections_rotations.sql extends it) is the only code that writes
  * events and their typed tables. It returns the rows whose outcome the
  * database decided (a ballot outside its round, an event_id stored
  * before, a row the database refused), which are answered in the Ack;
@@ -71,10 +72,12 @@ static const struct db_statement REJECTED_RANGE = {
     " kind, outcome, reason, occurred_ms, queued_ms, payload, survey, form,"   \
     " subject, respondent_group, levels, petition, petition_kind, channel,"    \
     " status, in_jurisdiction, received_on, due_on, note, session, held_on,"   \
-    " host_role, mode, citizens, petitions) FROM STDIN"
+    " host_role, mode, citizens, petitions, inspection, body, unit,"           \
+    " inspection_kind, subjects, violations, cadre, post, rotation_kind,"      \
+    " years_in_post, effective_on) FROM STDIN"
 
-/* The typed columns of the stage, from survey to petitions. */
-#define STAGE_TYPED_COLUMNS 19
+/* The typed columns of the stage, from survey to effective_on. */
+#define STAGE_TYPED_COLUMNS 30
 
 void db_ingest_writer_clear(struct db_ingest_writer *w)
 {
@@ -201,6 +204,10 @@ static int stage_event(struct copytext *b, size_t batch, size_t ord,
     bool is_reception = ev->body_case == WARDSYNC__V1__EVENT__BODY_RECEPTION;
     bool is_remediation =
         ev->body_case == WARDSYNC__V1__EVENT__BODY_REMEDIATION;
+    const Wardsync__V1__Inspection *in = ev->inspection;
+    const Wardsync__V1__Rotation *ro = ev->rotation;
+    bool is_inspection = ev->body_case == WARDSYNC__V1__EVENT__BODY_INSPECTION;
+    bool is_rotation = ev->body_case == WARDSYNC__V1__EVENT__BODY_ROTATION;
 
     /* survey, form, subject, respondent_group, levels */
     copytext_text(b, is_ballot        ? ballot->survey
@@ -236,7 +243,7 @@ static int stage_event(struct copytext *b, size_t batch, size_t ord,
         copytext_null(b);
         copytext_null(b);
         copytext_text_or_null(b, is_remediation ? m->due_on : NULL);
-        copytext_null(b);
+        copytext_text(b, is_inspection ? in->note : NULL);
     }
     /* session, held_on, host_role, mode, citizens, petitions */
     if (is_reception) {
@@ -247,7 +254,35 @@ static int stage_event(struct copytext *b, size_t batch, size_t ord,
         copytext_int(b, r->citizens);
         copytext_int(b, r->petitions);
     } else {
-        for (int i = 0; i < 6; i++)
+        copytext_null(b);
+        copytext_text_or_null(b, is_inspection ? in->held_on : NULL);
+        for (int i = 0; i < 4; i++)
+            copytext_null(b);
+    }
+    /* inspection, body, unit, inspection_kind, subjects, violations */
+    if (is_inspection) {
+        copytext_text(b, in->inspection);
+        copytext_text(b, in->body);
+        copytext_text(b, in->unit);
+        copytext_text(b, ws_inspection_kind_name(in->kind));
+        copytext_int(b, in->subjects);
+        copytext_int(b, in->violations);
+    } else {
+        copytext_null(b);
+        copytext_null(b);
+        copytext_text(b, is_rotation ? ro->unit : NULL);
+        for (int i = 0; i < 3; i++)
+            copytext_null(b);
+    }
+    /* cadre, post, rotation_kind, years_in_post, effective_on */
+    if (is_rotation) {
+        copytext_text(b, ro->cadre);
+        copytext_text(b, ro->post);
+        copytext_text(b, ws_rotation_kind_name(ro->kind));
+        copytext_int(b, ro->years_in_post);
+        copytext_text_or_null(b, ro->effective_on);
+    } else {
+        for (int i = 0; i < 5; i++)
             copytext_null(b);
     }
     copytext_end_row(b);

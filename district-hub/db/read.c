@@ -342,6 +342,20 @@ static const struct db_statement VIEW_INDICATORS = {
                   "to_jsonb(v)->>'org_unit', to_jsonb(v)->>'period')",
                   "published.indicators")};
 
+/* An inspection is named by its sender and code; a rotation fact by its
+ * sender and row id (the cadre's code is not in the view). */
+static const struct db_statement VIEW_INSPECTIONS = {
+    "read_view_inspections", 0,
+    VIEW_ROWS_SQL("concat_ws('/', to_jsonb(v)->>'ward', "
+                  "to_jsonb(v)->>'inspection')",
+                  "published.inspections")};
+
+static const struct db_statement VIEW_ROTATIONS = {
+    "read_view_rotations", 0,
+    VIEW_ROWS_SQL("concat_ws('/', to_jsonb(v)->>'ward', "
+                  "to_jsonb(v)->>'record')",
+                  "published.rotations")};
+
 int db_read_snapshot_refresh(struct db *db, const char *dataset,
                              const char *view, char *err, size_t errlen)
 {
@@ -350,6 +364,10 @@ int db_read_snapshot_refresh(struct db *db, const char *dataset,
         rows_stmt = &VIEW_BALLOT_AGGREGATES;
     else if (strcmp(view, "published.indicators") == 0)
         rows_stmt = &VIEW_INDICATORS;
+    else if (strcmp(view, "published.inspections") == 0)
+        rows_stmt = &VIEW_INSPECTIONS;
+    else if (strcmp(view, "published.rotations") == 0)
+        rows_stmt = &VIEW_ROTATIONS;
     else {
         snprintf(err, errlen, "unknown view \"%s\"", view);
         return -EINVAL;

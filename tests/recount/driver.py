@@ -180,7 +180,8 @@ def one_seed(args, seed, owner):
                 raise Failure("district-hub did not report its endpoint in 30 s")
             time.sleep(0.1)
         arrived_on = dt.datetime.now(HANOI).date()
-        for n, phase in enumerate((("ballots", "petitions", "reception"),
+        for n, phase in enumerate((("ballots", "petitions", "reception",
+                                    "inspections", "rotations"),
                                    ("remediation",))):
             if n:
                 # apart in time, so that the stalest and the freshest

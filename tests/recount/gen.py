@@ -58,7 +58,8 @@ class District:
         self.wards = ["LB%02d" % (i + 1) for i in range(n_wards)]
         self.units = self.wards + ["LB"]
         self.files = {u: {"ballots": [], "petitions": [], "reception": [],
-                          "remediation": []} for u in self.units}
+                          "remediation": [], "inspections": [],
+                          "rotations": []} for u in self.units}
         self.rounds = []
         self.round_rows = []
         self.flagged = []      # (round, ward, subject)
@@ -344,6 +345,56 @@ class District:
             self.shuffle_some(rows)
             self.files[u]["reception"] = rows
 
+    def registers(self):
+        """The district office's inspections and rotation register
+        (docs/DESIGN.md §6): every kind, a unit inspected twice, a team
+        that inspects planned and unannounced, a correction of an
+        inspection, one held on the year's last day; an appointment exactly
+        8 years before the year's last day and one a day later, a rotation
+        on the year's last day, roster lines at 7 and 9 years, a rotation
+        after 5 years, a leap-day appointment."""
+        rng = self.rng
+        y = self.year
+        rows = []
+        n = 0
+        for kind, body, units in (
+                ("party", "UBKT", ["CB-%s-1" % w for w in self.wards[:2]]),
+                ("planned", "KTCV-1", ["LB-VP", "LB-NV"]),
+                ("planned", "KTCV-2", ["%s-DU" % w for w in self.wards]),
+                ("unannounced", "KTCV-2", ["%s-UBND" % w for w in self.wards]
+                 + ["%s-UBND" % self.wards[0]])):
+            for u in units:
+                n += 1
+                d = D(y, 1, 1) + DAY * rng.randint(0, 364)
+                rows.append(["KT-%03d" % n, body, u, iso(d), kind,
+                             str(rng.randint(0, 5)), str(rng.randint(0, 2)),
+                             rng.choice(["", "kết luận, đã báo cáo", "không vi phạm"])])
+                self.seen(d)
+        rows.append(["KT-%03d" % (n + 1), "KTCV-3", "LB-TP", iso(D(y, 12, 31)),
+                     "unannounced", "2", "1", ""])
+        # A correction: the same code and day, other findings.
+        fixed = list(rows[0])
+        fixed[6] = str(int(fixed[6]) + 1)
+        fixed[7] = "sửa kết luận"
+        rows.append(fixed)
+        self.files["LB"]["inspections"] = rows
+        end = D(y, 12, 31)
+        rot = [
+            ["C-01", "chair", self.wards[0], "0", iso(D(y - 8, 12, 31)), "appointed"],
+            ["C-02", "chair", self.wards[1], "0", iso(D(y - 7, 1, 1)), "appointed"],
+            ["C-03", "vice_chair", self.wards[0], "0", iso(D(y - 9, 6, 1)), "appointed"],
+            ["C-03", "vice_chair", self.wards[0], "8", iso(end), "rotated"],
+            ["C-04", "cadastral", self.wards[1], "7", iso(D(y, 6, 30)), "due"],
+            ["C-05", "cadastral", self.wards[-1], "9", iso(D(y, 1, 15)), "due"],
+            ["C-06", "chair", "LB", "5", iso(D(y, 3, 1)), "rotated"],
+            ["C-07", "chair", self.wards[-1], "0", iso(D(y, 5, 1)), "appointed"],
+            ["C-08", "justice", self.wards[0], "0", iso(D(2016, 2, 29)), "appointed"],
+            ["C-09", "chair", self.wards[1], "11", iso(D(y, 9, 9)), "rotated"],
+            ["C-09", "office_chief", "LB", "0", iso(D(y, 9, 9)), "appointed"],
+        ]
+        self.files["LB"]["rotations"] = rot
+        self.seen(end)
+
     def shuffle_some(self, rows):
         """Out of chronological order: swap a few rows."""
         for _ in range(len(rows) // 3):
@@ -362,6 +413,10 @@ class District:
                           "citizens", "petitions"],
             "remediation": ["survey", "subject", "status", "due_on",
                             "changed_on"],
+            "inspections": ["inspection", "body", "unit", "held_on", "kind",
+                            "subjects", "violations", "note"],
+            "rotations": ["cadre", "post", "unit", "years_in_post",
+                          "effective_on", "kind"],
         }
         os.makedirs(out, exist_ok=True)
         with open(os.path.join(out, "rounds.csv"), "w", newline="",
@@ -408,6 +463,7 @@ def main():
     d.remediation()
     d.petitions()
     d.reception()
+    d.registers()
     d.write(a.out)
 
 

@@ -128,7 +128,8 @@ def load(data_dir, hub_data_dir):
         if not os.path.isdir(p):
             continue
         x.files[unit] = {}
-        for kind in ("ballots", "petitions", "reception", "remediation"):
+        for kind in ("ballots", "petitions", "reception", "remediation",
+                     "inspections", "rotations"):
             f = os.path.join(p, kind + ".csv")
             x.files[unit][kind] = read_csv(f) if os.path.exists(f) else []
     return x
@@ -449,6 +450,75 @@ def compute(x, period, as_of=None, today=None, arrived_on=None, status=None, now
                           if r["host_role"] == "chair" and in_period(day(r["held_on"]), lo, hi)
                           and monday(day(r["held_on"])) in weeks})
         put("chair_reception_weeks", name, period, chair, len(weeks) * len(senders), True)
+
+    # ---- inspections, by held_on (DESIGN §6, §7): the last row of a code
+    # is the inspection; bodies and units distinct per sender, summed.
+    insp = {}
+    for unit, files in x.files.items():
+        for r in files["inspections"]:
+            insp.setdefault(unit, {})[r["inspection"]] = r
+    for name, senders in units.items():
+        held = {"party": 0, "planned": 0, "unannounced": 0}
+        members = violations = teams = units_all = 0
+        units_kind = {"party": 0, "planned": 0, "unannounced": 0}
+        for s in senders:
+            rs = [r for r in insp.get(s, {}).values()
+                  if in_period(day(r["held_on"]), lo, hi)]
+            for r in rs:
+                held[r["kind"]] += 1
+                violations += int(r["violations"])
+                if r["kind"] == "party":
+                    members += int(r["subjects"])
+            teams += len({r["body"] for r in rs if r["kind"] != "party"})
+            units_all += len({r["unit"] for r in rs})
+            for k in units_kind:
+                units_kind[k] += len({r["unit"] for r in rs if r["kind"] == k})
+        put("inspections_held", name, period, sum(held.values()))
+        for k in held:
+            put("inspections_held_" + k, name, period, held[k])
+            put("units_inspected_" + k, name, period, units_kind[k])
+        put("inspection_teams", name, period, teams)
+        put("units_inspected", name, period, units_all)
+        put("party_members_inspected", name, period, members)
+        put("inspection_violations", name, period, violations)
+
+    # ---- job rotation (DESIGN §6): facts by effective_on; due on A
+    def add_years(d, n):
+        try:
+            return d.replace(year=d.year + n)
+        except ValueError:          # 29 February in a common year
+            return d.replace(year=d.year + n, day=28)
+    later = {"due": 0, "rotated": 1, "appointed": 2}
+    facts = {}
+    for unit, files in x.files.items():
+        for r in files["rotations"]:
+            key = (r["cadre"], r["post"], r["unit"], r["kind"], r["effective_on"])
+            facts.setdefault(unit, {})[key] = r
+    for name, senders in units.items():
+        appointed = rotated = after = due = 0
+        for s in senders:
+            fs = list(facts.get(s, {}).values())
+            for r in fs:
+                if in_period(day(r["effective_on"]), lo, hi):
+                    appointed += r["kind"] == "appointed"
+                    rotated += r["kind"] == "rotated"
+                    after += r["kind"] == "rotated" and int(r["years_in_post"]) >= 8
+            latest = {}
+            for r in fs:
+                d = day(r["effective_on"])
+                if d > as_of:
+                    continue
+                k = (d, later[r["kind"]])
+                if r["cadre"] not in latest or k > latest[r["cadre"]][0]:
+                    latest[r["cadre"]] = (k, r)
+            for _, r in latest.values():
+                start = add_years(day(r["effective_on"]), -int(r["years_in_post"]))
+                if r["kind"] != "rotated" and add_years(start, 8) <= as_of:
+                    due += 1
+        put("cadres_appointed", name, period, appointed)
+        put("cadres_rotated", name, period, rotated)
+        put("cadres_due_rotation", name, period, due)
+        put("rotation_compliance", name, period, after, after + due, True)
 
     # ---- sync lag: the stalest agent (DESIGN §7)
     if status is not None:

@@ -19,6 +19,8 @@ struct sample {
     Wardsync__V1__PetitionEvent petition;
     Wardsync__V1__ReceptionSession reception;
     Wardsync__V1__RemediationUpdate remediation;
+    Wardsync__V1__Inspection inspection;
+    Wardsync__V1__Rotation rotation;
     uint32_t levels[SAMPLE_MAX_LEVELS];
     char note[WS_NOTE_MAX + 16];
 };
@@ -93,6 +95,40 @@ static inline void sample_remediation(struct sample *s, uint64_t seq)
     s->remediation.due_on = "2023-10-31";
     s->event.body_case = WARDSYNC__V1__EVENT__BODY_REMEDIATION;
     s->event.remediation = &s->remediation;
+}
+
+/* An unannounced public-service inspection of a ward's people's
+ * committee, no violation found. */
+static inline void sample_inspection(struct sample *s, uint64_t seq)
+{
+    sample_envelope(s, seq);
+    wardsync__v1__inspection__init(&s->inspection);
+    s->inspection.inspection = "KTCV-2023-DX-01";
+    s->inspection.body = "KTCV-2";
+    s->inspection.unit = "LB01-UBND";
+    s->inspection.held_on = "2023-08-07";
+    s->inspection.kind =
+        WARDSYNC__V1__INSPECTION_KIND__INSPECTION_KIND_UNANNOUNCED;
+    s->inspection.subjects = 12;
+    s->inspection.violations = 0;
+    s->inspection.note = "kiểm tra đột xuất";
+    s->event.body_case = WARDSYNC__V1__EVENT__BODY_INSPECTION;
+    s->event.inspection = &s->inspection;
+}
+
+/* A ward chair rotated after 9 years in the post. */
+static inline void sample_rotation(struct sample *s, uint64_t seq)
+{
+    sample_envelope(s, seq);
+    wardsync__v1__rotation__init(&s->rotation);
+    s->rotation.cadre = "LB-C0042";
+    s->rotation.post = "chair";
+    s->rotation.unit = "LB01";
+    s->rotation.years_in_post = 9;
+    s->rotation.effective_on = "2023-08-07";
+    s->rotation.kind = WARDSYNC__V1__ROTATION_KIND__ROTATION_KIND_ROTATED;
+    s->event.body_case = WARDSYNC__V1__EVENT__BODY_ROTATION;
+    s->event.rotation = &s->rotation;
 }
 
 #endif

@@ -191,13 +191,15 @@ static void test_ack_round_trip(void **state)
 
 static void test_event_round_trip(void **state)
 {
-    void (*makers[4])(struct sample *, uint64_t) = {
-        sample_ballot, sample_petition, sample_reception, sample_remediation};
-    static const char *const kinds[4] = {"ballot", "petition", "reception",
-                                         "remediation"};
+    void (*makers[6])(struct sample *, uint64_t) = {
+        sample_ballot,      sample_petition,   sample_reception,
+        sample_remediation, sample_inspection, sample_rotation};
+    static const char *const kinds[6] = {"ballot",     "petition",
+                                         "reception",  "remediation",
+                                         "inspection", "rotation"};
 
     (void)state;
-    for (int i = 0; i < 4; i++) {
+    for (int i = 0; i < 6; i++) {
         struct sample s;
         Wardsync__V1__Event *got;
         uint8_t *buf, *again;
@@ -582,6 +584,30 @@ static void test_batch_agent_instance_with_nul(void **state)
     wardsync__v1__batch__free_unpacked(batch, NULL);
 }
 
+/* The walk covers the new messages without an edit (docs/DESIGN.md §4):
+ * a NUL in a rotation's cadre code (Event field 15) refuses the event,
+ * naming the field. */
+static void test_rotation_string_with_nul(void **state)
+{
+    struct wire w = {.len = 0}, rotation = {.len = 0};
+    Wardsync__V1__Event *got = (void *)1;
+    char err[200] = "";
+
+    (void)state;
+    wire_bytes(&rotation, 1, "C-1\0x", 5);
+    WIRE_STR(&rotation, 2, "chair");
+    WIRE_STR(&rotation, 5, "2023-08-07");
+    wire_uint(&rotation, 6, 2); /* rotated */
+    wire_uint(&w, 1, 3);
+    WIRE_STR(&w, 2, "0b6f3c1e-8a2d-4c55-9e1f-2a7d9c3b4e51");
+    wire_bytes(&w, 15, rotation.buf, rotation.len);
+    assert_int_equal(ws_event_unpack(w.buf, w.len, WS_MAX_FRAME_DEFAULT, &got,
+                                     err, sizeof err),
+                     -EBADMSG);
+    assert_null(got);
+    assert_string_equal(err, "event: rotation.cadre: contains a NUL byte");
+}
+
 /* Bug 2 of issue #12: "before\0after" was stored as "before". The batch
  * is refused with the event's place, its seq and the field's path. */
 static void test_batch_event_string_with_nul(void **state)
@@ -769,6 +795,7 @@ int main(void)
         cmocka_unit_test(test_pack_arguments),
         cmocka_unit_test(test_batch_agent_instance_with_nul),
         cmocka_unit_test(test_batch_event_string_with_nul),
+        cmocka_unit_test(test_rotation_string_with_nul),
         cmocka_unit_test(test_event_id_and_ack_with_nul),
         cmocka_unit_test(test_batch_pack_events_matches_protobuf_c),
         cmocka_unit_test(test_batch_pack_events_edges),

@@ -29,6 +29,10 @@ static const char *const roles[] = {NULL, "chair", "vice_chair", "officer"};
 static const char *const modes[] = {NULL, "regular", "ad_hoc"};
 static const char *const remediation[] = {NULL, "required", "submitted",
                                           "completed"};
+static const char *const inspection_kinds[] = {NULL, "party", "planned",
+                                               "unannounced"};
+static const char *const rotation_kinds[] = {NULL, "appointed", "rotated",
+                                             "due"};
 
 static const struct enum_names enums[] = {
     {ws_petition_kind_name, ws_petition_kind_parse, 4, kinds},
@@ -37,6 +41,8 @@ static const struct enum_names enums[] = {
     {ws_host_role_name, ws_host_role_parse, 3, roles},
     {ws_reception_mode_name, ws_reception_mode_parse, 2, modes},
     {ws_remediation_status_name, ws_remediation_status_parse, 3, remediation},
+    {ws_inspection_kind_name, ws_inspection_kind_parse, 3, inspection_kinds},
+    {ws_rotation_kind_name, ws_rotation_kind_parse, 3, rotation_kinds},
 };
 
 static void test_round_trip(void **state)

@@ -40,7 +40,7 @@ static int free_catalogue(void **state)
     return 0;
 }
 
-enum kind { BALLOT, PETITION, RECEPTION, REMEDIATION };
+enum kind { BALLOT, PETITION, RECEPTION, REMEDIATION, INSPECTION, ROTATION };
 
 struct bad_case {
     const char *name;
@@ -63,6 +63,12 @@ static void make(struct sample *s, enum kind kind)
         break;
     case REMEDIATION:
         sample_remediation(s, 1);
+        break;
+    case INSPECTION:
+        sample_inspection(s, 1);
+        break;
+    case ROTATION:
+        sample_rotation(s, 1);
         break;
     }
 }
@@ -373,6 +379,93 @@ static void rem_due_bad(struct sample *s)
     s->remediation.due_on = "2023-11-31";
 }
 
+/* Inspection. */
+static void insp_code_empty(struct sample *s)
+{
+    s->inspection.inspection = "";
+}
+static void insp_body_null(struct sample *s)
+{
+    s->inspection.body = NULL;
+}
+static void insp_unit_bad(struct sample *s)
+{
+    s->inspection.unit = "LB01 UBND";
+}
+static void insp_held_bad(struct sample *s)
+{
+    s->inspection.held_on = "2023-02-29";
+}
+static void insp_kind_unspecified(struct sample *s)
+{
+    s->inspection.kind = 0;
+}
+static void insp_kind_unknown(struct sample *s)
+{
+    s->inspection.kind = 4;
+}
+static void insp_subjects_too_many(struct sample *s)
+{
+    s->inspection.subjects = WS_COUNT_MAX + 1;
+}
+static void insp_violations_too_many(struct sample *s)
+{
+    s->inspection.violations = UINT32_MAX;
+}
+static void insp_note_long(struct sample *s)
+{
+    memset(s->note, 'a', WS_NOTE_MAX + 1);
+    s->note[WS_NOTE_MAX + 1] = '\0';
+    s->inspection.note = s->note;
+}
+static void insp_note_bad_utf8(struct sample *s)
+{
+    s->inspection.note = "ki\xe1\xbb";
+}
+static void insp_body_case_null(struct sample *s)
+{
+    s->event.inspection = NULL;
+}
+
+/* Rotation. */
+static void rot_cadre_empty(struct sample *s)
+{
+    s->rotation.cadre = "";
+}
+static void rot_cadre_long(struct sample *s)
+{
+    s->rotation.cadre = "C123456789012345678901234567890123456789012345678901"
+                        "2345678901234"; /* 65 bytes */
+}
+static void rot_post_null(struct sample *s)
+{
+    s->rotation.post = NULL;
+}
+static void rot_unit_utf8(struct sample *s)
+{
+    s->rotation.unit = "Ph\xc6\xb0\xe1\xbb\x9dng";
+}
+static void rot_years_too_many(struct sample *s)
+{
+    s->rotation.years_in_post = WS_YEARS_MAX + 1;
+}
+static void rot_date_empty(struct sample *s)
+{
+    s->rotation.effective_on = "";
+}
+static void rot_date_bad(struct sample *s)
+{
+    s->rotation.effective_on = "3000-01-01";
+}
+static void rot_kind_unspecified(struct sample *s)
+{
+    s->rotation.kind = 0;
+}
+static void rot_kind_unknown(struct sample *s)
+{
+    s->rotation.kind = 7;
+}
+
 static const struct bad_case bad_cases[] = {
     {"event_id empty", PETITION, id_empty, "event_id: "},
     {"event_id NULL", PETITION, id_null, "event_id: "},
@@ -473,6 +566,40 @@ static const struct bad_case bad_cases[] = {
     {"remediation due_on NULL", REMEDIATION, rem_due_null, "due_on: empty"},
     {"remediation due_on nov 31", REMEDIATION, rem_due_bad,
      "due_on: \"2023-11-31\""},
+
+    {"inspection code empty", INSPECTION, insp_code_empty, "inspection: empty"},
+    {"inspection body NULL", INSPECTION, insp_body_null, "body: empty"},
+    {"inspection unit with a blank", INSPECTION, insp_unit_bad,
+     "unit: character 5"},
+    {"inspection held_on feb 29 2023", INSPECTION, insp_held_bad,
+     "held_on: \"2023-02-29\""},
+    {"inspection kind unspecified", INSPECTION, insp_kind_unspecified,
+     "kind: 0 is not a known inspection kind"},
+    {"inspection kind unknown", INSPECTION, insp_kind_unknown, "kind: 4"},
+    {"inspection subjects too many", INSPECTION, insp_subjects_too_many,
+     "subjects: 10001 is more than 10000"},
+    {"inspection violations too many", INSPECTION, insp_violations_too_many,
+     "violations: 4294967295 is more than 10000"},
+    {"inspection note too long", INSPECTION, insp_note_long,
+     "note: longer than 2000"},
+    {"inspection note truncated utf-8", INSPECTION, insp_note_bad_utf8,
+     "note: not valid UTF-8"},
+    {"inspection body missing", INSPECTION, insp_body_case_null,
+     "inspection: missing"},
+
+    {"rotation cadre empty", ROTATION, rot_cadre_empty, "cadre: empty"},
+    {"rotation cadre 65 bytes", ROTATION, rot_cadre_long,
+     "cadre: longer than 64"},
+    {"rotation post NULL", ROTATION, rot_post_null, "post: empty"},
+    {"rotation unit not a code", ROTATION, rot_unit_utf8, "unit: character 3"},
+    {"rotation years too many", ROTATION, rot_years_too_many,
+     "years_in_post: 101 is more than 100"},
+    {"rotation date empty", ROTATION, rot_date_empty, "effective_on: empty"},
+    {"rotation date year 3000", ROTATION, rot_date_bad,
+     "effective_on: \"3000-01-01\""},
+    {"rotation kind unspecified", ROTATION, rot_kind_unspecified,
+     "kind: 0 is not a known rotation kind"},
+    {"rotation kind unknown", ROTATION, rot_kind_unknown, "kind: 7"},
 };
 
 static void test_valid_samples(void **state)
@@ -480,7 +607,7 @@ static void test_valid_samples(void **state)
     char reason[256] = "";
 
     (void)state;
-    for (int kind = BALLOT; kind <= REMEDIATION; kind++) {
+    for (int kind = BALLOT; kind <= ROTATION; kind++) {
         struct sample s;
 
         make(&s, (enum kind)kind);
@@ -576,6 +703,35 @@ static void test_valid_edges(void **state)
         ws_validate_ballot(&s.ballot, catalogue, reason, sizeof(reason)), 0);
 }
 
+/* Inspections and rotations at their inclusive bounds. */
+static void test_valid_edges_inspection_rotation(void **state)
+{
+    struct sample s;
+    char reason[256] = "";
+
+    (void)state;
+    sample_inspection(&s, 1);
+    s.inspection.subjects = WS_COUNT_MAX;
+    s.inspection.violations = WS_COUNT_MAX;
+    s.inspection.note = NULL;
+    assert_int_equal(
+        ws_validate_inspection(&s.inspection, reason, sizeof(reason)), 0);
+    s.inspection.kind = WARDSYNC__V1__INSPECTION_KIND__INSPECTION_KIND_PARTY;
+    s.inspection.subjects = 0;
+    assert_int_equal(
+        ws_validate_event(&s.event, catalogue, reason, sizeof(reason)), 0);
+
+    sample_rotation(&s, 1);
+    s.rotation.years_in_post = WS_YEARS_MAX;
+    assert_int_equal(ws_validate_rotation(&s.rotation, reason, sizeof(reason)),
+                     0);
+    s.rotation.years_in_post = 0;
+    s.rotation.kind = WARDSYNC__V1__ROTATION_KIND__ROTATION_KIND_DUE;
+    s.rotation.effective_on = "2999-12-31";
+    assert_int_equal(
+        ws_validate_event(&s.event, catalogue, reason, sizeof(reason)), 0);
+}
+
 static void test_ballot_without_catalogue(void **state)
 {
     struct sample s;
@@ -642,6 +798,7 @@ int main(void)
         cmocka_unit_test(test_valid_samples),
         cmocka_unit_test(test_each_way_wrong),
         cmocka_unit_test(test_valid_edges),
+        cmocka_unit_test(test_valid_edges_inspection_rotation),
         cmocka_unit_test(test_ballot_without_catalogue),
         cmocka_unit_test(test_invalid_utf8_after_decode),
         cmocka_unit_test(test_validate_code),

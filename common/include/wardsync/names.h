@@ -30,6 +30,14 @@ int ws_reception_mode_parse(const char *name);
 const char *ws_remediation_status_name(int value);
 int ws_remediation_status_parse(const char *name);
 
+/* "party", "planned", "unannounced" (Inspection.kind). */
+const char *ws_inspection_kind_name(int value);
+int ws_inspection_kind_parse(const char *name);
+
+/* "appointed", "rotated", "due" (Rotation.kind). */
+const char *ws_rotation_kind_name(int value);
+int ws_rotation_kind_parse(const char *name);
+
 /* "yes"/"no", "true"/"false", "1"/"0" (case-insensitive): 1 or 0; else -1. */
 int ws_bool_parse(const char *text);
 

@@ -20,9 +20,12 @@
 /* Longest free-text field (note) in bytes, and longest code/id field. */
 #define WS_NOTE_MAX 2000
 #define WS_FIELD_MAX 64
-/* Upper bound of citizens / petitions counted in one reception session
+/* Upper bound of citizens / petitions counted in one reception session, and
+ * of an inspection's subjects / violations
  * (the CHECK of reception_sessions, integer columns). */
 #define WS_COUNT_MAX 10000
+/* Upper bound of Rotation.years_in_post (the CHECK of rotations). */
+#define WS_YEARS_MAX 100
 /* Latest occurred_at_ms / queued_at_ms: 9999-12-31T23:59:59.999Z. The
  * earliest is 0 (1970-01-01): an agent's clock never runs before the
  * epoch, and PostgreSQL's timestamptz and the hub's UTC dates hold every
@@ -56,6 +59,10 @@ int ws_validate_reception(const Wardsync__V1__ReceptionSession *session,
                           char *reason, size_t reasonlen);
 int ws_validate_remediation(const Wardsync__V1__RemediationUpdate *update,
                             char *reason, size_t reasonlen);
+int ws_validate_inspection(const Wardsync__V1__Inspection *inspection,
+                           char *reason, size_t reasonlen);
+int ws_validate_rotation(const Wardsync__V1__Rotation *rotation, char *reason,
+                         size_t reasonlen);
 
 /* A code or id field: 1..WS_FIELD_MAX bytes of [A-Za-z0-9._/-]. */
 int ws_validate_code(const char *field, const char *value, char *reason,
