@@ -426,6 +426,8 @@ const char *ws_event_kind(const Wardsync__V1__Event *event)
         return "reception";
     case WARDSYNC__V1__EVENT__BODY_REMEDIATION:
         return "remediation";
+    case WARDSYNC__V1__EVENT__BODY_WITHDRAWAL:
+        return "withdrawal";
     default:
         return "none";
     }
