@@ -71,10 +71,10 @@ static const struct db_statement REJECTED_RANGE = {
     " kind, outcome, reason, occurred_ms, queued_ms, payload, survey, form,"   \
     " subject, respondent_group, levels, petition, petition_kind, channel,"    \
     " status, in_jurisdiction, received_on, due_on, note, session, held_on,"   \
-    " host_role, mode, citizens, petitions) FROM STDIN"
+    " host_role, mode, citizens, petitions, event_ids) FROM STDIN"
 
-/* The typed columns of the stage, from survey to petitions. */
-#define STAGE_TYPED_COLUMNS 19
+/* The typed columns of the stage, from survey to event_ids. */
+#define STAGE_TYPED_COLUMNS 20
 
 void db_ingest_writer_clear(struct db_ingest_writer *w)
 {
@@ -201,6 +201,8 @@ static int stage_event(struct copytext *b, size_t batch, size_t ord,
     bool is_reception = ev->body_case == WARDSYNC__V1__EVENT__BODY_RECEPTION;
     bool is_remediation =
         ev->body_case == WARDSYNC__V1__EVENT__BODY_REMEDIATION;
+    const Wardsync__V1__Withdrawal *wd = ev->withdrawal;
+    bool is_withdrawal = ev->body_case == WARDSYNC__V1__EVENT__BODY_WITHDRAWAL;
 
     /* survey, form, subject, respondent_group, levels */
     copytext_text(b, is_ballot        ? ballot->survey
@@ -236,7 +238,8 @@ static int stage_event(struct copytext *b, size_t batch, size_t ord,
         copytext_null(b);
         copytext_null(b);
         copytext_text_or_null(b, is_remediation ? m->due_on : NULL);
-        copytext_null(b);
+        /* note: a withdrawal's reason */
+        copytext_text(b, is_withdrawal ? wd->reason : NULL);
     }
     /* session, held_on, host_role, mode, citizens, petitions */
     if (is_reception) {
@@ -249,6 +252,18 @@ static int stage_event(struct copytext *b, size_t batch, size_t ord,
     } else {
         for (int i = 0; i < 6; i++)
             copytext_null(b);
+    }
+    /* event_ids: validated UUIDs, so the array literal needs no more
+     * escaping than copytext_text gives every column */
+    if (is_withdrawal) {
+        char *ids = copytext_text_array((const char *const *)wd->event_ids,
+                                        sizeof *wd->event_ids, wd->n_event_ids);
+        if (!ids)
+            return -ENOMEM;
+        copytext_text(b, ids);
+        free(ids);
+    } else {
+        copytext_null(b);
     }
     copytext_end_row(b);
     return b->oom ? -ENOMEM : 0;
