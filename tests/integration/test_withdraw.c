@@ -394,6 +394,119 @@ static void test_withdraw_twice_and_import_again(void **state)
     assert_int_equal(figure("petitions_resolved", WARD), 1);
 }
 
+/* The id of the clerk's import of file path (the newest one). */
+static long import_id_of(const char *path)
+{
+    json_t *list = imports_json(&clerk);
+    long id = -1;
+    for (size_t i = 0; i < json_array_size(list); i++) {
+        json_t *item = json_array_get(list, i);
+        if (strcmp(json_string_value(json_object_get(item, "file")), path) == 0)
+            id = (long)json_integer_value(json_object_get(item, "id"));
+    }
+    json_decref(list);
+    assert_true(id > 0);
+    return id;
+}
+
+static void withdraw_ok(const char *path)
+{
+    char id[24], *out = NULL;
+    snprintf(id, sizeof id, "%ld", import_id_of(path));
+    int rc = agent(&clerk, &out, "withdraw", id, NULL, NULL, NULL);
+    if (rc != 0)
+        fail_msg("withdraw %s: exit %d\n%s", id, rc, out);
+    free(out);
+}
+
+static char *sessions_and_plans(void)
+{
+    return query_text(
+        "SELECT concat_ws(E'\n', (SELECT string_agg(concat_ws('|', session, "
+        "held_on, host_role, citizens, petitions, last_event_id), ';' ORDER BY "
+        "session) FROM reception_sessions WHERE ward = '" WARD "'), "
+        "(SELECT string_agg(concat_ws('|', survey, subject, status, due_on, "
+        "last_event_id), ';' ORDER BY subject) FROM remediation_plans WHERE "
+        "ward = '" WARD "'))");
+}
+
+/* A reception session corrected by the wrong file goes back to its
+ * earlier version, one the wrong file made goes; the same for remediation
+ * plans, whose completion date goes with the withdrawn completion. */
+static void test_withdraw_puts_sessions_and_plans_back(void **state)
+{
+    (void)state;
+    char good_r[600], good_m[600], wrong_r[600], wrong_m[600];
+    static const char r_header[] =
+        "session,held_on,host_role,mode,citizens,petitions\n";
+    static const char m_header[] = "survey,subject,status,due_on,changed_on\n";
+    char text[1024];
+    snprintf(good_r, sizeof good_r, "%s/reception-good.csv", env.workdir);
+    snprintf(text, sizeof text, "%s" WARD "-R01,2024-03-04,chair,regular,5,2\n",
+             r_header);
+    assert_int_equal(it_write_file(good_r, text), 0);
+    import_ok(&clerk, "reception", good_r);
+    snprintf(good_m, sizeof good_m, "%s/remediation-good.csv", env.workdir);
+    snprintf(text, sizeof text,
+             "%s" ROUND "," WARD "-S01,submitted,2024-04-30,2024-03-10\n",
+             m_header);
+    assert_int_equal(it_write_file(good_m, text), 0);
+    import_ok(&clerk, "remediation", good_m);
+    sync_until_idle(&clerk);
+    char *before = figures(), *rows_before = sessions_and_plans();
+    assert_int_equal(figure("reception_citizens", WARD), 5);
+
+    snprintf(wrong_r, sizeof wrong_r, "%s/reception-wrong.csv", env.workdir);
+    snprintf(text, sizeof text,
+             "%s" WARD "-R01,2024-03-04,chair,regular,50,9\n" WARD
+             "-R02,2024-03-11,chair,ad_hoc,3,1\n",
+             r_header);
+    assert_int_equal(it_write_file(wrong_r, text), 0);
+    import_ok(&clerk, "reception", wrong_r);
+    snprintf(wrong_m, sizeof wrong_m, "%s/remediation-wrong.csv", env.workdir);
+    snprintf(text, sizeof text,
+             "%s" ROUND "," WARD "-S01,completed,2024-04-30,2024-03-20\n" ROUND
+             "," WARD "-S02,required,2024-05-31,2024-03-21\n",
+             m_header);
+    assert_int_equal(it_write_file(wrong_m, text), 0);
+    import_ok(&clerk, "remediation", wrong_m);
+    sync_until_idle(&clerk);
+    assert_int_equal(figure("reception_citizens", WARD), 53);
+    assert_int_equal(figure("reception_sessions", WARD), 2);
+    assert_int_equal(
+        it_query_long(env.db, "SELECT count(*) FROM remediation_completions()"
+                              " WHERE ward = '" WARD "'"),
+        1);
+
+    withdraw_ok(wrong_r);
+    withdraw_ok(wrong_m);
+    sync_until_idle(&clerk);
+    char *after = figures(), *rows_after = sessions_and_plans();
+    assert_string_equal(after, before);
+    assert_string_equal(rows_after, rows_before);
+    assert_int_equal(figure("reception_citizens", WARD), 5);
+    assert_int_equal(
+        it_query_long(env.db, "SELECT count(*) FROM remediation_completions()"
+                              " WHERE ward = '" WARD "'"),
+        0);
+
+    /* Withdrawn before it was ever sent: the events and their Withdrawal
+     * reach the hub in one batch, and nothing of them counts. */
+    char quick[600];
+    snprintf(quick, sizeof quick, "%s/ballots-quick.csv", env.workdir);
+    write_ballots(quick, WARD "-S02", 300, 10, true);
+    import_ok(&clerk, "ballots", quick);
+    withdraw_ok(quick);
+    sync_until_idle(&clerk);
+    free(after);
+    after = figures();
+    assert_string_equal(after, before);
+    free(before);
+    free(after);
+    free(rows_before);
+    free(rows_after);
+}
+
 /* Hand-made Withdrawals: one naming LB06's ballot is rejected with its
  * reason and nothing of LB06 moves; one naming an id never stored is
  * rejected; one naming events withdrawn already is accepted and changes
@@ -495,6 +608,7 @@ int main(void)
         cmocka_unit_test(
             test_withdraw_takes_a_wrong_import_out_of_every_figure),
         cmocka_unit_test(test_withdraw_twice_and_import_again),
+        cmocka_unit_test(test_withdraw_puts_sessions_and_plans_back),
         cmocka_unit_test(test_withdrawal_of_another_wards_event_is_refused),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
