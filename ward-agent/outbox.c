@@ -700,13 +700,13 @@ int outbox_append_import_events(struct outbox_appender *a, int64_t import_id,
     sqlite3_finalize(stmt);
     stmt = NULL;
     if (rc < 0)
-        goto fail;
+        goto free_out;
 
     if ((rc = prepare(outbox,
                       "SELECT event_id FROM events WHERE import_id = ?1 "
                       "AND state <> 'rejected' ORDER BY seq",
                       &stmt)) < 0)
-        goto fail;
+        goto free_out;
     sqlite3_bind_int64(stmt, 1, import_id);
     size_t cap = 0;
     while ((step = sqlite3_step(stmt)) == SQLITE_ROW) {
@@ -716,7 +716,7 @@ int outbox_append_import_events(struct outbox_appender *a, int64_t import_id,
             void *more = realloc(out->ids, bigger * sizeof(*out->ids));
             if (!more) {
                 rc = -ENOMEM;
-                goto fail;
+                goto free_out;
             }
             out->ids = more;
             cap = bigger;
@@ -725,12 +725,12 @@ int outbox_append_import_events(struct outbox_appender *a, int64_t import_id,
     }
     if (step != SQLITE_DONE) {
         rc = fail(outbox, "read events of import");
-        goto fail;
+        goto free_out;
     }
     sqlite3_finalize(stmt);
     return 0;
 
-fail:
+free_out:
     sqlite3_finalize(stmt);
     outbox_import_events_free(out);
     return rc;

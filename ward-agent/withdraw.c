@@ -41,7 +41,7 @@ static int make_withdrawal(char (*ids)[WS_UUID_LEN + 1], size_t n,
     for (size_t i = 0; i < n; i++)
         pointers[i] = ids[i];
     if ((rc = ws_uuid4(ev->event_id)) < 0)
-        goto out;
+        goto free_pointers;
     body.event_ids = pointers;
     body.n_event_ids = n;
     body.reason = (char *)(reason ? reason : "");
@@ -53,15 +53,15 @@ static int make_withdrawal(char (*ids)[WS_UUID_LEN + 1], size_t n,
     event.seq = 1;
     if (ws_validate_event(&event, NULL, err, errlen) < 0) {
         rc = -EINVAL;
-        goto out;
+        goto free_pointers;
     }
     event.seq = 0;
     if ((rc = ws_pack(&event.base, &ev->body, &ev->body_len)) < 0)
-        goto out;
+        goto free_pointers;
     ev->kind = "withdrawal";
     ev->queued_at_ms = event.queued_at_ms;
 
-out:
+free_pointers:
     free(pointers);
     return rc;
 }
@@ -117,11 +117,11 @@ int withdraw_import(struct outbox *outbox, int64_t import_id,
         }
         free(ev.body);
         if (rc < 0)
-            goto abort;
+            goto rollback;
         n++;
     }
     if ((rc = outbox_append_mark_withdrawn(a, import_id, reason)) < 0)
-        goto abort;
+        goto rollback;
     result->events = target.n_ids;
     outbox_import_events_free(&target);
     if ((rc = outbox_append_commit(&a, n)) < 0)
@@ -132,7 +132,7 @@ int withdraw_import(struct outbox *outbox, int64_t import_id,
     result->withdrawn_at_ms = ws_now_ms();
     return 0;
 
-abort:
+rollback:
     outbox_import_events_free(&target);
     outbox_append_abort(&a);
     return rc;
@@ -184,9 +184,13 @@ int withdraw_command(const struct agent_settings *settings, int64_t import_id,
                (long long)import_id, result.name, when);
         return EXIT_OK;
     }
-    if (result.withdrawals == 0)
-        printf("withdrew import %lld (%s): none of its events counts at the "
-               "hub (%llu rejected), so nothing was queued\n",
+    if (result.withdrawals == 0 && result.rejected == 0)
+        printf("withdrew import %lld (%s): it queued no events, so nothing "
+               "was queued\n",
+               (long long)import_id, result.name);
+    else if (result.withdrawals == 0)
+        printf("withdrew import %lld (%s): the hub rejected all %llu of its "
+               "events, none counts, so nothing was queued\n",
                (long long)import_id, result.name,
                (unsigned long long)result.rejected);
     else
@@ -199,6 +203,10 @@ int withdraw_command(const struct agent_settings *settings, int64_t import_id,
                (unsigned long long)result.events,
                (unsigned long long)result.first_seq,
                (unsigned long long)result.last_seq);
+    if (result.withdrawals > 0 && result.rejected > 0)
+        printf("import %lld: its %llu events the hub rejected are not named "
+               "(they never counted)\n",
+               (long long)import_id, (unsigned long long)result.rejected);
     ws_info("withdraw",
             "withdrew import import_id=%lld file=%s events=%llu "
             "rejected=%llu withdrawals=%llu",
