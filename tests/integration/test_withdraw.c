@@ -21,9 +21,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <zmq.h>
 
 #include "harness.h"
 #include "wardsync/util.h"
+#include "wardsync/v1/pull.pb-c.h"
 
 #define ROUND "R-WD"
 #define WARD "LB05"
@@ -32,6 +34,8 @@
 static struct it_env env;
 static pid_t hub = -1;
 static char endpoint[128];
+static char pull_endpoint[128];
+static struct it_curve city;
 
 /* One agent home per ward. */
 struct ward_agent {
@@ -83,8 +87,16 @@ static int group_setup(void **state)
     (void)state;
     if (it_env_setup(&env, "wardsync_it_withdraw") != 0)
         return -1;
-    hub = it_start_hub(&env, NULL, endpoint, sizeof endpoint);
+    char hub_log[512], rest[256], city_secret[512];
+    hub = it_start_hub_mode(&env, NULL, false, endpoint, sizeof endpoint,
+                            hub_log, sizeof hub_log);
     if (hub <= 0 || agent_keys(&clerk) != 0 || agent_keys(&other) != 0)
+        return -1;
+    if (it_wait_for_log(hub_log, "pull endpoint=", 20000, rest, sizeof rest) !=
+            0 ||
+        sscanf(rest, "%127s", pull_endpoint) != 1 ||
+        it_principal_keys(&env, "city", "HN", &city, city_secret,
+                          sizeof city_secret) != 0)
         return -1;
     snprintf(hub_key_env, sizeof hub_key_env,
              "WARDSYNC_AGENT_HUB_PUBLIC_KEY=%s", env.hub_key);
@@ -222,6 +234,72 @@ static const char *state_of(json_t *list, long id)
     return "(no such import)";
 }
 
+/* What a city pull of dataset since cursor (updated to the new cursor)
+ * says of each row key: "insert", "update" or "delete", as one JSON
+ * object. */
+static json_t *pull_ops(const char *dataset, char cursor[64])
+{
+    json_t *ops = json_object();
+    for (int pages = 0;; pages++) {
+        assert_true(pages < 100);
+        void *ctx = zmq_ctx_new();
+        void *s = zmq_socket(ctx, ZMQ_DEALER);
+        int zero = 0;
+        zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof zero);
+        zmq_setsockopt(s, ZMQ_CURVE_SERVERKEY, city.server_z85, 41);
+        zmq_setsockopt(s, ZMQ_CURVE_PUBLICKEY, city.public_z85, 41);
+        zmq_setsockopt(s, ZMQ_CURVE_SECRETKEY, city.secret_z85, 41);
+        assert_int_equal(zmq_connect(s, pull_endpoint), 0);
+        Wardsync__V1__PullRequest req = WARDSYNC__V1__PULL_REQUEST__INIT;
+        req.protocol = 1;
+        req.dataset = (char *)dataset;
+        req.scope = "";
+        req.since = cursor;
+        uint8_t buf[512];
+        size_t len = wardsync__v1__pull_request__pack(&req, buf);
+        assert_true(zmq_send(s, buf, len, 0) >= 0);
+        Wardsync__V1__PullPage *page = NULL;
+        zmq_pollitem_t item = {s, 0, ZMQ_POLLIN, 0};
+        if (zmq_poll(&item, 1, 60000) == 1) {
+            zmq_msg_t msg;
+            zmq_msg_init(&msg);
+            if (zmq_msg_recv(&msg, s, 0) >= 0)
+                page = wardsync__v1__pull_page__unpack(NULL, zmq_msg_size(&msg),
+                                                       zmq_msg_data(&msg));
+            zmq_msg_close(&msg);
+        }
+        zmq_close(s);
+        zmq_ctx_term(ctx);
+        assert_non_null(page);
+        assert_string_equal(page->error, "");
+        for (size_t r = 0; r < page->n_rows; r++) {
+            const char *op =
+                page->rows[r]->op == WARDSYNC__V1__ROW_OP__ROW_OP_INSERT
+                    ? "insert"
+                : page->rows[r]->op == WARDSYNC__V1__ROW_OP__ROW_OP_DELETE
+                    ? "delete"
+                    : "update";
+            json_object_set_new(ops, page->rows[r]->key, json_string(op));
+        }
+        snprintf(cursor, 64, "%s", page->next_cursor);
+        bool more = page->more;
+        wardsync__v1__pull_page__free_unpacked(page, NULL);
+        if (!more)
+            break;
+    }
+    return ops;
+}
+
+static void expect_op(json_t *ops, const char *key, const char *op)
+{
+    json_t *got = json_object_get(ops, key);
+    if (!got || strcmp(json_string_value(got), op) != 0) {
+        char *text = json_dumps(ops, JSON_SORT_KEYS);
+        fail_msg("pull: %s is %s, want %s, in %s", key,
+                 got ? json_string_value(got) : "(absent)", op, text);
+    }
+}
+
 static char good_ballots[600], wrong_ballots[600], good_petitions[600],
     wrong_petitions[600];
 
@@ -279,6 +357,10 @@ static void test_withdraw_takes_a_wrong_import_out_of_every_figure(void **state)
     char *during = figures();
     assert_string_not_equal(during, before);
     free(during);
+    /* Where the city's pulls stand before the withdrawal. */
+    char petitions_cursor[64] = "", indicators_cursor[64] = "";
+    json_decref(pull_ops("petitions", petitions_cursor));
+    json_decref(pull_ops("indicators", indicators_cursor));
 
     /* Take both back. Before the sync the imports say so. */
     assert_int_equal(agent(&clerk, &out, "withdraw", "3", "--reason",
@@ -339,6 +421,18 @@ static void test_withdraw_takes_a_wrong_import_out_of_every_figure(void **state)
                                    " dataset = 'petitions' AND row_key = '" WARD
                                    "/" WARD "/P2'"),
                      1);
+
+    /* The city's next pulls: P1 corrected, P2 deleted, the ward's
+     * ballot count corrected. */
+    json_t *ops = pull_ops("petitions", petitions_cursor);
+    expect_op(ops, WARD "/" WARD "/P1", "update");
+    expect_op(ops, WARD "/" WARD "/P2", "delete");
+    json_decref(ops);
+    ops = pull_ops("indicators", indicators_cursor);
+    expect_op(ops, "ballots_received/" WARD "/" ROUND, "update");
+    expect_op(ops, "subjects_flagged/" WARD "/" ROUND, "update");
+    expect_op(ops, "petitions_received/" WARD "/all", "update");
+    json_decref(ops);
 
     list = imports_json(&clerk);
     assert_string_equal(state_of(list, 3), "withdrawn");
