@@ -1159,7 +1159,8 @@ int outbox_list_rejected(struct outbox *outbox, size_t limit,
     sqlite3_stmt *stmt = NULL;
     int rc = prepare(outbox,
                      "SELECT e.seq, e.kind, e.reason, i.name, e.line, i.id "
-                     "FROM events e LEFT JOIN imports i ON i.id = e.import_id "
+                     "FROM events e LEFT JOIN imports i "
+                     "  ON i.id = coalesce(e.import_id, e.withdraws) "
                      "WHERE e.state = 'rejected' ORDER BY e.seq DESC LIMIT ?1",
                      &stmt);
     if (rc < 0)

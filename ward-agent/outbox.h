@@ -244,8 +244,9 @@ int outbox_count_queued_after(struct outbox *outbox, uint64_t after_seq,
 int outbox_last_seq(struct outbox *outbox, uint64_t *last_seq);
 
 /* One event the hub rejected, with where it came from: file is the name
- * of its import ("" when it has none, e.g. queued before schema 2) and
- * line its line there (0: unknown). Valid during the callback only. */
+ * of its import ("" when it has none, e.g. queued before schema 2; for a
+ * Withdrawal, the import it takes back) and line its line there (0:
+ * unknown). Valid during the callback only. */
 struct outbox_rejected_event {
     uint64_t seq;
     const char *kind;

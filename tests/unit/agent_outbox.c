@@ -509,6 +509,21 @@ static void test_withdraw_import(void **state)
     assert_int_equal(outbox_last_seq(f->outbox, &last), 0);
     assert_int_equal(last, N + 3);
 
+    /* A Withdrawal the hub rejects is shown with the import it takes
+     * back, and counted as such. */
+    struct outbox_refusal refused = {N + 2, "event_ids: id 1 ..."};
+    assert_int_equal(outbox_apply_ack(f->outbox, N + 3, &refused, 1, 2), 0);
+    struct outbox_rejected_event got = {0};
+    assert_int_equal(outbox_list_rejected(f->outbox, 1, keep_rejected, &got),
+                     0);
+    assert_int_equal(got.seq, N + 2);
+    assert_int_equal(got.import_id, 1);
+    assert_string_equal(rejected_name, "reception.csv");
+    assert_int_equal(
+        outbox_list_imports(f->outbox, NULL, true, keep_info, &info), 0);
+    assert_int_equal(info.withdrawals_rejected, 1);
+    assert_int_equal(info.withdrawals_queued, 0);
+
     /* A row of the withdrawn import is no longer a repeat. */
     assert_int_equal(outbox_append_begin(f->outbox, NULL, &a), 0);
     assert_int_equal(outbox_append_claim(a, "reception", "R-1", 3, hash, N + 4,
