@@ -1030,7 +1030,9 @@ struct earlier_list {
 static void collect_earlier(const struct outbox_import_info *info, void *arg)
 {
     struct earlier_list *list = arg;
-    if (list->rc < 0 || !info->has_fingerprint || info->rows == 0)
+    /* A withdrawn import no longer counts: its rows may come again. */
+    if (list->rc < 0 || !info->has_fingerprint || info->rows == 0 ||
+        info->withdrawn_at_ms)
         return;
     if (list->n == list->cap) {
         size_t cap = list->cap ? 2 * list->cap : 16;

@@ -3,10 +3,13 @@
  *
  * An import's state is read from its events: "queued" while any is still
  * queued, then "delivered" (with how many the hub rejected), or "nothing
- * new" when every row had been queued before. The JSON array holds one
- * object per import: id, file, kind, rows, events, first_seq, last_seq
- * (null when events is 0), imported_at_ms, state, queued, delivered,
- * rejected (docs/contracts.md).
+ * new" when every row had been queued before; once "ward-agent withdraw"
+ * took it back, "withdrawal queued" until its Withdrawals are delivered,
+ * then "withdrawn" ("withdrawal rejected" when the hub refused one). The
+ * JSON array holds one object per import: id, file, kind, rows, events,
+ * first_seq, last_seq (null when events is 0), imported_at_ms, state,
+ * queued, delivered, rejected, withdrawn_at_ms and withdraw_reason (null
+ * when not withdrawn) (docs/contracts.md).
  */
 #include "imports.h"
 
@@ -22,6 +25,11 @@
 
 static const char *import_state(const struct outbox_import_info *info)
 {
+    if (info->withdrawn_at_ms) {
+        if (info->withdrawals_rejected > 0)
+            return "withdrawal rejected";
+        return info->withdrawals_queued > 0 ? "withdrawal queued" : "withdrawn";
+    }
     if (info->queued > 0)
         return "queued";
     if (info->delivered + info->rejected == 0)
@@ -55,6 +63,19 @@ static void print_import(const struct outbox_import_info *info, void *arg)
             import_state(info), "queued", (json_int_t)info->queued, "delivered",
             (json_int_t)info->delivered, "rejected",
             (json_int_t)info->rejected);
+        if (item &&
+            (json_object_set_new(
+                 item, "withdrawn_at_ms",
+                 info->withdrawn_at_ms
+                     ? json_integer((json_int_t)info->withdrawn_at_ms)
+                     : json_null()) < 0 ||
+             json_object_set_new(item, "withdraw_reason",
+                                 info->withdrawn_at_ms
+                                     ? json_string(info->withdraw_reason)
+                                     : json_null()) < 0)) {
+            json_decref(item);
+            item = NULL;
+        }
         if (!item || json_array_append_new(out->array, item) < 0)
             out->rc = -ENOMEM;
         return;

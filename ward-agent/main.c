@@ -15,6 +15,7 @@
 #include "settings.h"
 #include "status.h"
 #include "sync.h"
+#include "withdraw.h"
 #include "wardsync/keys.h"
 
 static const char usage_text[] =
@@ -31,6 +32,10 @@ static const char usage_text[] =
     "  imports [--format table|json]\n"
     "                       list the files imported: id, kind, rows, date, "
     "state\n"
+    "  withdraw IMPORT_ID [--reason TEXT]\n"
+    "                       take back a wrong import: the hub stops counting "
+    "its\n"
+    "                       events once the withdrawal is delivered\n"
     "  run [--until-idle] [--max-seconds N]\n"
     "                       sync the outbox to the hub and watch HOME/inbox/\n"
     "  status [--format table|json]\n"
@@ -82,6 +87,21 @@ static const char imports_usage[] =
     "file, events queued from it, date, state (queued, delivered, rejected,\n"
     "nothing new) and file name.\n";
 
+static const char withdraw_usage[] =
+    "usage: ward-agent [OPTIONS] withdraw IMPORT_ID [--reason TEXT]\n"
+    "\n"
+    "Takes back import IMPORT_ID (its id in \"ward-agent imports\"): queues a\n"
+    "Withdrawal of every event of it the hub did not reject (at most 1000\n"
+    "events per Withdrawal), in one transaction, and marks the import\n"
+    "withdrawn. Once delivered, the hub keeps the events but takes them out\n"
+    "of every figure: ballots stop counting, petitions, reception sessions\n"
+    "and remediation plans go back to what their other events say. The\n"
+    "file's rows may then be imported again. Withdrawing an import twice\n"
+    "changes nothing (exit 0, said so).\n"
+    "\n"
+    "  --reason TEXT        why, kept with the import and sent to the hub\n"
+    "                       (at most 2000 bytes)\n";
+
 static const char run_usage[] =
     "usage: ward-agent [OPTIONS] run [--until-idle] [--max-seconds N]\n"
     "\n"
@@ -122,6 +142,7 @@ enum {
     OPT_FORMAT,
     OPT_FORCE,
     OPT_AGAIN,
+    OPT_REASON,
 };
 
 #define GLOBAL_OPTIONS                                                         \
@@ -269,6 +290,49 @@ static int command_run(int argc, char **argv, struct agent_overrides *overrides)
     return code;
 }
 
+static int command_withdraw(int argc, char **argv,
+                            struct agent_overrides *overrides)
+{
+    static const struct option options[] = {
+        GLOBAL_OPTIONS,
+        {"reason", required_argument, NULL, OPT_REASON},
+        {0, 0, 0, 0}};
+    struct agent_settings settings;
+    const char *reason = NULL;
+    int opt;
+
+    /* Options may follow IMPORT_ID ("withdraw 3 --reason ..."). */
+    optind = 0;
+    while ((opt = getopt_long(argc, argv, "c:h", options, NULL)) != -1) {
+        if (opt == 'h') {
+            fputs(withdraw_usage, stdout);
+            return EXIT_OK;
+        }
+        if (opt == OPT_REASON) {
+            reason = optarg;
+        } else if (!global_option(opt, overrides)) {
+            fputs(withdraw_usage, stderr);
+            return EXIT_USAGE;
+        }
+    }
+    if (argc - optind != 1)
+        return usage_error(withdraw_usage, "withdraw wants one IMPORT_ID");
+    char *end = NULL;
+    errno = 0;
+    long long id = strtoll(argv[optind], &end, 10);
+    if (errno || end == argv[optind] || *end || id <= 0)
+        return usage_error(withdraw_usage,
+                           "\"%s\" is not an import id (a number from "
+                           "\"ward-agent imports\")",
+                           argv[optind]);
+    int code = with_settings(overrides, &settings);
+    if (code != EXIT_OK)
+        return code;
+    code = withdraw_command(&settings, (int64_t)id, reason);
+    settings_free(&settings);
+    return code;
+}
+
 /* "status" and "imports": the same options (--format table|json), and
  * fn prints its listing. */
 static int command_listing(int argc, char **argv,
@@ -400,6 +464,8 @@ int main(int argc, char **argv)
         return command_status(sub_argc, sub_argv, &overrides);
     if (strcmp(command, "imports") == 0)
         return command_imports(sub_argc, sub_argv, &overrides);
+    if (strcmp(command, "withdraw") == 0)
+        return command_withdraw(sub_argc, sub_argv, &overrides);
     if (strcmp(command, "keygen") == 0)
         return command_keygen(sub_argc, sub_argv);
     if (strcmp(command, "help") == 0) {

@@ -1,18 +1,20 @@
 /*
  * outbox.c - the ward agent's durable outbox on SQLite.
  *
- * Schema (PRAGMA user_version = 2):
+ * Schema (PRAGMA user_version = 3):
  *   meta(id = 1, agent_instance, ward, next_seq, last_contact_ms, hub_mark)
  *   events(seq PRIMARY KEY, event_id UNIQUE, kind, payload, state, reason,
- *          queued_at_ms, import_id, line)
+ *          queued_at_ms, import_id, line, withdraws)
  *   imports(id, name, kind, size, mtime_ns, inode, fingerprint, rows,
- *           events, first_seq, last_seq, imported_at_ms)
+ *           events, first_seq, last_seq, imported_at_ms, withdrawn_at_ms,
+ *           withdraw_reason)
  *   natural_keys(kind, key, row_hash, seq)
  * payload is the packed wardsync.v1.Event including its seq and event_id,
  * exactly the bytes sent to the hub; import_id and line say where an event
- * came from and never leave the ward. Writers take BEGIN IMMEDIATE so a
- * concurrent "ward-agent import" and "ward-agent run" wait for each other
- * (busy_timeout) instead of failing on a lock upgrade.
+ * came from and never leave the ward; withdraws is the import a
+ * Withdrawal event takes back ("ward-agent withdraw"). Writers take BEGIN
+ * IMMEDIATE so a concurrent "ward-agent import" and "ward-agent run" wait for
+ * each other (busy_timeout) instead of failing on a lock upgrade.
  *
  * A new outbox is made at version 1 and brought forward by the same
  * migration steps an old one takes, each step in one transaction that
@@ -33,7 +35,7 @@
 #include "wardsync/log.h"
 #include "wardsync/validate.h"
 
-#define OUTBOX_SCHEMA_VERSION 2
+#define OUTBOX_SCHEMA_VERSION 3
 #define OUTBOX_BUSY_TIMEOUT_MS 10000
 
 struct outbox {
@@ -113,9 +115,19 @@ static const char *const migrate_1_to_2_sql =
     "  seq INTEGER NOT NULL,"
     "  PRIMARY KEY (kind, key)) WITHOUT ROWID;";
 
+/* 2 -> 3: an import can be withdrawn (issue 11): when and why, and the
+ * Withdrawal events that take it back. */
+static const char *const migrate_2_to_3_sql =
+    "ALTER TABLE imports ADD COLUMN withdrawn_at_ms INTEGER;"
+    "ALTER TABLE imports ADD COLUMN withdraw_reason TEXT;"
+    "ALTER TABLE events ADD COLUMN withdraws INTEGER;"
+    "CREATE INDEX events_withdraws ON events (withdraws, state)"
+    "  WHERE withdraws IS NOT NULL;";
+
 /* migrations[v - 1] takes an outbox from version v to v + 1. */
 static const char *const migrations[] = {
     migrate_1_to_2_sql,
+    migrate_2_to_3_sql,
 };
 
 /* Logs the current SQLite error of the outbox for the action named. */
@@ -490,14 +502,21 @@ int outbox_list_imports(struct outbox *outbox, const char *kind,
 {
     static const char *const plain =
         "SELECT id, name, kind, rows, events, first_seq, last_seq, "
-        "imported_at_ms, fingerprint, 0, 0, 0 FROM imports "
+        "imported_at_ms, fingerprint, 0, 0, 0, withdrawn_at_ms, "
+        "withdraw_reason, 0, 0, 0 FROM imports "
         "WHERE ?1 IS NULL OR kind = ?1 ORDER BY id";
     static const char *const counted =
         "SELECT i.id, i.name, i.kind, i.rows, i.events, i.first_seq, "
         "i.last_seq, i.imported_at_ms, i.fingerprint, "
         "  count(*) FILTER (WHERE e.state = 'queued'), "
         "  count(*) FILTER (WHERE e.state = 'delivered'), "
-        "  count(*) FILTER (WHERE e.state = 'rejected') "
+        "  count(*) FILTER (WHERE e.state = 'rejected'), "
+        "  i.withdrawn_at_ms, i.withdraw_reason, "
+        "  (SELECT count(*) FROM events w WHERE w.withdraws = i.id), "
+        "  (SELECT count(*) FROM events w WHERE w.withdraws = i.id "
+        "     AND w.state = 'queued'), "
+        "  (SELECT count(*) FROM events w WHERE w.withdraws = i.id "
+        "     AND w.state = 'rejected') "
         "FROM imports i LEFT JOIN events e ON e.import_id = i.id "
         "WHERE ?1 IS NULL OR i.kind = ?1 GROUP BY i.id ORDER BY i.id";
     sqlite3_stmt *stmt = NULL;
@@ -528,6 +547,12 @@ int outbox_list_imports(struct outbox *outbox, const char *kind,
         info.queued = (uint64_t)sqlite3_column_int64(stmt, 9);
         info.delivered = (uint64_t)sqlite3_column_int64(stmt, 10);
         info.rejected = (uint64_t)sqlite3_column_int64(stmt, 11);
+        info.withdrawn_at_ms = sqlite3_column_int64(stmt, 12);
+        const char *why = (const char *)sqlite3_column_text(stmt, 13);
+        info.withdraw_reason = why ? why : "";
+        info.withdrawals = (uint64_t)sqlite3_column_int64(stmt, 14);
+        info.withdrawals_queued = (uint64_t)sqlite3_column_int64(stmt, 15);
+        info.withdrawals_rejected = (uint64_t)sqlite3_column_int64(stmt, 16);
         fn(&info, arg);
     }
     if (step != SQLITE_DONE)
@@ -582,8 +607,8 @@ int outbox_append_begin(struct outbox *outbox,
     a->first = (uint64_t)sqlite3_column_int64(next, 0);
     if ((rc = prepare(outbox,
                       "INSERT INTO events (seq, event_id, kind, payload, "
-                      "state, queued_at_ms, import_id, line) "
-                      "VALUES (?1, ?2, ?3, ?4, 'queued', ?5, ?6, ?7)",
+                      "state, queued_at_ms, import_id, line, withdraws) "
+                      "VALUES (?1, ?2, ?3, ?4, 'queued', ?5, ?6, ?7, ?8)",
                       &a->insert)) < 0)
         goto fail;
     if (import && (rc = record_import(outbox, import, &a->import_id)) < 0)
@@ -629,11 +654,107 @@ int outbox_append_put(struct outbox_appender *a,
         sqlite3_bind_int64(a->insert, 6, a->import_id);
     if (ev->line > 0)
         sqlite3_bind_int64(a->insert, 7, ev->line);
+    if (ev->withdraws > 0)
+        sqlite3_bind_int64(a->insert, 8, ev->withdraws);
     int rc = 0;
     if (sqlite3_step(a->insert) != SQLITE_DONE)
         rc = fail(a->outbox, "queue event");
     sqlite3_reset(a->insert);
     sqlite3_clear_bindings(a->insert);
+    return rc;
+}
+
+void outbox_import_events_free(struct outbox_import_events *e)
+{
+    free(e->name);
+    free(e->ids);
+    memset(e, 0, sizeof(*e));
+}
+
+int outbox_append_import_events(struct outbox_appender *a, int64_t import_id,
+                                struct outbox_import_events *out)
+{
+    struct outbox *outbox = a->outbox;
+    sqlite3_stmt *stmt = NULL;
+    int rc;
+
+    memset(out, 0, sizeof(*out));
+    if ((rc = prepare(outbox,
+                      "SELECT name, coalesce(withdrawn_at_ms, 0), "
+                      "  (SELECT count(*) FROM events e "
+                      "    WHERE e.import_id = i.id AND e.state = 'rejected') "
+                      "FROM imports i WHERE id = ?1",
+                      &stmt)) < 0)
+        return rc;
+    sqlite3_bind_int64(stmt, 1, import_id);
+    int step = sqlite3_step(stmt);
+    if (step == SQLITE_ROW) {
+        const char *name = (const char *)sqlite3_column_text(stmt, 0);
+        out->name = strdup(name ? name : "");
+        out->withdrawn_at_ms = sqlite3_column_int64(stmt, 1);
+        out->rejected = (uint64_t)sqlite3_column_int64(stmt, 2);
+        rc = out->name ? 0 : -ENOMEM;
+    } else {
+        rc = step == SQLITE_DONE ? -ENOENT : fail(outbox, "read import");
+    }
+    sqlite3_finalize(stmt);
+    stmt = NULL;
+    if (rc < 0)
+        goto free_out;
+
+    if ((rc = prepare(outbox,
+                      "SELECT event_id FROM events WHERE import_id = ?1 "
+                      "AND state <> 'rejected' ORDER BY seq",
+                      &stmt)) < 0)
+        goto free_out;
+    sqlite3_bind_int64(stmt, 1, import_id);
+    size_t cap = 0;
+    while ((step = sqlite3_step(stmt)) == SQLITE_ROW) {
+        const char *id = (const char *)sqlite3_column_text(stmt, 0);
+        if (out->n_ids == cap) {
+            size_t bigger = cap ? 2 * cap : 256;
+            void *more = realloc(out->ids, bigger * sizeof(*out->ids));
+            if (!more) {
+                rc = -ENOMEM;
+                goto free_out;
+            }
+            out->ids = more;
+            cap = bigger;
+        }
+        ws_strlcpy(out->ids[out->n_ids++], id ? id : "", sizeof(out->ids[0]));
+    }
+    if (step != SQLITE_DONE) {
+        rc = fail(outbox, "read events of import");
+        goto free_out;
+    }
+    sqlite3_finalize(stmt);
+    return 0;
+
+free_out:
+    sqlite3_finalize(stmt);
+    outbox_import_events_free(out);
+    return rc;
+}
+
+int outbox_append_mark_withdrawn(struct outbox_appender *a, int64_t import_id,
+                                 const char *reason)
+{
+    sqlite3_stmt *stmt = NULL;
+    int rc = prepare(a->outbox,
+                     "UPDATE imports SET withdrawn_at_ms = ?2, "
+                     "withdraw_reason = ?3 WHERE id = ?1 "
+                     "AND withdrawn_at_ms IS NULL",
+                     &stmt);
+    if (rc < 0)
+        return rc;
+    sqlite3_bind_int64(stmt, 1, import_id);
+    sqlite3_bind_int64(stmt, 2, ws_now_ms());
+    sqlite3_bind_text(stmt, 3, reason ? reason : "", -1, SQLITE_STATIC);
+    if (sqlite3_step(stmt) != SQLITE_DONE)
+        rc = fail(a->outbox, "mark import withdrawn");
+    else if (sqlite3_changes(a->outbox->db) != 1)
+        rc = -ENOENT;
+    sqlite3_finalize(stmt);
     return rc;
 }
 
@@ -648,12 +769,15 @@ int outbox_append_claim(struct outbox_appender *a, const char *kind,
     *repeated = false;
     *earlier_seq = 0;
     /* An event the hub rejected does not make its row a repeat: the
-     * clerk fixing the cause and importing the row again means it. */
+     * clerk fixing the cause and importing the row again means it. Nor
+     * does one of a withdrawn import: the hub no longer counts it. */
     if (!a->claim_read &&
         (rc = prepare(outbox,
                       "SELECT k.seq, k.row_hash = ?3 AND "
-                      "  coalesce(e.state, '') <> 'rejected' "
+                      "  coalesce(e.state, '') <> 'rejected' AND "
+                      "  i.withdrawn_at_ms IS NULL "
                       "FROM natural_keys k LEFT JOIN events e USING (seq) "
+                      "LEFT JOIN imports i ON i.id = e.import_id "
                       "WHERE k.kind = ?1 AND k.key = ?2",
                       &a->claim_read)) < 0)
         return rc;
@@ -1035,7 +1159,8 @@ int outbox_list_rejected(struct outbox *outbox, size_t limit,
     sqlite3_stmt *stmt = NULL;
     int rc = prepare(outbox,
                      "SELECT e.seq, e.kind, e.reason, i.name, e.line, i.id "
-                     "FROM events e LEFT JOIN imports i ON i.id = e.import_id "
+                     "FROM events e LEFT JOIN imports i "
+                     "  ON i.id = coalesce(e.import_id, e.withdraws) "
                      "WHERE e.state = 'rejected' ORDER BY e.seq DESC LIMIT ?1",
                      &stmt);
     if (rc < 0)

@@ -25,14 +25,17 @@ struct outbox;
  * wardsync.v1.Event with seq left at 0 (so the field is absent from the
  * encoding); the outbox assigns the seq. line is the line of the file the
  * event came from (0: none); it stays in the outbox, with the import, and
- * is never sent. The caller keeps ownership. */
+ * is never sent; so is withdraws, the import a Withdrawal event takes
+ * back (0: none). The caller keeps ownership. */
 struct outbox_new_event {
-    const char *kind; /* "ballot", "petition", "reception", "remediation" */
+    const char *kind; /* "ballot", "petition", "reception", "remediation",
+                         "withdrawal" */
     char event_id[WS_UUID_LEN + 1];
     int64_t queued_at_ms;
     uint8_t *body;
     size_t body_len;
     long line;
+    int64_t withdraws;
 };
 
 /* Identity of a drop-folder file, recorded in the same transaction as its
@@ -73,6 +76,13 @@ struct outbox_import_info {
     bool has_fingerprint; /* false before schema 2 */
     uint8_t fingerprint[OUTBOX_FINGERPRINT_LEN];
     uint64_t queued, delivered, rejected;
+    /* Taken back by "ward-agent withdraw": when (0: not withdrawn) and
+     * why; the Withdrawal events queued for it, and of those the ones
+     * still queued and the ones the hub rejected (only when asked for
+     * the states). */
+    int64_t withdrawn_at_ms;
+    const char *withdraw_reason;
+    uint64_t withdrawals, withdrawals_queued, withdrawals_rejected;
 };
 
 /* One stored event as read back for sending: payload is the packed Event
@@ -146,8 +156,9 @@ void outbox_append_abort(struct outbox_appender **a);
 /* Natural keys (docs/DESIGN.md §6): within the open transaction, claims
  * key (opaque bytes, unique per kind) for the row whose hash is row_hash,
  * to be queued as seq. When the key was already claimed by an event with
- * the same row hash that the hub did not reject, sets *repeated and
- * changes nothing (the row is a no-op); otherwise the key now points at
+ * the same row hash that the hub did not reject, of an import not
+ * withdrawn, sets *repeated and changes nothing (the row is a no-op);
+ * otherwise the key now points at
  * seq (a first sighting, or a correction of the row) and *repeated is
  * false. *earlier_seq is the seq the key pointed at before (0: none).
  * Rolled back with the rest by outbox_append_abort. */
@@ -155,6 +166,32 @@ int outbox_append_claim(struct outbox_appender *a, const char *kind,
                         const void *key, size_t key_len,
                         const uint8_t row_hash[OUTBOX_FINGERPRINT_LEN],
                         uint64_t seq, bool *repeated, uint64_t *earlier_seq);
+
+/* What "ward-agent withdraw" needs of one import, read inside the open
+ * transaction of an appender (outbox_append_begin without an import):
+ * its name, when it was withdrawn (0: never), how many of its events the
+ * hub rejected, and the event_id of every other event of it (delivered or
+ * still queued), in seq order. ids and name are malloc'd
+ * (outbox_import_events_free). */
+struct outbox_import_events {
+    char *name;
+    int64_t withdrawn_at_ms;
+    uint64_t rejected;
+    char (*ids)[WS_UUID_LEN + 1];
+    size_t n_ids;
+};
+
+/* Fills *out for import import_id; -ENOENT when there is no such import
+ * (nothing to free then). */
+int outbox_append_import_events(struct outbox_appender *a, int64_t import_id,
+                                struct outbox_import_events *out);
+void outbox_import_events_free(struct outbox_import_events *e);
+
+/* Within the open transaction, records import_id as withdrawn now, with
+ * reason (may be NULL). -ENOENT when it does not exist or is withdrawn
+ * already. Rolled back with the rest by outbox_append_abort. */
+int outbox_append_mark_withdrawn(struct outbox_appender *a, int64_t import_id,
+                                 const char *reason);
 
 /* Sets *imported to whether a file with this identity was already queued
  * (source given to outbox_append). */
@@ -207,8 +244,9 @@ int outbox_count_queued_after(struct outbox *outbox, uint64_t after_seq,
 int outbox_last_seq(struct outbox *outbox, uint64_t *last_seq);
 
 /* One event the hub rejected, with where it came from: file is the name
- * of its import ("" when it has none, e.g. queued before schema 2) and
- * line its line there (0: unknown). Valid during the callback only. */
+ * of its import ("" when it has none, e.g. queued before schema 2; for a
+ * Withdrawal, the import it takes back) and line its line there (0:
+ * unknown). Valid during the callback only. */
 struct outbox_rejected_event {
     uint64_t seq;
     const char *kind;

@@ -430,6 +430,8 @@ const char *ws_event_kind(const Wardsync__V1__Event *event)
         return "inspection";
     case WARDSYNC__V1__EVENT__BODY_ROTATION:
         return "rotation";
+    case WARDSYNC__V1__EVENT__BODY_WITHDRAWAL:
+        return "withdrawal";
     default:
         return "none";
     }

@@ -15,7 +15,8 @@
  * rotation's years_in_post (0..WS_YEARS_MAX) and the kind, channel,
  * status, host_role and mode names; text
  * that is UTF-8 (codes 1..64 bytes of [A-Za-z0-9._/-], the note at most
- * WS_NOTE_MAX bytes). Reasons quote a
+ * WS_NOTE_MAX bytes); a Withdrawal's event_ids UUIDs, at most
+ * WS_WITHDRAWAL_MAX_IDS of them. Reasons quote a
  * bad value only in a cleaned, shortened form (describe()), since the value
  * came from outside and the reason ends up in logs and reports.
  */
@@ -26,6 +27,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "wardsync/names.h"
 #include "wardsync/util.h"
@@ -358,6 +360,53 @@ int ws_validate_rotation(const Wardsync__V1__Rotation *rotation, char *reason,
     return 0;
 }
 
+int ws_validate_withdrawal(const Wardsync__V1__Withdrawal *withdrawal,
+                           char *reason, size_t reasonlen)
+{
+    const char *text;
+    size_t n, text_len;
+
+    if (withdrawal == NULL)
+        return invalid(reason, reasonlen, "withdrawal: missing");
+    n = withdrawal->event_ids != NULL ? withdrawal->n_event_ids : 0;
+    if (n == 0)
+        return invalid(reason, reasonlen,
+                       "event_ids: empty, want 1..%u event ids",
+                       WS_WITHDRAWAL_MAX_IDS);
+    if (n > WS_WITHDRAWAL_MAX_IDS)
+        return invalid(reason, reasonlen,
+                       "event_ids: %zu ids, at most %u in one withdrawal", n,
+                       WS_WITHDRAWAL_MAX_IDS);
+    for (size_t i = 0; i < n; i++) {
+        const char *id = text_or_empty(withdrawal->event_ids[i]);
+        char shown[48];
+
+        if (!ws_uuid_valid(id)) {
+            if (!utf8_ok(id))
+                return invalid(reason, reasonlen,
+                               "event_ids: id %zu is not valid UTF-8", i + 1);
+            return invalid(reason, reasonlen,
+                           "event_ids: id %zu, %s, is not a UUID", i + 1,
+                           describe(id, shown, sizeof(shown)));
+        }
+        /* At most 1,000 ids: the quadratic search costs well under a
+         * millisecond. */
+        for (size_t j = 0; j < i; j++)
+            if (strcasecmp(id, withdrawal->event_ids[j]) == 0)
+                return invalid(reason, reasonlen,
+                               "event_ids: id %zu, %s, repeats id %zu", i + 1,
+                               id, j + 1);
+    }
+    text = text_or_empty(withdrawal->reason);
+    text_len = strnlen(text, WS_NOTE_MAX + 1);
+    if (text_len > WS_NOTE_MAX)
+        return invalid(reason, reasonlen, "reason: longer than %d bytes",
+                       WS_NOTE_MAX);
+    if (!ws_utf8_valid(text, text_len))
+        return invalid(reason, reasonlen, "reason: not valid UTF-8");
+    return 0;
+}
+
 int ws_validate_event(const Wardsync__V1__Event *event,
                       const struct ws_catalogue *cat, char *reason,
                       size_t reasonlen)
@@ -402,6 +451,8 @@ int ws_validate_event(const Wardsync__V1__Event *event,
         return ws_validate_inspection(event->inspection, reason, reasonlen);
     case WARDSYNC__V1__EVENT__BODY_ROTATION:
         return ws_validate_rotation(event->rotation, reason, reasonlen);
+    case WARDSYNC__V1__EVENT__BODY_WITHDRAWAL:
+        return ws_validate_withdrawal(event->withdrawal, reason, reasonlen);
     default:
         return invalid(reason, reasonlen, "body: not set");
     }

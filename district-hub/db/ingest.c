@@ -74,10 +74,10 @@ static const struct db_statement REJECTED_RANGE = {
     " status, in_jurisdiction, received_on, due_on, note, session, held_on,"   \
     " host_role, mode, citizens, petitions, inspection, body, unit,"           \
     " inspection_kind, subjects, violations, cadre, post, rotation_kind,"      \
-    " years_in_post, effective_on) FROM STDIN"
+    " years_in_post, effective_on, event_ids) FROM STDIN"
 
-/* The typed columns of the stage, from survey to effective_on. */
-#define STAGE_TYPED_COLUMNS 30
+/* The typed columns of the stage, from survey to event_ids. */
+#define STAGE_TYPED_COLUMNS 31
 
 void db_ingest_writer_clear(struct db_ingest_writer *w)
 {
@@ -208,6 +208,8 @@ static int stage_event(struct copytext *b, size_t batch, size_t ord,
     const Wardsync__V1__Rotation *ro = ev->rotation;
     bool is_inspection = ev->body_case == WARDSYNC__V1__EVENT__BODY_INSPECTION;
     bool is_rotation = ev->body_case == WARDSYNC__V1__EVENT__BODY_ROTATION;
+    const Wardsync__V1__Withdrawal *wd = ev->withdrawal;
+    bool is_withdrawal = ev->body_case == WARDSYNC__V1__EVENT__BODY_WITHDRAWAL;
 
     /* survey, form, subject, respondent_group, levels */
     copytext_text(b, is_ballot        ? ballot->survey
@@ -243,7 +245,10 @@ static int stage_event(struct copytext *b, size_t batch, size_t ord,
         copytext_null(b);
         copytext_null(b);
         copytext_text_or_null(b, is_remediation ? m->due_on : NULL);
-        copytext_text(b, is_inspection ? in->note : NULL);
+        /* note: an inspection's, or a withdrawal's reason */
+        copytext_text(b, is_inspection   ? in->note
+                         : is_withdrawal ? wd->reason
+                                         : NULL);
     }
     /* session, held_on, host_role, mode, citizens, petitions */
     if (is_reception) {
@@ -284,6 +289,18 @@ static int stage_event(struct copytext *b, size_t batch, size_t ord,
     } else {
         for (int i = 0; i < 5; i++)
             copytext_null(b);
+    }
+    /* event_ids: validated UUIDs, so the array literal needs no more
+     * escaping than copytext_text gives every column */
+    if (is_withdrawal) {
+        char *ids = copytext_text_array((const char *const *)wd->event_ids,
+                                        sizeof *wd->event_ids, wd->n_event_ids);
+        if (!ids)
+            return -ENOMEM;
+        copytext_text(b, ids);
+        free(ids);
+    } else {
+        copytext_null(b);
     }
     copytext_end_row(b);
     return b->oom ? -ENOMEM : 0;

@@ -11,7 +11,8 @@
  * the database (a ballot's round, subject and form; an event_id stored
  * before) are decided by ingest_apply() set-based, and a row the database
  * still refuses costs its own batch a few statements, never the group a
- * redo (sql/002_one_writer.sql).
+ * redo (sql/002_one_writer.sql); so is a Withdrawal naming events that are
+ * not its ward's (sql/008_withdrawal.sql).
  */
 #ifndef DISTRICT_HUB_DB_INGEST_H
 #define DISTRICT_HUB_DB_INGEST_H

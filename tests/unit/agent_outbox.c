@@ -1,6 +1,7 @@
 /*
  * agent_outbox.c - the ward agent's SQLite outbox: seqs without gaps,
- * acknowledgements by mark, the stored payload is the packed Event.
+ * acknowledgements by mark, the stored payload is the packed Event, an
+ * import taken back by Withdrawals (withdraw.c).
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -18,8 +19,10 @@
 #include <sys/stat.h>
 
 #include "outbox.h"
+#include "withdraw.h"
 #include "wardsync/codec.h"
 #include "wardsync/util.h"
+#include "wardsync/validate.h"
 
 struct fixture {
     char dir[64];
@@ -402,6 +405,137 @@ static void test_natural_key_claims(void **state)
     free(ev.body);
 }
 
+static void keep_info(const struct outbox_import_info *info, void *arg)
+{
+    struct outbox_import_info *out = arg;
+    *out = *info;
+    out->name = out->kind = out->withdraw_reason = NULL;
+    static char reason[64];
+    snprintf(reason, sizeof reason, "%s", info->withdraw_reason);
+    out->withdraw_reason = reason;
+}
+
+/* "ward-agent withdraw": one transaction queues Withdrawals of every event
+ * of the import the hub did not reject, 1000 ids at most each, and marks
+ * the import; again is a no-op; its rows stop being repeats. */
+static void test_withdraw_import(void **state)
+{
+    enum { N = 2501 };
+    struct fixture *f = *state;
+    struct outbox_import import = {
+        .name = "reception.csv", .kind = "reception", .rows = N};
+    struct outbox_appender *a = NULL;
+    static struct outbox_new_event ev[N];
+    uint8_t hash[OUTBOX_FINGERPRINT_LEN] = {7};
+    bool repeated = true;
+    uint64_t earlier = 0;
+    assert_int_equal(outbox_append_begin(f->outbox, &import, &a), 0);
+    for (size_t i = 0; i < N; i++) {
+        make_event(&ev[i], "R-1");
+        assert_int_equal(outbox_append_put(a, &ev[i], 1 + i), 0);
+    }
+    assert_int_equal(outbox_append_claim(a, "reception", "R-1", 3, hash, 1,
+                                         &repeated, &earlier),
+                     0);
+    assert_int_equal(outbox_append_commit(&a, N), 0);
+    struct outbox_refusal refusal = {2, "held_on: round closed"};
+    assert_int_equal(outbox_apply_ack(f->outbox, 100, &refusal, 1, 1), 0);
+
+    struct withdraw_result r;
+    char err[256];
+    static char too_long[2100];
+    memset(too_long, 'x', sizeof too_long - 1);
+    assert_int_equal(
+        withdraw_import(f->outbox, 1, too_long, &r, err, sizeof err), -EINVAL);
+    assert_string_equal(err, "--reason: longer than 2000 bytes");
+    assert_int_equal(withdraw_import(f->outbox, 9, NULL, &r, err, sizeof err),
+                     -ENOENT);
+    uint64_t last = 0;
+    assert_int_equal(outbox_last_seq(f->outbox, &last), 0);
+    assert_int_equal(last, N);
+
+    assert_int_equal(
+        withdraw_import(f->outbox, 1, "wrong file", &r, err, sizeof err), 0);
+    assert_false(r.already);
+    assert_string_equal(r.name, "reception.csv");
+    assert_int_equal(r.events, N - 1);
+    assert_int_equal(r.rejected, 1);
+    assert_int_equal(r.withdrawals, 3);
+    assert_int_equal(r.first_seq, N + 1);
+    assert_int_equal(r.last_seq, N + 3);
+
+    struct outbox_row *rows = NULL;
+    size_t n = 0;
+    assert_int_equal(outbox_read(f->outbox, N + 1, 10, 1 << 22, &rows, &n), 0);
+    assert_int_equal(n, 3);
+    size_t want[3] = {1000, 1000, 500};
+    for (size_t i = 0; i < n; i++) {
+        Wardsync__V1__Event *got = NULL;
+        assert_int_equal(ws_event_unpack(rows[i].payload, rows[i].payload_len,
+                                         1 << 22, &got, err, sizeof err),
+                         0);
+        assert_int_equal(got->seq, N + 1 + i);
+        assert_int_equal(ws_validate_event(got, NULL, err, sizeof err), 0);
+        assert_string_equal(ws_event_kind(got), "withdrawal");
+        assert_int_equal(got->withdrawal->n_event_ids, want[i]);
+        assert_string_equal(got->withdrawal->reason, "wrong file");
+        if (i == 0) {
+            /* seq 1, then seq 3: the rejected seq 2 is not named. */
+            assert_string_equal(got->withdrawal->event_ids[0], ev[0].event_id);
+            assert_string_equal(got->withdrawal->event_ids[1], ev[2].event_id);
+        }
+        if (i == 2)
+            assert_string_equal(got->withdrawal->event_ids[499],
+                                ev[N - 1].event_id);
+        wardsync__v1__event__free_unpacked(got, NULL);
+    }
+    outbox_rows_free(&rows, n);
+
+    struct outbox_import_info info;
+    memset(&info, 0, sizeof info);
+    assert_int_equal(
+        outbox_list_imports(f->outbox, NULL, true, keep_info, &info), 0);
+    assert_true(info.withdrawn_at_ms > 0);
+    assert_string_equal(info.withdraw_reason, "wrong file");
+    assert_int_equal(info.withdrawals, 3);
+    assert_int_equal(info.withdrawals_queued, 3);
+    assert_int_equal(info.events, N);
+
+    /* Again: nothing queued, said so. */
+    assert_int_equal(withdraw_import(f->outbox, 1, NULL, &r, err, sizeof err),
+                     0);
+    assert_true(r.already);
+    assert_int_equal(r.withdrawals, 0);
+    assert_int_equal(outbox_last_seq(f->outbox, &last), 0);
+    assert_int_equal(last, N + 3);
+
+    /* A Withdrawal the hub rejects is shown with the import it takes
+     * back, and counted as such. */
+    struct outbox_refusal refused = {N + 2, "event_ids: id 1 ..."};
+    assert_int_equal(outbox_apply_ack(f->outbox, N + 3, &refused, 1, 2), 0);
+    struct outbox_rejected_event got = {0};
+    assert_int_equal(outbox_list_rejected(f->outbox, 1, keep_rejected, &got),
+                     0);
+    assert_int_equal(got.seq, N + 2);
+    assert_int_equal(got.import_id, 1);
+    assert_string_equal(rejected_name, "reception.csv");
+    assert_int_equal(
+        outbox_list_imports(f->outbox, NULL, true, keep_info, &info), 0);
+    assert_int_equal(info.withdrawals_rejected, 1);
+    assert_int_equal(info.withdrawals_queued, 0);
+
+    /* A row of the withdrawn import is no longer a repeat. */
+    assert_int_equal(outbox_append_begin(f->outbox, NULL, &a), 0);
+    assert_int_equal(outbox_append_claim(a, "reception", "R-1", 3, hash, N + 4,
+                                         &repeated, &earlier),
+                     0);
+    assert_false(repeated);
+    assert_int_equal(earlier, 1);
+    outbox_append_abort(&a);
+    for (size_t i = 0; i < N; i++)
+        free(ev[i].body);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -423,6 +557,7 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_natural_key_claims, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_withdraw_import, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -686,6 +686,55 @@ static void test_event_id_and_ack_with_nul(void **state)
     assert_string_equal(err, "ack: outcomes.reason: contains a NUL byte");
 }
 
+/* A Withdrawal round-trips with its ids in order, is named "withdrawal",
+ * and a NUL inside one of its repeated event_ids refuses the frame: the
+ * descriptor walk reaches repeated strings of the new body without an
+ * edit of the codec. */
+static void test_withdrawal_round_trip_and_nul(void **state)
+{
+    static char *ids[] = {"0b6f3c1e-8a2d-4c55-9e1f-2a7d9c3b4e51",
+                          "5d0c2a71-3b9e-4f4a-8c61-0e7f1a2b3c4d"};
+    Wardsync__V1__Event event = WARDSYNC__V1__EVENT__INIT;
+    Wardsync__V1__Withdrawal withdrawal = WARDSYNC__V1__WITHDRAWAL__INIT;
+    Wardsync__V1__Event *got = NULL;
+    uint8_t *buf;
+    size_t len;
+    char err[200] = "";
+
+    (void)state;
+    event.seq = 7;
+    event.event_id = "9a1d7c3e-0b2f-4e6a-8d5c-3f1e2a4b6c70";
+    withdrawal.event_ids = ids;
+    withdrawal.n_event_ids = 2;
+    withdrawal.reason = "tệp của phường khác";
+    event.body_case = WARDSYNC__V1__EVENT__BODY_WITHDRAWAL;
+    event.withdrawal = &withdrawal;
+    assert_int_equal(ws_pack(&event.base, &buf, &len), 0);
+    assert_int_equal(
+        ws_event_unpack(buf, len, WS_MAX_FRAME_DEFAULT, &got, err, sizeof err),
+        0);
+    free(buf);
+    assert_string_equal(ws_event_kind(got), "withdrawal");
+    assert_int_equal(got->withdrawal->n_event_ids, 2);
+    assert_string_equal(got->withdrawal->event_ids[1], ids[1]);
+    assert_string_equal(got->withdrawal->reason, "tệp của phường khác");
+    wardsync__v1__event__free_unpacked(got, NULL);
+
+    struct wire body = {.len = 0}, w = {.len = 0};
+    WIRE_STR(&body, 1, "0b6f3c1e-8a2d-4c55-9e1f-2a7d9c3b4e51");
+    WIRE_STR(&body, 1, "5d0c2a71-3b9e-4f4a-8c61-0e7f1a2b3c4d\0x");
+    wire_uint(&w, 1, 7);
+    WIRE_STR(&w, 2, "9a1d7c3e-0b2f-4e6a-8d5c-3f1e2a4b6c70");
+    wire_bytes(&w, 16, body.buf, body.len);
+    got = (void *)1;
+    assert_int_equal(ws_event_unpack(w.buf, w.len, WS_MAX_FRAME_DEFAULT, &got,
+                                     err, sizeof err),
+                     -EBADMSG);
+    assert_null(got);
+    assert_string_equal(err,
+                        "event: withdrawal.event_ids: contains a NUL byte");
+}
+
 /* ws_batch_pack_events gives the bytes protobuf-c gives for the same
  * Batch, from events packed one by one (as the outbox stores them). */
 static void test_batch_pack_events_matches_protobuf_c(void **state)
@@ -797,6 +846,7 @@ int main(void)
         cmocka_unit_test(test_batch_event_string_with_nul),
         cmocka_unit_test(test_rotation_string_with_nul),
         cmocka_unit_test(test_event_id_and_ack_with_nul),
+        cmocka_unit_test(test_withdrawal_round_trip_and_nul),
         cmocka_unit_test(test_batch_pack_events_matches_protobuf_c),
         cmocka_unit_test(test_batch_pack_events_edges),
     };

@@ -16,6 +16,7 @@
 
 #include "samples.h"
 #include "wardsync/catalogue.h"
+#include "wardsync/util.h"
 #include "wardsync/validate.h"
 
 static struct ws_catalogue *catalogue;
@@ -792,6 +793,88 @@ static void test_validate_code(void **state)
     assert_int_equal(ws_validate_code("ward", "", NULL, 0), -EINVAL);
 }
 
+/* A Withdrawal (docs/DESIGN.md §4): ids that are UUIDs, each once, 1 to
+ * WS_WITHDRAWAL_MAX_IDS of them; a reason that is short UTF-8 text. */
+static void expect_withdrawal(const Wardsync__V1__Withdrawal *w,
+                              const char *want)
+{
+    Wardsync__V1__Event event = WARDSYNC__V1__EVENT__INIT;
+    char reason[256] = "";
+
+    event.seq = 3;
+    event.event_id = "9a1d7c3e-0b2f-4e6a-8d5c-3f1e2a4b6c70";
+    event.occurred_at_ms = 1691366400000;
+    event.queued_at_ms = 1691366400000;
+    event.body_case = WARDSYNC__V1__EVENT__BODY_WITHDRAWAL;
+    event.withdrawal = (Wardsync__V1__Withdrawal *)w;
+    int rc = ws_validate_event(&event, catalogue, reason, sizeof reason);
+    if (!want) {
+        if (rc != 0)
+            fail_msg("valid withdrawal rejected: %s", reason);
+        return;
+    }
+    if (rc != -EINVAL)
+        fail_msg("withdrawal accepted, want \"%s...\"", want);
+    if (strncmp(reason, want, strlen(want)) != 0)
+        fail_msg("reason \"%s\", want \"%s...\"", reason, want);
+}
+
+static void test_withdrawal(void **state)
+{
+    static char ids_text[WS_WITHDRAWAL_MAX_IDS + 1][WS_UUID_LEN + 1];
+    static char *ids[WS_WITHDRAWAL_MAX_IDS + 1];
+    static char long_reason[WS_NOTE_MAX + 2];
+    Wardsync__V1__Withdrawal w = WARDSYNC__V1__WITHDRAWAL__INIT;
+
+    (void)state;
+    for (size_t i = 0; i <= WS_WITHDRAWAL_MAX_IDS; i++) {
+        snprintf(ids_text[i], sizeof ids_text[i],
+                 "0b6f3c1e-8a2d-4c55-9e1f-%012zx", i);
+        ids[i] = ids_text[i];
+    }
+    w.event_ids = ids;
+    w.n_event_ids = 1;
+    w.reason = "";
+    expect_withdrawal(&w, NULL);
+    w.reason = NULL;
+    expect_withdrawal(&w, NULL);
+    w.n_event_ids = WS_WITHDRAWAL_MAX_IDS; /* the bound is inclusive */
+    w.reason = "tệp của phường khác";
+    expect_withdrawal(&w, NULL);
+
+    w.n_event_ids = WS_WITHDRAWAL_MAX_IDS + 1;
+    expect_withdrawal(&w, "event_ids: 1001 ids, at most 1000 in one");
+    w.n_event_ids = 0;
+    expect_withdrawal(&w, "event_ids: empty, want 1..1000");
+    w.event_ids = NULL;
+    expect_withdrawal(&w, "event_ids: empty");
+    w.event_ids = ids;
+
+    w.n_event_ids = 3;
+    ids[2] = "event-42";
+    expect_withdrawal(&w, "event_ids: id 3, \"event-42\", is not a UUID");
+    ids[2] = "\xff\xfe";
+    expect_withdrawal(&w, "event_ids: id 3 is not valid UTF-8");
+    ids[2] = "";
+    expect_withdrawal(&w, "event_ids: id 3, \"\", is not a UUID");
+    /* The same id twice, also in another case. */
+    ids[2] = "0B6F3C1E-8A2D-4C55-9E1F-000000000001";
+    expect_withdrawal(&w, "event_ids: id 3, 0B6F3C1E-8A2D-4C55-9E1F-"
+                          "000000000001, repeats id 2");
+    ids[2] = ids_text[2];
+    expect_withdrawal(&w, NULL);
+
+    memset(long_reason, 'a', WS_NOTE_MAX + 1);
+    w.reason = long_reason;
+    expect_withdrawal(&w, "reason: longer than 2000 bytes");
+    long_reason[WS_NOTE_MAX] = '\0';
+    expect_withdrawal(&w, NULL);
+    w.reason = "sai \xc3";
+    expect_withdrawal(&w, "reason: not valid UTF-8");
+
+    assert_int_equal(ws_validate_withdrawal(NULL, NULL, 0), -EINVAL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -802,6 +885,7 @@ int main(void)
         cmocka_unit_test(test_ballot_without_catalogue),
         cmocka_unit_test(test_invalid_utf8_after_decode),
         cmocka_unit_test(test_validate_code),
+        cmocka_unit_test(test_withdrawal),
     };
 
     return cmocka_run_group_tests(tests, load_catalogue, free_catalogue);

@@ -70,8 +70,8 @@ int ws_event_unpack(const void *data, size_t len, size_t max_frame,
                     Wardsync__V1__Event **out, char *err, size_t errlen);
 
 /* Short name of an event's body: "ballot", "petition", "reception",
- * "remediation", "inspection", "rotation", or "none" when the oneof is not
- * set. */
+ * "remediation", "inspection", "rotation", "withdrawal", or "none" when
+ * the oneof is not set. */
 const char *ws_event_kind(const Wardsync__V1__Event *event);
 
 #endif

@@ -38,6 +38,11 @@
  * says. */
 #define WS_RESPONDENT_GROUP_MAX 4u
 #define WS_LEVEL_MAX 3u
+/* Most event_ids one Withdrawal names: each costs 38 bytes on the wire,
+ * so a full Withdrawal is about 38 kB, far below any frame limit
+ * (WS_MAX_FRAME_DEFAULT) and one statement's worth for the hub. A larger
+ * import is taken back by several Withdrawals. */
+#define WS_WITHDRAWAL_MAX_IDS 1000u
 
 /* Validates an event's envelope (event_id a UUID, seq 1..INT64_MAX, times
  * 0..WS_TIME_MAX_MS, body set) and its body with the rules of its type.
@@ -63,6 +68,12 @@ int ws_validate_inspection(const Wardsync__V1__Inspection *inspection,
                            char *reason, size_t reasonlen);
 int ws_validate_rotation(const Wardsync__V1__Rotation *rotation, char *reason,
                          size_t reasonlen);
+/* A Withdrawal: 1..WS_WITHDRAWAL_MAX_IDS event_ids, each a UUID and none
+ * named twice (compared as text, ignoring case); reason at most
+ * WS_NOTE_MAX bytes of UTF-8, possibly empty. Whether the events exist
+ * and belong to the sender is the hub's to check. */
+int ws_validate_withdrawal(const Wardsync__V1__Withdrawal *withdrawal,
+                           char *reason, size_t reasonlen);
 
 /* A code or id field: 1..WS_FIELD_MAX bytes of [A-Za-z0-9._/-]. */
 int ws_validate_code(const char *field, const char *value, char *reason,
