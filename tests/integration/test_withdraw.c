@@ -696,6 +696,62 @@ static void test_withdrawal_of_another_wards_event_is_refused(void **state)
     free(withdrawn);
 }
 
+/* A wrong inspections file and a wrong rotations file, taken back: the
+ * records leave their tallies and every figure is what it was. */
+static void test_withdraw_inspections_and_rotations(void **state)
+{
+    (void)state;
+    char wrong_i[600], wrong_r[600];
+    char *before = figures();
+    json_t *list = imports_json(&clerk);
+    long imports = (long)json_array_size(list);
+    json_decref(list);
+    snprintf(wrong_i, sizeof wrong_i, "%s/inspections-wrong.csv", env.workdir);
+    assert_int_equal(it_write_file(wrong_i,
+                                   "inspection,body,unit,held_on,kind,subjects,"
+                                   "violations,note\n"
+                                   "WR-01,UBKT,CB-1,2024-03-05,party,2,1,\n"
+                                   "WR-02,KTCV-9,LB05-UBND,2024-03-06,"
+                                   "unannounced,0,0,\n"),
+                     0);
+    import_ok(&clerk, "inspections", wrong_i);
+    snprintf(wrong_r, sizeof wrong_r, "%s/rotations-wrong.csv", env.workdir);
+    assert_int_equal(
+        it_write_file(wrong_r, "cadre,post,unit,years_in_post,effective_on,"
+                               "kind\n"
+                               "C-1,chair," WARD ",9,2024-03-01,rotated\n"
+                               "C-2,officer," WARD ",0,2024-03-02,appointed\n"),
+        0);
+    import_ok(&clerk, "rotations", wrong_r);
+    sync_until_idle(&clerk);
+    assert_int_equal(figure("inspections_held", WARD), 2);
+    assert_int_equal(figure("inspection_violations", WARD), 1);
+    assert_int_equal(figure("cadres_rotated", WARD), 1);
+    assert_int_equal(figure("cadres_appointed", WARD), 1);
+
+    char id[24];
+    snprintf(id, sizeof id, "%ld", imports + 1);
+    assert_int_equal(agent(&clerk, NULL, "withdraw", id, NULL, NULL, NULL), 0);
+    snprintf(id, sizeof id, "%ld", imports + 2);
+    assert_int_equal(agent(&clerk, NULL, "withdraw", id, NULL, NULL, NULL), 0);
+    sync_until_idle(&clerk);
+    assert_int_equal(figure("inspections_held", WARD), 0);
+    assert_int_equal(figure("cadres_rotated", WARD), 0);
+    assert_int_equal(
+        it_query_long(env.db, "SELECT count(*) FROM inspections WHERE ward = '"
+                              "" WARD "'"),
+        0);
+    assert_int_equal(it_query_long(env.db,
+                                   "SELECT coalesce(sum(inspections), 0)"
+                                   " FROM inspection_tallies"
+                                   " WHERE ward = '" WARD "'"),
+                     0);
+    char *after = figures();
+    assert_string_equal(after, before);
+    free(before);
+    free(after);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -704,6 +760,7 @@ int main(void)
         cmocka_unit_test(test_withdraw_twice_and_import_again),
         cmocka_unit_test(test_withdraw_puts_sessions_and_plans_back),
         cmocka_unit_test(test_withdrawal_of_another_wards_event_is_refused),
+        cmocka_unit_test(test_withdraw_inspections_and_rotations),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
