@@ -4,8 +4,8 @@
  * Precedence, highest first: the command line (--database, --ingest), the
  * environment (WARDSYNC_HUB_<KEY>), the [hub] section of the -c file, the
  * compiled-in defaults. Paths of the migrations and seed data default to
- * the source tree the binary was built from when it still exists, else to
- * the installed copy.
+ * the data folder of the install (wardsync/paths.h: share/wardsync beside
+ * the binary's bin/, or $WARDSYNC_DATA_DIR), never to the source tree.
  */
 #ifndef DISTRICT_HUB_SETTINGS_H
 #define DISTRICT_HUB_SETTINGS_H
@@ -27,14 +27,22 @@ struct hub_settings {
     /* Group commit: once batches are arriving faster than one commit each,
      * wait up to this long for more before committing them together. */
     int64_t group_commit_ms;
-    const char *sql_dir;    /* folder of NNN_name.sql migrations */
-    const char *org_units;  /* org_units.csv */
-    const char *catalogue;  /* catalogue.csv */
-    const char *secret_key; /* hub CURVE secret key file, or NULL */
+    const char *sql_dir;        /* folder of NNN_name.sql migrations */
+    const char *org_units;      /* org_units.csv */
+    const char *petition_rules; /* petition_rules.csv */
+    const char *catalogue;      /* catalogue.csv */
+    const char *secret_key;     /* hub CURVE secret key file, or NULL */
     /* Files holding the passwords migrate gives the wardsync_hub and
      * wardsync_city roles; NULL leaves a role's password as it is. */
     const char *hub_role_password_file;
     const char *city_role_password_file;
+    /* The data folder's copies, which the paths above default to. */
+    struct {
+        char sql_dir[4096];
+        char org_units[4096];
+        char petition_rules[4096];
+        char catalogue[4096];
+    } installed;
 };
 
 /* Loads config_path (NULL: none) and resolves every setting; database may

@@ -177,8 +177,17 @@ int settings_load_catalogue(const struct agent_settings *settings,
                             struct ws_catalogue **out)
 {
     char err[512];
-    const char *path =
-        settings->catalogue ? settings->catalogue : ws_catalogue_default_path();
+    char installed[4096];
+    const char *path = settings->catalogue;
+    if (path == NULL) {
+        int rc = ws_catalogue_default_path(installed, sizeof installed);
+        if (rc < 0) {
+            ws_error("agent", "could not find the catalogue: %s",
+                     strerror(-rc));
+            return rc;
+        }
+        path = installed;
+    }
     int rc = ws_catalogue_load(path, out, err, sizeof(err));
     if (rc < 0)
         ws_error("agent", "could not load catalogue: %s", err);
