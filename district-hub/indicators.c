@@ -254,10 +254,13 @@ int indicators_thresholds(const struct hub_settings *settings,
         const char *v =
             ws_config_get(settings->config, "hub", keys[i], defaults[i]);
         if (!share_valid(v) || strlen(v) >= sizeof out->level3_share) {
+            char where[512];
+            ws_config_where(settings->config, "hub", keys[i], where,
+                            sizeof where);
             snprintf(err, errlen,
-                     "hub.%s: \"%s\" is not a share in (0, 1] with at most 6 "
+                     "%s: \"%s\" is not a share in (0, 1] with at most 6 "
                      "decimals",
-                     keys[i], v);
+                     where, v);
             return -EINVAL;
         }
         ws_strlcpy(dest[i], v, sizeof out->level3_share);

@@ -22,6 +22,28 @@ static const char *data_path(const char *rel, char *buf, size_t cap)
     return buf;
 }
 
+/* Every [hub] key a module of the hub reads, documented once in
+ * packaging/etc/hub.conf: a key not in this list is an error naming its
+ * file and line (a module that reads a new key adds it here and there). */
+static const char *const hub_keys[] = {"database",
+                                       "ingest",
+                                       "max_frame",
+                                       "group_commit_ms",
+                                       "sql_dir",
+                                       "org_units",
+                                       "petition_rules",
+                                       "catalogue",
+                                       "secret_key",
+                                       "hub_role_password_file",
+                                       "city_role_password_file",
+                                       "pull",
+                                       "flag_min_ballots",
+                                       "flag_level3_share",
+                                       "flag_level23_share",
+                                       "suppress_below",
+                                       "due_soon_days",
+                                       NULL};
+
 int settings_load(const char *config_path, const char *database,
                   struct hub_settings *out, char *err, size_t errlen)
 {
@@ -29,6 +51,10 @@ int settings_load(const char *config_path, const char *database,
     int rc = ws_config_load(config_path, &out->config, err, errlen);
     if (rc < 0)
         return rc == -EINVAL ? -EINVAL : -EIO;
+    if (ws_config_check_keys(out->config, "hub", hub_keys, err, errlen) < 0) {
+        settings_release(out);
+        return -EINVAL;
+    }
 
     out->database = database ? database
                              : ws_config_get(out->config, "hub", "database",

@@ -4,6 +4,7 @@
 #include "wardsync/paths.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -88,8 +89,10 @@ const char *ws_version(void)
 void ws_print_version(const char *program)
 {
     char dir[4096];
+    char resolved[PATH_MAX];
 
     printf("%s (wardsync) %s\n", program, ws_version());
     if (ws_data_dir(dir, sizeof dir) == 0)
-        printf("data: %s\n", dir);
+        printf("data: %s%s\n", realpath(dir, resolved) ? resolved : dir,
+               access(dir, R_OK | X_OK) == 0 ? "" : " (missing)");
 }
