@@ -1,0 +1,143 @@
+#!/usr/bin/env bash
+# The install as a district's IT officer gets it, with the source tree out
+# of reach:
+#   tree  "make install" (cmake --install with DESTDIR and a prefix) into a
+#         scratch folder, the prefix then moved somewhere else;
+#   deb   "make deb" (lintian without errors), each package unpacked into a
+#         scratch root with dpkg -x;
+# then, with the source and build trees hidden under an empty tmpfs (a
+# private mount namespace, as root) and no WARDSYNC_DATA_DIR: --version
+# of every program names the installed data folder, "district-hub migrate"
+# with the installed example hub.conf migrates a fresh database from the
+# installed migrations, an unknown key in that file is refused naming file
+# and line, and "ward-agent import" checks a file against the installed
+# catalogue. For deb, the units are also checked: systemd-analyze verify,
+# and systemd-analyze security --offline with an exposure of at most
+# WARDSYNC_UNIT_EXPOSURE_MAX (default 2.0).
+#
+# Usage: tests/install/run.sh tree|deb BUILD_DIR
+# Needs WARDSYNC_TEST_DATABASE (scripts/run-tests.sh); root for the hidden
+# tree (without it the test says so and runs with the tree in place).
+set -euo pipefail
+mode=$1
+build=$(cd "$2" && pwd)
+top=$(cd "$(dirname "$0")/../.." && pwd)
+: "${WARDSYNC_TEST_DATABASE:?run through scripts/run-tests.sh}"
+psql_bin=$(command -v psql || echo /usr/lib/postgresql/15/bin/psql)
+scratch=$(mktemp -d /tmp/wardsync-install-XXXXXX)
+db="wardsync_it_install_${mode}_$$"
+admin=$(printf '%s' "$WARDSYNC_TEST_DATABASE" | sed 's/dbname=[^ ]*/dbname=postgres/')
+conninfo=$(printf '%s' "$WARDSYNC_TEST_DATABASE" | sed "s/dbname=[^ ]*/dbname=$db/")
+cleanup() {
+  "$psql_bin" "$admin" -qc "DROP DATABASE IF EXISTS $db" >/dev/null 2>&1 || true
+  rm -rf "$scratch"
+}
+trap cleanup EXIT
+
+case "$mode" in
+tree)
+  # make install's conventions: DESTDIR stages, PREFIX is where it will
+  # live; then the prefix is moved (a relocated install must still work).
+  DESTDIR="$scratch/stage" cmake --install "$build" --prefix /opt/wardsync >"$scratch/install.log"
+  [ -x "$scratch/stage/opt/wardsync/bin/district-hub" ] ||
+    { echo "install: no bin/district-hub under DESTDIR/PREFIX" >&2; exit 1; }
+  mv "$scratch/stage/opt/wardsync" "$scratch/moved"
+  root="$scratch/moved" bin="$root/bin" etc="$root/etc/wardsync"
+  data="$root/share/wardsync"
+  ;;
+deb)
+  "$top/scripts/build-deb.sh" "$build/deb-tree" >"$scratch/build-deb.log" 2>&1 ||
+    { tail -n 40 "$scratch/build-deb.log" >&2; exit 1; }
+  grep -q "lintian: no errors" "$scratch/build-deb.log" ||
+    { echo "install: lintian did not run" >&2; exit 1; }
+  root="$scratch/root"
+  for deb in "$build"/deb-tree/packages/*.deb; do dpkg -x "$deb" "$root"; done
+  bin="$root/usr/bin" etc="$root/etc/wardsync" data="$root/usr/share/wardsync"
+  for page in district-hub ward-agent city-pull; do
+    [ -s "$root/usr/share/man/man1/$page.1.gz" ] ||
+      { echo "install: no man page $page(1) in the packages" >&2; exit 1; }
+  done
+  # The units, as installed, checked as files: verify wants the programs
+  # they start where ExecStart= says, so the copies point into the
+  # scratch root (a --root of their own would lack the system's targets).
+  units="$root/lib/systemd/system" checked="$scratch/units"
+  mkdir -p "$checked"
+  for u in wardsync-hub.service wardsync-agent.service wardsync-city-pull.service wardsync-city-pull.timer; do
+    [ -f "$units/$u" ] || { echo "install: unit $u not in the packages" >&2; exit 1; }
+    grep -q "^ExecStart=/usr/bin/\|^\[Timer\]" "$units/$u" ||
+      { echo "install: $u does not start /usr/bin/..." >&2; exit 1; }
+    sed "s#^ExecStart=/usr/bin/#ExecStart=$root/usr/bin/#" "$units/$u" >"$checked/$u"
+  done
+  # verify exits 0 on an unknown or misspelt directive, only warning: any
+  # word from it fails the test.
+  out=$(cd "$checked" && systemd-analyze verify --man=no ./wardsync-*.service ./wardsync-*.timer 2>&1) &&
+    [ -z "$out" ] || { echo "$out" >&2; echo "install: systemd-analyze verify failed" >&2; exit 1; }
+  echo "install: systemd-analyze verify: ok"
+  # The exposure score (0 best, 10 worst), at most WARDSYNC_UNIT_EXPOSURE_MAX.
+  max=${WARDSYNC_UNIT_EXPOSURE_MAX:-2.0}
+  for u in wardsync-hub.service wardsync-agent.service wardsync-city-pull.service; do
+    out=$(cd "$checked" && systemd-analyze security --offline=yes "./$u" 2>&1) ||
+      { echo "$out" >&2; exit 1; }
+    score=$(printf '%s\n' "$out" | sed -n 's/.*Overall exposure level for [^:]*: \([0-9.]*\).*/\1/p')
+    [ -n "$score" ] && awk -v s="$score" -v m="$max" 'BEGIN { exit !(s <= m) }' ||
+      { echo "$out" >&2; echo "install: $u: exposure ${score:-?} above $max" >&2; exit 1; }
+    echo "install: $u: exposure $score (at most $max)"
+  done
+  ;;
+*) echo "usage: $0 tree|deb BUILD_DIR" >&2; exit 2 ;;
+esac
+
+"$psql_bin" "$admin" -qc "CREATE DATABASE $db"
+cp "${WARDSYNC_TEST_HUB_PASSWORD_FILE:?}" "$scratch/hub.password"
+cp "$top/ward-agent/testdata/ballots-good.csv" "$scratch/ballots.csv"
+# The installed example, with this test's database and the password file
+# (secrets as files beside it, never in it), and one with a misspelt key.
+sed -e "s#^database = .*#database = $conninfo#" \
+    -e "s#^;hub_role_password_file = .*#hub_role_password_file = $scratch/hub.password#" \
+    "$etc/hub.conf" >"$scratch/hub.conf"
+grep -q "^hub_role_password_file = $scratch" "$scratch/hub.conf" ||
+  { echo "install: hub.conf has no hub_role_password_file to set" >&2; exit 1; }
+{ cat "$etc/hub.conf"; echo "databse = typo"; } >"$scratch/typo.conf"
+typo_line=$(wc -l <"$scratch/typo.conf")
+
+cat >"$scratch/checks.sh" <<CHECKS
+#!/usr/bin/env bash
+set -euo pipefail
+unset WARDSYNC_DATA_DIR WARDSYNC_CATALOGUE WARDSYNC_HUB_SQL_DIR WARDSYNC_HUB_ORG_UNITS
+cd /
+for p in district-hub ward-agent city-pull; do
+  v=\$("$bin/\$p" --version)
+  printf '%s\n' "\$v" | head -n 1 | grep -Eq "^\$p \(wardsync\) [0-9]+\.[0-9]+" ||
+    { echo "install: \$p --version: \$v" >&2; exit 1; }
+  printf '%s\n' "\$v" | grep -qx "data: \$(realpath "$data")" ||
+    { echo "install: \$p finds its data elsewhere: \$v" >&2; exit 1; }
+done
+"$bin/district-hub" -c "$scratch/hub.conf" migrate >"$scratch/migrate.log" 2>&1 ||
+  { cat "$scratch/migrate.log" >&2; exit 1; }
+grep -q "sql_dir\|schema" "$scratch/migrate.log"
+rc=0; "$bin/district-hub" -c "$scratch/typo.conf" migrate >"$scratch/typo.log" 2>&1 || rc=\$?
+[ "\$rc" = 1 ] && grep -qF "$scratch/typo.conf:$typo_line: unknown key \"databse\" in [hub]" "$scratch/typo.log" ||
+  { echo "install: typo.conf: exit \$rc" >&2; cat "$scratch/typo.log" >&2; exit 1; }
+"$bin/ward-agent" --home "$scratch/agent" --ward LB01 import ballots "$scratch/ballots.csv" >"$scratch/import.log" 2>&1 ||
+  { cat "$scratch/import.log" >&2; exit 1; }
+echo "install: --version, migrate, config check and import from the installed paths: ok"
+CHECKS
+chmod +x "$scratch/checks.sh"
+
+if [ "$(id -u)" = 0 ] && unshare -m true 2>/dev/null; then
+  # The source tree (and the build tree, if inside it) out of reach.
+  hide="mount -t tmpfs -o size=1m wardsync-hidden '$top'"
+  case "$build/" in
+  "$top"/*) ;;
+  *) hide="mount -t tmpfs -o size=1m wardsync-hidden '$build' && $hide" ;;
+  esac
+  unshare -m bash -c "$hide && '$scratch/checks.sh'"
+  echo "install: ($mode) the source tree $top was hidden"
+else
+  echo "install: not root or no mount namespaces: the source tree stays in place" >&2
+  "$scratch/checks.sh"
+fi
+n=$("$psql_bin" "$conninfo" -tAc "SELECT count(*) FROM schema_migrations")
+want=$(ls "$data/district-hub/sql/"*.sql | wc -l)
+[ "$n" = "$want" ] || { echo "install: $n migrations applied, want $want" >&2; exit 1; }
+echo "install: ($mode) $n migrations applied from $data/district-hub/sql"
