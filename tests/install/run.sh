@@ -10,8 +10,11 @@
 # of every program names the installed data folder, "district-hub migrate"
 # with the installed example hub.conf migrates a fresh database from the
 # installed migrations, an unknown key in that file is refused naming file
-# and line, and "ward-agent import" checks a file against the installed
-# catalogue. For deb, the units are also checked: systemd-analyze verify,
+# and line, "ward-agent import" checks a file against the installed
+# catalogue, and each example configuration with every commented-out key
+# set to its documented value is accepted. Before that, each example's keys
+# must be exactly the list its program checks files against, each once.
+# For deb, the units are also checked: systemd-analyze verify,
 # and systemd-analyze security --offline with an exposure of at most
 # WARDSYNC_UNIT_EXPOSURE_MAX (default 2.0).
 #
@@ -87,6 +90,27 @@ deb)
 *) echo "usage: $0 tree|deb BUILD_DIR" >&2; exit 2 ;;
 esac
 
+# Every key documented once: the keys of each installed example (set or
+# commented out, "key = value" or ";key = value") are exactly the list its
+# program checks files against, none twice.
+documented() { # CONF: its keys, one a line
+  sed -n 's/^;\{0,1\}\([a-z_][a-z0-9_]*\) =.*/\1/p' "$1"
+}
+known() { # SOURCE ARRAY: the strings of "ARRAY[] = { ... NULL};"
+  awk -v a="$2" '$0 ~ a"\\[\\] = \\{" { on = 1 } on { print } on && /NULL}/ { exit }' "$1" |
+    grep -o '"[a-z_0-9]*"' | tr -d '"'
+}
+for check in "hub.conf district-hub/settings.c hub_keys" \
+             "agent.conf ward-agent/settings.c agent_keys" \
+             "city-pull.conf city-pull/main.c city_keys"; do
+  set -- $check
+  dup=$(documented "$etc/$1" | sort | uniq -d)
+  [ -z "$dup" ] || { echo "install: $1 documents twice: $dup" >&2; exit 1; }
+  diff <(documented "$etc/$1" | sort) <(known "$top/$2" "$3" | sort) >"$scratch/keys.diff" ||
+    { echo "install: $1 (<) and the keys $2 knows (>) differ:" >&2; cat "$scratch/keys.diff" >&2; exit 1; }
+done
+echo "install: every key of hub.conf, agent.conf and city-pull.conf documented once"
+
 "$psql_bin" "$admin" -qc "CREATE DATABASE $db"
 cp "${WARDSYNC_TEST_HUB_PASSWORD_FILE:?}" "$scratch/hub.password"
 cp "$top/ward-agent/testdata/ballots-good.csv" "$scratch/ballots.csv"
@@ -98,6 +122,12 @@ sed -e "s#^database = .*#database = $conninfo#" \
 grep -q "^hub_role_password_file = $scratch" "$scratch/hub.conf" ||
   { echo "install: hub.conf has no hub_role_password_file to set" >&2; exit 1; }
 { cat "$etc/hub.conf"; echo "databse = typo"; } >"$scratch/typo.conf"
+# Every example with each commented-out key set to its documented value:
+# each value the comments give must be one the program takes.
+for conf in hub agent city-pull; do
+  sed 's/^;\([a-z_][a-z0-9_]*\) =/\1 =/' "$etc/$conf.conf" >"$scratch/all-$conf.conf"
+done
+cp "${WARDSYNC_TEST_CITY_PASSWORD_FILE:-$WARDSYNC_TEST_HUB_PASSWORD_FILE}" "$scratch/city.password"
 typo_line=$(wc -l <"$scratch/typo.conf")
 
 cat >"$scratch/checks.sh" <<CHECKS
@@ -120,6 +150,24 @@ rc=0; "$bin/district-hub" -c "$scratch/typo.conf" migrate >"$scratch/typo.log" 2
   { echo "install: typo.conf: exit \$rc" >&2; cat "$scratch/typo.log" >&2; exit 1; }
 "$bin/ward-agent" --home "$scratch/agent" --ward LB01 import ballots "$scratch/ballots.csv" >"$scratch/import.log" 2>&1 ||
   { cat "$scratch/import.log" >&2; exit 1; }
+# The examples with every key set (paths that only exist on a server
+# pointed here through the environment, which wins over the file).
+WARDSYNC_HUB_SQL_DIR="$data/district-hub/sql" \
+WARDSYNC_HUB_ORG_UNITS="$data/district-hub/data/org_units.csv" \
+WARDSYNC_HUB_PETITION_RULES="$data/district-hub/data/petition_rules.csv" \
+WARDSYNC_HUB_CATALOGUE="$data/catalogue.csv" \
+WARDSYNC_HUB_HUB_ROLE_PASSWORD_FILE="$scratch/hub.password" \
+WARDSYNC_HUB_CITY_ROLE_PASSWORD_FILE="$scratch/city.password" \
+  "$bin/district-hub" -c "$scratch/all-hub.conf" --database "$conninfo" migrate >"$scratch/all-hub.log" 2>&1 ||
+  { echo "install: hub.conf with every key set:" >&2; cat "$scratch/all-hub.log" >&2; exit 1; }
+WARDSYNC_AGENT_CATALOGUE="$data/catalogue.csv" \
+  "$bin/ward-agent" -c "$scratch/all-agent.conf" --home "$scratch/agent" imports >"$scratch/all-agent.log" 2>&1 ||
+  { echo "install: agent.conf with every key set:" >&2; cat "$scratch/all-agent.log" >&2; exit 1; }
+# city-pull gets past its file, to the hub given here without a key while
+# the file names the city's secret key.
+rc=0; "$bin/city-pull" -c "$scratch/all-city-pull.conf" --hub X=tcp://127.0.0.1:9 >"$scratch/all-city.log" 2>&1 || rc=\$?
+[ "\$rc" = 1 ] && grep -q "CURVE needs both" "$scratch/all-city.log" ||
+  { echo "install: city-pull.conf with every key set: exit \$rc" >&2; cat "$scratch/all-city.log" >&2; exit 1; }
 echo "install: --version, migrate, config check and import from the installed paths: ok"
 CHECKS
 chmod +x "$scratch/checks.sh"
