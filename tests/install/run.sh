@@ -16,7 +16,9 @@
 # must be exactly the list its program checks files against, each once.
 # For deb, the units are also checked: systemd-analyze verify,
 # and systemd-analyze security --offline with an exposure of at most
-# WARDSYNC_UNIT_EXPOSURE_MAX (default 2.0).
+# WARDSYNC_UNIT_EXPOSURE_MAX (default 2.0); and, as root, the packages
+# are installed with dpkg -i and purged again (WARDSYNC_TEST_DPKG=0 skips
+# it), so that their maintainer scripts run.
 #
 # Usage: tests/install/run.sh tree|deb BUILD_DIR
 # Needs WARDSYNC_TEST_DATABASE (scripts/run-tests.sh); root for the hidden
@@ -189,3 +191,38 @@ n=$("$psql_bin" "$conninfo" -tAc "SELECT count(*) FROM schema_migrations")
 want=$(ls "$data/district-hub/sql/"*.sql | wc -l)
 [ "$n" = "$want" ] || { echo "install: $n migrations applied, want $want" >&2; exit 1; }
 echo "install: ($mode) $n migrations applied from $data/district-hub/sql"
+
+# deb, as root: the packages installed for real (dpkg -i) and purged
+# again, to run their maintainer scripts: the wardsync user, the
+# configuration readable by it only, the units where systemd looks.
+# WARDSYNC_TEST_DPKG=0 skips it; a machine that has the packages installed
+# already is left alone.
+if [ "$mode" = deb ] && [ "$(id -u)" = 0 ] && [ "${WARDSYNC_TEST_DPKG:-1}" != 0 ]; then
+  if dpkg-query -W -f='${Status}' wardsync-common 2>/dev/null | grep -q installed; then
+    echo "install: wardsync packages already installed here, dpkg -i not tried" >&2
+    exit 0
+  fi
+  pkgs=(wardsync-hub wardsync-agent wardsync-city-pull wardsync-common)
+  purge() { dpkg --purge "${pkgs[@]}" >"$scratch/purge.log" 2>&1; }
+  trap 'purge || true; cleanup' EXIT
+  dpkg -i "$build"/deb-tree/packages/*.deb >"$scratch/dpkg.log" 2>&1 ||
+    { cat "$scratch/dpkg.log" >&2; exit 1; }
+  getent passwd wardsync >/dev/null || { echo "install: postinst made no wardsync user" >&2; exit 1; }
+  [ "$(stat -c '%U:%G %a' /etc/wardsync)" = "root:wardsync 750" ] ||
+    { echo "install: /etc/wardsync is $(stat -c '%U:%G %a' /etc/wardsync)" >&2; exit 1; }
+  for f in hub agent city-pull; do
+    [ "$(stat -c '%U:%G %a' "/etc/wardsync/$f.conf")" = "root:wardsync 640" ] ||
+      { echo "install: /etc/wardsync/$f.conf is $(stat -c '%U:%G %a' "/etc/wardsync/$f.conf")" >&2; exit 1; }
+  done
+  /usr/bin/district-hub --version | grep -qx "data: /usr/share/wardsync" ||
+    { /usr/bin/district-hub --version >&2; exit 1; }
+  out=$(systemd-analyze verify --man=no /lib/systemd/system/wardsync-hub.service \
+    /lib/systemd/system/wardsync-agent.service /lib/systemd/system/wardsync-city-pull.timer 2>&1) &&
+    [ -z "$out" ] || { echo "$out" >&2; exit 1; }
+  purge || { cat "$scratch/purge.log" >&2; exit 1; }
+  trap cleanup EXIT
+  for f in /usr/bin/district-hub /etc/wardsync/hub.conf /lib/systemd/system/wardsync-hub.service; do
+    [ ! -e "$f" ] || { echo "install: $f left after purge" >&2; exit 1; }
+  done
+  echo "install: (deb) dpkg -i: wardsync user, /etc/wardsync root:wardsync 0750, units verified; purged clean"
+fi
