@@ -103,7 +103,11 @@ int settings_load(const struct agent_overrides *overrides,
 
     if (*settings->ward) {
         if (ws_validate_code("ward", settings->ward, err, sizeof(err)) < 0) {
-            fprintf(stderr, "ward-agent: %s\n", err);
+            /* From the file or the environment: say which line. */
+            char where[512] = "--ward";
+            if (!overrides->ward)
+                ws_config_where(cfg, SECTION, "ward", where, sizeof where);
+            fprintf(stderr, "ward-agent: %s: %s\n", where, err);
             rc = -EINVAL;
             goto fail;
         }
