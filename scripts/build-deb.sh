@@ -9,11 +9,12 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 build=${1:-build-deb}
 shift || true
 cd "$top"
+mkdir -p "$build"
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DCMAKE_INSTALL_PREFIX=/usr -DWS_CONFIG_DIR=/etc/wardsync \
   -DWS_SYSTEMD_UNIT_DIR=/lib/systemd/system \
-  -DCMAKE_SKIP_INSTALL_ALL_DEPENDENCY=ON "$@" >"$build.configure.log" ||
-  { cat "$build.configure.log" >&2; exit 1; }
+  -DCMAKE_SKIP_INSTALL_ALL_DEPENDENCY=ON "$@" >"$build/configure.log" ||
+  { cat "$build/configure.log" >&2; exit 1; }
 # Only what the packages hold: the programs, their man pages, the docs.
 cmake --build "$build" -j2 --target district-hub ward-agent city-pull man deb_docs
 rm -f "$build"/packages/*.deb
