@@ -202,6 +202,7 @@ if [ "$mode" = deb ] && [ "$(id -u)" = 0 ] && [ "${WARDSYNC_TEST_DPKG:-1}" != 0 
     echo "install: wardsync packages already installed here, dpkg -i not tried" >&2
     exit 0
   fi
+  unset WARDSYNC_DATA_DIR WARDSYNC_CATALOGUE
   pkgs=(wardsync-hub wardsync-agent wardsync-city-pull wardsync-common)
   purge() { dpkg --purge "${pkgs[@]}" >"$scratch/purge.log" 2>&1; }
   trap 'purge || true; cleanup' EXIT
