@@ -46,6 +46,11 @@ tree)
   DESTDIR="$scratch/stage" cmake --install "$build" --prefix /opt/wardsync >"$scratch/install.log"
   [ -x "$scratch/stage/opt/wardsync/bin/district-hub" ] ||
     { echo "install: no bin/district-hub under DESTDIR/PREFIX" >&2; exit 1; }
+  # The units name the prefix installed to, not the configured one.
+  grep -qx "ExecStart=/opt/wardsync/bin/district-hub -c /opt/wardsync/etc/wardsync/hub.conf run" \
+    "$scratch/stage/opt/wardsync/lib/systemd/system/wardsync-hub.service" ||
+    { echo "install: the hub's unit does not start /opt/wardsync/bin/district-hub:" >&2
+      grep ExecStart "$scratch/stage/opt/wardsync/lib/systemd/system/wardsync-hub.service" >&2; exit 1; }
   mv "$scratch/stage/opt/wardsync" "$scratch/moved"
   root="$scratch/moved" bin="$root/bin" etc="$root/etc/wardsync"
   data="$root/share/wardsync"
