@@ -8,6 +8,7 @@
  * or dataset could not be pulled (the others were).
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <getopt.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -21,6 +22,7 @@
 #include "report.h"
 #include "wardsync/config.h"
 #include "wardsync/keys.h"
+#include "wardsync/paths.h"
 
 #define DEFAULT_DATASETS                                                       \
     "indicators,petitions,ballot_aggregates,sync_status,inspections,"          \
@@ -66,6 +68,7 @@ static const char USAGE[] =
     "      --jobs N          hubs loaded at once with --into (default 4)\n"
     "  -q, --quiet           no progress or summary on stderr\n"
     "  -h, --help            show this help\n"
+    "      --version         show the version and the data folder\n"
     "\n"
     "city-pull report --from CONNINFO: the city report (city-pull report\n"
     "--help).\n"
@@ -166,7 +169,8 @@ static int parse_args(int argc, char **argv, struct options *o)
         O_TIMEOUT,
         O_SECRET,
         O_INTO,
-        O_JOBS
+        O_JOBS,
+        O_VERSION
     };
     static const struct option opts[] = {
         {"config", required_argument, NULL, 'c'},
@@ -184,6 +188,7 @@ static int parse_args(int argc, char **argv, struct options *o)
         {"jobs", required_argument, NULL, O_JOBS},
         {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, O_VERSION},
         {NULL, 0, NULL, 0}};
     opterr = 0;
     int opt;
@@ -235,6 +240,9 @@ static int parse_args(int argc, char **argv, struct options *o)
             break;
         case 'h':
             fputs(USAGE, stdout);
+            return EXIT_OK;
+        case O_VERSION:
+            ws_print_version("city-pull");
             return EXIT_OK;
         case ':':
             return usage_error("option needs a value:", argv[optind - 1]);
@@ -292,6 +300,35 @@ static size_t split_list(char *buf, char **items, size_t max)
     return n;
 }
 
+/* An integer setting in [min, max]: the command line's OPTION when given,
+ * else [city] key (its file and line named when bad). Returns 0, or -1
+ * with the reason on stderr. */
+static int int_setting(const struct ws_config *cfg, const char *given,
+                       const char *option, const char *key, int64_t def,
+                       int64_t min, int64_t max, int64_t *out)
+{
+    char err[1024];
+    if (given == NULL) {
+        if (ws_config_get_int(cfg, "city", key, def, min, max, out, err,
+                              sizeof err) == 0)
+            return 0;
+        fprintf(stderr, "city-pull: %s\n", err);
+        return -1;
+    }
+    char *end = NULL;
+    errno = 0;
+    long long v = strtoll(given, &end, 10);
+    if (errno == 0 && end != given && *end == '\0' && v >= min && v <= max) {
+        *out = v;
+        return 0;
+    }
+    fprintf(stderr,
+            "city-pull: %s: \"%s\" is not an integer in %" PRId64 "..%" PRId64
+            "\n",
+            option, given, min, max);
+    return -1;
+}
+
 int main(int argc, char **argv)
 {
     if (argc > 1 && strcmp(argv[1], "report") == 0)
@@ -303,8 +340,14 @@ int main(int argc, char **argv)
 
     struct ws_config *cfg = NULL;
     char err[1024];
-    if (ws_config_load(o.config, &cfg, err, sizeof err) < 0) {
+    /* Every [city] key, documented once in packaging/etc/city-pull.conf. */
+    static const char *const city_keys[] = {
+        "hubs",      "datasets",   "format",     "output", "state", "scope",
+        "page_size", "timeout_ms", "secret_key", "into",   "jobs",  NULL};
+    if (ws_config_load(o.config, &cfg, err, sizeof err) < 0 ||
+        ws_config_check_keys(cfg, "city", city_keys, err, sizeof err) < 0) {
         fprintf(stderr, "city-pull: %s\n", err);
+        ws_config_destroy(&cfg);
         return EXIT_CONFIG;
     }
 #define SETTING(field, key, def)                                               \
@@ -314,11 +357,8 @@ int main(int argc, char **argv)
     SETTING(format, "format", "csv")
     SETTING(output, "output", ".")
     SETTING(scope, "scope", "")
-    SETTING(page_size, "page_size", "500")
-    SETTING(timeout_ms, "timeout_ms", "30000")
     SETTING(secret_key, "secret_key", "")
     SETTING(into, "into", "")
-    SETTING(jobs, "jobs", "4")
 #undef SETTING
 
     static struct hub hubs[MAX_HUBS];
@@ -345,17 +385,28 @@ int main(int argc, char **argv)
     char *datasets[MAX_DATASETS];
     snprintf(ds_buf, sizeof ds_buf, "%s", o.datasets);
     size_t n_datasets = split_list(ds_buf, datasets, MAX_DATASETS);
-    char *end = NULL;
-    long page_size = strtol(o.page_size, &end, 10);
-    long timeout_ms = strtol(o.timeout_ms, &end, 10);
-    long jobs = strtol(o.jobs, &end, 10);
-    if (n_hubs == 0 || n_datasets == 0 || page_size < 1 || page_size > 5000 ||
-        timeout_ms < 10 || jobs < 1 || jobs > MAX_HUBS ||
-        (strcmp(o.format, "csv") != 0 && strcmp(o.format, "json") != 0)) {
+    int64_t page_size, timeout_ms, jobs;
+    if (int_setting(cfg, o.page_size, "--page-size", "page_size", 500, 1, 5000,
+                    &page_size) < 0 ||
+        int_setting(cfg, o.timeout_ms, "--timeout-ms", "timeout_ms", 30000, 10,
+                    INT32_MAX, &timeout_ms) < 0 ||
+        int_setting(cfg, o.jobs, "--jobs", "jobs", 4, 1, MAX_HUBS, &jobs) < 0) {
+        ws_config_destroy(&cfg);
+        return EXIT_CONFIG;
+    }
+    if (strcmp(o.format, "csv") != 0 && strcmp(o.format, "json") != 0) {
+        char where[512] = "--format";
+        if (ws_config_get(cfg, "city", "format", NULL) == o.format)
+            ws_config_where(cfg, "city", "format", where, sizeof where);
+        fprintf(stderr, "city-pull: %s: \"%s\" is not csv or json\n", where,
+                o.format);
+        ws_config_destroy(&cfg);
+        return EXIT_CONFIG;
+    }
+    if (n_hubs == 0 || n_datasets == 0) {
         ws_config_destroy(&cfg);
         return usage_error(n_hubs == 0 ? "no hub given (--hub or [city] hubs)"
-                                       : "bad dataset list, format, page "
-                                         "size, timeout or jobs",
+                                       : "bad dataset list",
                            NULL);
     }
     struct run_options run = {0};

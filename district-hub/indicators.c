@@ -27,7 +27,6 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "csvload.h"
 #include "db/conn.h"
@@ -255,24 +254,19 @@ int indicators_thresholds(const struct hub_settings *settings,
         const char *v =
             ws_config_get(settings->config, "hub", keys[i], defaults[i]);
         if (!share_valid(v) || strlen(v) >= sizeof out->level3_share) {
+            char where[512];
+            ws_config_where(settings->config, "hub", keys[i], where,
+                            sizeof where);
             snprintf(err, errlen,
-                     "hub.%s: \"%s\" is not a share in (0, 1] with at most 6 "
+                     "%s: \"%s\" is not a share in (0, 1] with at most 6 "
                      "decimals",
-                     keys[i], v);
+                     where, v);
             return -EINVAL;
         }
         ws_strlcpy(dest[i], v, sizeof out->level3_share);
     }
     return 0;
 }
-
-#ifndef WS_HUB_SOURCE_PETITION_RULES
-#define WS_HUB_SOURCE_PETITION_RULES "district-hub/data/petition_rules.csv"
-#endif
-#ifndef WS_HUB_INSTALL_PETITION_RULES
-#define WS_HUB_INSTALL_PETITION_RULES                                          \
-    "/usr/local/share/wardsync/district-hub/data/petition_rules.csv"
-#endif
 
 /* One row of the petition deadline rules file. */
 static int apply_petition_rule(struct db *st, const struct ws_csv_record *rec,
@@ -292,18 +286,14 @@ static int apply_petition_rule(struct db *st, const struct ws_csv_record *rec,
 }
 
 /* Loads the petition deadline rules file ([hub] petition_rules, default
- * district-hub/data/petition_rules.csv) into petition_deadline_rules, in
- * one transaction. Rules are versioned by effective_from: a new version
- * is a new row, never an edit of the old one's meaning. */
+ * district-hub/data/petition_rules.csv in the data folder) into
+ * petition_deadline_rules, in one transaction. Rules are versioned by
+ * effective_from: a new version is a new row, never an edit of the old one's
+ * meaning. */
 static int load_petition_rules(const struct hub_settings *settings,
                                struct db *st)
 {
-    struct stat sb;
-    const char *path =
-        ws_config_get(settings->config, "hub", "petition_rules",
-                      stat(WS_HUB_SOURCE_PETITION_RULES, &sb) == 0
-                          ? WS_HUB_SOURCE_PETITION_RULES
-                          : WS_HUB_INSTALL_PETITION_RULES);
+    const char *path = settings->petition_rules;
     size_t rules;
     int rc =
         csvload_apply(st, MODULE, path, "kind", apply_petition_rule, &rules);

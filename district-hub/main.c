@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "cmd/cmd.h"
+#include "wardsync/paths.h"
 
 static const char PROGRAM_USAGE[] =
     "usage: district-hub [-c FILE] [--database CONNINFO] COMMAND [ARGS]\n"
@@ -36,10 +37,11 @@ static const char PROGRAM_USAGE[] =
     "      --database CONNINFO  libpq connection string (overrides\n"
     "                           hub.database and WARDSYNC_HUB_DATABASE)\n"
     "  -h, --help               show this help\n"
+    "      --version            show the version and the data folder\n"
     "\n"
     "\"district-hub COMMAND --help\" describes a command. Every [hub] key\n"
     "can also be set as WARDSYNC_HUB_<KEY> (database, ingest, max_frame,\n"
-    "catalogue, org_units, sql_dir).\n"
+    "catalogue, org_units, sql_dir, ...).\n"
     "exit codes: 0 ok, 1 bad input, 2 usage, 3 database or I/O error\n";
 
 static const struct cmd *const commands[] = {
@@ -49,11 +51,12 @@ static const struct cmd *const commands[] = {
 
 int main(int argc, char **argv)
 {
-    enum { OPT_DATABASE = 256 };
+    enum { OPT_DATABASE = 256, OPT_VERSION };
     static const struct option options[] = {
         {"config", required_argument, NULL, 'c'},
         {"database", required_argument, NULL, OPT_DATABASE},
         {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, OPT_VERSION},
         {NULL, 0, NULL, 0}};
     struct cmd_global global = {NULL, NULL};
 
@@ -70,6 +73,9 @@ int main(int argc, char **argv)
             break;
         case 'h':
             fputs(PROGRAM_USAGE, stdout);
+            return HUB_EXIT_OK;
+        case OPT_VERSION:
+            ws_print_version("district-hub");
             return HUB_EXIT_OK;
         case ':':
             return cmd_usage_error(PROGRAM_USAGE, "option \"%s\" needs a value",

@@ -18,6 +18,7 @@
 
 #include "ingest.h"
 #include "migrate.h"
+#include "notify.h"
 #include "pull.h"
 #include "wardsync/catalogue.h"
 #include "wardsync/keys.h"
@@ -194,7 +195,9 @@ int server_run(const struct hub_settings *settings, const char *endpoint,
         goto out_ingest;
 
     install_signal_handlers();
+    notify_ready();
     while (!stop_requested) {
+        notify_watchdog();
         if (!ingest_database_up(in)) {
             int64_t wait = ingest_database_retry_ms(in);
             sleep_ms(wait > 200 ? 200 : wait < 50 ? 50 : wait);
@@ -216,6 +219,7 @@ int server_run(const struct hub_settings *settings, const char *endpoint,
     }
     if (stop_requested)
         ws_info(MODULE, "stopping on signal");
+    notify_stopping();
 
     pull_stop(&pull); /* its own thread: see pull.h */
 out_ingest:

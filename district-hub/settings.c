@@ -6,38 +6,44 @@
 
 #include <errno.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "wardsync/catalogue.h"
 #include "wardsync/codec.h"
 #include "wardsync/config.h"
+#include "wardsync/paths.h"
 
-#ifndef WS_HUB_SOURCE_SQL_DIR
-#define WS_HUB_SOURCE_SQL_DIR "district-hub/sql"
-#endif
-#ifndef WS_HUB_INSTALL_SQL_DIR
-#define WS_HUB_INSTALL_SQL_DIR "/usr/local/share/wardsync/district-hub/sql"
-#endif
-#ifndef WS_HUB_SOURCE_ORG_UNITS
-#define WS_HUB_SOURCE_ORG_UNITS "district-hub/data/org_units.csv"
-#endif
-#ifndef WS_HUB_INSTALL_ORG_UNITS
-#define WS_HUB_INSTALL_ORG_UNITS                                               \
-    "/usr/local/share/wardsync/district-hub/data/org_units.csv"
-#endif
-
-static int path_exists(const char *path)
+/* The installed copy of a data file: rel under the data folder (paths.h),
+ * written into buf. An error leaves buf empty, and opening "" then names
+ * the setting to give. */
+static const char *data_path(const char *rel, char *buf, size_t cap)
 {
-    struct stat st;
-    return stat(path, &st) == 0;
+    if (ws_data_path(rel, buf, cap) < 0)
+        buf[0] = '\0';
+    return buf;
 }
 
-/* The source-tree copy while the tree the binary was built from is still
- * there (development, tests), else the installed copy. */
-static const char *default_path(const char *source, const char *installed)
-{
-    return path_exists(source) ? source : installed;
-}
+/* Every [hub] key a module of the hub reads, documented once in
+ * packaging/etc/hub.conf: a key not in this list is an error naming its
+ * file and line (a module that reads a new key adds it here and there). */
+static const char *const hub_keys[] = {"database",
+                                       "ingest",
+                                       "max_frame",
+                                       "group_commit_ms",
+                                       "max_waiting_events",
+                                       "sql_dir",
+                                       "org_units",
+                                       "petition_rules",
+                                       "catalogue",
+                                       "secret_key",
+                                       "hub_role_password_file",
+                                       "city_role_password_file",
+                                       "pull",
+                                       "flag_min_ballots",
+                                       "flag_level3_share",
+                                       "flag_level23_share",
+                                       "suppress_below",
+                                       "due_soon_days",
+                                       NULL};
 
 int settings_load(const char *config_path, const char *database,
                   struct hub_settings *out, char *err, size_t errlen)
@@ -46,6 +52,10 @@ int settings_load(const char *config_path, const char *database,
     int rc = ws_config_load(config_path, &out->config, err, errlen);
     if (rc < 0)
         return rc == -EINVAL ? -EINVAL : -EIO;
+    if (ws_config_check_keys(out->config, "hub", hub_keys, err, errlen) < 0) {
+        settings_release(out);
+        return -EINVAL;
+    }
 
     out->database = database ? database
                              : ws_config_get(out->config, "hub", "database",
@@ -66,14 +76,24 @@ int settings_load(const char *config_path, const char *database,
         settings_release(out);
         return -EINVAL;
     }
-    out->sql_dir = ws_config_get(
-        out->config, "hub", "sql_dir",
-        default_path(WS_HUB_SOURCE_SQL_DIR, WS_HUB_INSTALL_SQL_DIR));
-    out->org_units = ws_config_get(
-        out->config, "hub", "org_units",
-        default_path(WS_HUB_SOURCE_ORG_UNITS, WS_HUB_INSTALL_ORG_UNITS));
+    out->sql_dir =
+        ws_config_get(out->config, "hub", "sql_dir",
+                      data_path("district-hub/sql", out->installed.sql_dir,
+                                sizeof out->installed.sql_dir));
+    out->org_units = ws_config_get(out->config, "hub", "org_units",
+                                   data_path("district-hub/data/org_units.csv",
+                                             out->installed.org_units,
+                                             sizeof out->installed.org_units));
+    out->petition_rules =
+        ws_config_get(out->config, "hub", "petition_rules",
+                      data_path("district-hub/data/petition_rules.csv",
+                                out->installed.petition_rules,
+                                sizeof out->installed.petition_rules));
+    if (ws_catalogue_default_path(out->installed.catalogue,
+                                  sizeof out->installed.catalogue) < 0)
+        out->installed.catalogue[0] = '\0';
     out->catalogue = ws_config_get(out->config, "hub", "catalogue",
-                                   ws_catalogue_default_path());
+                                   out->installed.catalogue);
     out->secret_key = ws_config_get(out->config, "hub", "secret_key", NULL);
     out->hub_role_password_file =
         ws_config_get(out->config, "hub", "hub_role_password_file", NULL);

@@ -4,8 +4,8 @@
  * Precedence, highest first: the command line (--database, --ingest), the
  * environment (WARDSYNC_HUB_<KEY>), the [hub] section of the -c file, the
  * compiled-in defaults. Paths of the migrations and seed data default to
- * the source tree the binary was built from when it still exists, else to
- * the installed copy.
+ * the data folder of the install (wardsync/paths.h: share/wardsync beside
+ * the binary's bin/, or $WARDSYNC_DATA_DIR), never to the source tree.
  */
 #ifndef DISTRICT_HUB_SETTINGS_H
 #define DISTRICT_HUB_SETTINGS_H
@@ -32,14 +32,22 @@ struct hub_settings {
      * a batch of an agent that already has one waiting is answered "hub
      * busy" with retry_after_ms (docs/DESIGN.md §4). */
     int64_t max_waiting_events;
-    const char *sql_dir;    /* folder of NNN_name.sql migrations */
-    const char *org_units;  /* org_units.csv */
-    const char *catalogue;  /* catalogue.csv */
-    const char *secret_key; /* hub CURVE secret key file, or NULL */
+    const char *sql_dir;        /* folder of NNN_name.sql migrations */
+    const char *org_units;      /* org_units.csv */
+    const char *petition_rules; /* petition_rules.csv */
+    const char *catalogue;      /* catalogue.csv */
+    const char *secret_key;     /* hub CURVE secret key file, or NULL */
     /* Files holding the passwords migrate gives the wardsync_hub and
      * wardsync_city roles; NULL leaves a role's password as it is. */
     const char *hub_role_password_file;
     const char *city_role_password_file;
+    /* The data folder's copies, which the paths above default to. */
+    struct {
+        char sql_dir[4096];
+        char org_units[4096];
+        char petition_rules[4096];
+        char catalogue[4096];
+    } installed;
 };
 
 /* Loads config_path (NULL: none) and resolves every setting; database may

@@ -8,6 +8,9 @@ set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 build=${1:-build}
 cd "$top"
+# The build tree's data folder (migrations, catalogue): programs find
+# nothing in the source tree by themselves.
+export WARDSYNC_DATA_DIR="${WARDSYNC_DATA_DIR:-$build/data}"
 "$top/scripts/pg.sh" start
 trap '"$top/scripts/pg.sh" stop' EXIT
 WARDSYNC_TEST_DATABASE=$("$top/scripts/pg.sh" conninfo)

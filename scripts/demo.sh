@@ -45,6 +45,9 @@ if [ -d "$build" ]; then
 else
   build="$top/$build"
 fi
+# The build tree's data folder (migrations, catalogue): programs find
+# nothing in the source tree by themselves.
+export WARDSYNC_DATA_DIR="${WARDSYNC_DATA_DIR:-$build/data}"
 export WARDSYNC_VAR="${WARDSYNC_VAR:-$top/var}"
 demo="$WARDSYNC_VAR/demo"
 ingest_port="${WARDSYNC_DEMO_PORT:-7401}"
@@ -63,8 +66,6 @@ for b in "$hub_bin" "$agent_bin" "$seedgen_bin" "$citypull_bin"; do
 done
 psql_bin=$(command -v psql || echo /usr/lib/postgresql/15/bin/psql)
 
-# The hub finds its migrations and org units in the source tree when run
-# from the top of it (district-hub/settings.c), else where they install.
 cd "$top"
 started=$(date +%s)
 elapsed() { echo $(( $(date +%s) - started )); }

@@ -7,6 +7,9 @@ set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 build=${1:-build}
 cd "$top"
+# The build tree's data folder (migrations, catalogue): programs find
+# nothing in the source tree by themselves.
+export WARDSYNC_DATA_DIR="${WARDSYNC_DATA_DIR:-$build/data}"
 started=$(date +%s)
 
 "$top/scripts/pg.sh" start

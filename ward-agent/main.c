@@ -17,6 +17,7 @@
 #include "sync.h"
 #include "withdraw.h"
 #include "wardsync/keys.h"
+#include "wardsync/paths.h"
 
 static const char usage_text[] =
     "usage: ward-agent [-c FILE] [--home DIR] [--ward CODE] [--hub ENDPOINT] "
@@ -52,6 +53,7 @@ static const char usage_text[] =
     "      --ward CODE      ward this agent serves (e.g. LB01)\n"
     "      --hub ENDPOINT   hub ingest endpoint (e.g. tcp://127.0.0.1:7401)\n"
     "  -h, --help           show this help\n"
+    "      --version        show the version and the data folder\n"
     "\n"
     "Every [agent] key can also be set as WARDSYNC_AGENT_<KEY>; options win\n"
     "over the environment, which wins over the file.\n"
@@ -143,6 +145,7 @@ enum {
     OPT_FORCE,
     OPT_AGAIN,
     OPT_REASON,
+    OPT_VERSION,
 };
 
 #define GLOBAL_OPTIONS                                                         \
@@ -434,7 +437,8 @@ static int command_keygen(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
-    static const struct option options[] = {GLOBAL_OPTIONS, {0, 0, 0, 0}};
+    static const struct option options[] = {
+        GLOBAL_OPTIONS, {"version", no_argument, NULL, OPT_VERSION}, {0}};
     struct agent_overrides overrides = {NULL, NULL, NULL, NULL};
     int opt;
 
@@ -442,6 +446,10 @@ int main(int argc, char **argv)
     while ((opt = getopt_long(argc, argv, "+c:h", options, NULL)) != -1) {
         if (opt == 'h') {
             fputs(usage_text, stdout);
+            return EXIT_OK;
+        }
+        if (opt == OPT_VERSION) {
+            ws_print_version("ward-agent");
             return EXIT_OK;
         }
         if (!global_option(opt, &overrides)) {

@@ -28,6 +28,22 @@ static int get_int(const struct agent_settings *settings, const char *key,
     return rc;
 }
 
+/* Every [agent] key, documented once in packaging/etc/agent.conf: a key
+ * not in this list is an error naming its file and line. */
+static const char *const agent_keys[] = {"ward",
+                                         "hub",
+                                         "home",
+                                         "catalogue",
+                                         "secret_key",
+                                         "hub_public_key",
+                                         "batch_size",
+                                         "ack_timeout_ms",
+                                         "window",
+                                         "inbox_poll_ms",
+                                         "inbox_settle_ms",
+                                         "max_frame",
+                                         NULL};
+
 int settings_load(const struct agent_overrides *overrides,
                   struct agent_settings *settings)
 {
@@ -37,8 +53,12 @@ int settings_load(const struct agent_overrides *overrides,
     memset(settings, 0, sizeof(*settings));
     rc = ws_config_load(overrides->config_path, &settings->config, err,
                         sizeof(err));
+    if (rc == 0)
+        rc = ws_config_check_keys(settings->config, SECTION, agent_keys, err,
+                                  sizeof(err));
     if (rc < 0) {
         fprintf(stderr, "ward-agent: %s\n", err);
+        ws_config_destroy(&settings->config);
         return rc;
     }
     const struct ws_config *cfg = settings->config;
@@ -83,7 +103,11 @@ int settings_load(const struct agent_overrides *overrides,
 
     if (*settings->ward) {
         if (ws_validate_code("ward", settings->ward, err, sizeof(err)) < 0) {
-            fprintf(stderr, "ward-agent: %s\n", err);
+            /* From the file or the environment: say which line. */
+            char where[512] = "--ward";
+            if (!overrides->ward)
+                ws_config_where(cfg, SECTION, "ward", where, sizeof where);
+            fprintf(stderr, "ward-agent: %s: %s\n", where, err);
             rc = -EINVAL;
             goto fail;
         }
@@ -177,8 +201,17 @@ int settings_load_catalogue(const struct agent_settings *settings,
                             struct ws_catalogue **out)
 {
     char err[512];
-    const char *path =
-        settings->catalogue ? settings->catalogue : ws_catalogue_default_path();
+    char installed[4096];
+    const char *path = settings->catalogue;
+    if (path == NULL) {
+        int rc = ws_catalogue_default_path(installed, sizeof installed);
+        if (rc < 0) {
+            ws_error("agent", "could not find the catalogue: %s",
+                     strerror(-rc));
+            return rc;
+        }
+        path = installed;
+    }
     int rc = ws_catalogue_load(path, out, err, sizeof(err));
     if (rc < 0)
         ws_error("agent", "could not load catalogue: %s", err);

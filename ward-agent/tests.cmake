@@ -14,3 +14,5 @@ foreach(area ${WS_AGENT_UNIT_TESTS})
     ENVIRONMENT "WARDSYNC_LOG=error;WARDSYNC_CATALOGUE="
     LABELS unit)
 endforeach()
+
+wardsync_test_environment()

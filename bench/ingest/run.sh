@@ -66,8 +66,9 @@ while [ $# -gt 0 ]; do
   esac
   shift
 done
-# The hub finds its migrations and org units in the source tree when run
-# from the top of it (district-hub/settings.c).
+# The build tree's data folder (migrations, catalogue): programs find
+# nothing in the source tree by themselves.
+export WARDSYNC_DATA_DIR="${WARDSYNC_DATA_DIR:-$build/data}"
 cd "$top"
 hub_bin="$build/district-hub/district-hub"
 agent_bin="$build/ward-agent/ward-agent"

@@ -17,15 +17,9 @@
 #include <unistd.h>
 
 #include "wardsync/csv.h"
+#include "wardsync/paths.h"
 #include "wardsync/util.h"
 #include "wardsync/validate.h"
-
-#ifndef WS_DEFAULT_CATALOGUE
-#define WS_DEFAULT_CATALOGUE "/usr/local/share/wardsync/catalogue.csv"
-#endif
-#ifndef WS_SOURCE_CATALOGUE
-#define WS_SOURCE_CATALOGUE "common/data/catalogue.csv"
-#endif
 
 enum record_kind {
     RECORD_GROUP,
@@ -559,13 +553,14 @@ ws_catalogue_form(const struct ws_catalogue *cat, const char *code)
     return NULL;
 }
 
-const char *ws_catalogue_default_path(void)
+int ws_catalogue_default_path(char *out, size_t outlen)
 {
     const char *env = getenv("WARDSYNC_CATALOGUE");
 
-    if (env != NULL && env[0] != '\0')
-        return env;
-    if (access(WS_DEFAULT_CATALOGUE, R_OK) == 0)
-        return WS_DEFAULT_CATALOGUE;
-    return WS_SOURCE_CATALOGUE;
+    if (env != NULL && env[0] != '\0') {
+        if (ws_strlcpy(out, env, outlen) >= outlen)
+            return -ENAMETOOLONG;
+        return 0;
+    }
+    return ws_data_path("catalogue.csv", out, outlen);
 }

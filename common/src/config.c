@@ -3,8 +3,10 @@
  *
  * The file is read into memory first so that a line longer than inih's
  * compiled-in limit (INI_MAX_LINE) is reported instead of being cut
- * silently, then handed to ini_parse_string. Section and key names compare
- * case-insensitively; when a key appears twice, the later value wins.
+ * silently, then handed to ini_parse_stream line by line, so that each
+ * entry knows the line it came from (Debian's inih is built without
+ * INI_HANDLER_LINENO). Section and key names compare case-insensitively;
+ * when a key appears twice, the later value wins.
  */
 #include "wardsync/config.h"
 
@@ -26,13 +28,23 @@ struct config_entry {
     char *section;
     char *key;
     char *value;
+    long line; /* of its last occurrence in the file */
 };
 
 struct ws_config {
+    char *path; /* the file loaded, NULL for none */
     size_t n;
     size_t cap;
     struct config_entry *entries;
     bool out_of_memory;
+};
+
+/* ini_parse_stream's stream and handler argument: the text still to read
+ * and the number of the line last handed to inih. */
+struct parse_state {
+    struct ws_config *cfg;
+    const char *next;
+    long line;
 };
 
 static void set_err(char *err, size_t errlen, const char *fmt, ...)
@@ -62,10 +74,30 @@ static struct config_entry *find_entry(const struct ws_config *cfg,
     return NULL;
 }
 
+/* inih's reader (fgets's contract): the next line of the text, counted. */
+static char *read_line(char *str, int num, void *stream)
+{
+    struct parse_state *st = stream;
+    size_t n = 0;
+
+    if (*st->next == '\0' || num < 2)
+        return NULL;
+    while (st->next[n] != '\0' && n < (size_t)num - 1) {
+        if (st->next[n++] == '\n')
+            break;
+    }
+    memcpy(str, st->next, n);
+    str[n] = '\0';
+    st->next += n;
+    st->line++;
+    return str;
+}
+
 static int on_entry(void *user, const char *section, const char *name,
                     const char *value)
 {
-    struct ws_config *cfg = user;
+    struct parse_state *st = user;
+    struct ws_config *cfg = st->cfg;
     struct config_entry *entry = find_entry(cfg, section, name);
     char *copy = strdup(value);
 
@@ -74,6 +106,7 @@ static int on_entry(void *user, const char *section, const char *name,
     if (entry != NULL) {
         free(entry->value);
         entry->value = copy;
+        entry->line = st->line;
         return 1;
     }
     if (cfg->n == cfg->cap) {
@@ -90,6 +123,7 @@ static int on_entry(void *user, const char *section, const char *name,
     entry->section = strdup(section);
     entry->key = strdup(name);
     entry->value = copy;
+    entry->line = st->line;
     if (entry->section == NULL || entry->key == NULL) {
         free(entry->section);
         free(entry->key);
@@ -213,7 +247,14 @@ int ws_config_load(const char *path, struct ws_config **out, char *err,
     rc = check_line_lengths(path, text, err, errlen);
     if (rc < 0)
         goto fail;
-    rc = ini_parse_string(text, on_entry, cfg);
+    cfg->path = strdup(path);
+    if (cfg->path == NULL) {
+        set_err(err, errlen, "%s: out of memory", path);
+        rc = -ENOMEM;
+        goto fail;
+    }
+    struct parse_state st = {cfg, text, 0};
+    rc = ini_parse_stream(read_line, &st, on_entry, &st);
     if (cfg->out_of_memory || rc == -2) {
         set_err(err, errlen, "%s: out of memory", path);
         rc = -ENOMEM;
@@ -247,6 +288,7 @@ void ws_config_destroy(struct ws_config **cfg)
         free((*cfg)->entries[i].value);
     }
     free((*cfg)->entries);
+    free((*cfg)->path);
     free(*cfg);
     *cfg = NULL;
 }
@@ -291,6 +333,65 @@ const char *ws_config_get(const struct ws_config *cfg, const char *section,
     return def;
 }
 
+int ws_config_where(const struct ws_config *cfg, const char *section,
+                    const char *key, char *out, size_t outlen)
+{
+    char name[256];
+    const struct config_entry *entry;
+    int n;
+
+    if (section == NULL)
+        section = "";
+    if (env_name(section, key, name, sizeof(name)) != NULL) {
+        const char *env = getenv(name);
+        if (env != NULL && env[0] != '\0') {
+            n = snprintf(out, outlen, "environment %s", name);
+            return n < 0 || (size_t)n >= outlen ? -ENAMETOOLONG : 0;
+        }
+    }
+    entry = find_entry(cfg, section, key);
+    if (entry != NULL && entry->value[0] != '\0' && cfg->path != NULL)
+        n = snprintf(out, outlen, "%s:%ld: %s.%s", cfg->path, entry->line,
+                     section, key);
+    else
+        n = snprintf(out, outlen, "%s.%s", section, key);
+    return n < 0 || (size_t)n >= outlen ? -ENAMETOOLONG : 0;
+}
+
+int ws_config_check_keys(const struct ws_config *cfg, const char *section,
+                         const char *const *keys, char *err, size_t errlen)
+{
+    if (cfg == NULL)
+        return 0;
+    for (size_t i = 0; i < cfg->n; i++) {
+        const struct config_entry *e = &cfg->entries[i];
+        const char *where = cfg->path ? cfg->path : "(no file)";
+
+        if (strcasecmp(e->section, section) != 0) {
+            if (e->section[0] == '\0')
+                set_err(err, errlen,
+                        "%s:%ld: key \"%s\" outside any section, want it "
+                        "under [%s]",
+                        where, e->line, e->key, section);
+            else
+                set_err(err, errlen,
+                        "%s:%ld: unknown section [%s] (key \"%s\"), want "
+                        "[%s]",
+                        where, e->line, e->section, e->key, section);
+            return -EINVAL;
+        }
+        bool known = false;
+        for (size_t k = 0; keys[k] != NULL && !known; k++)
+            known = strcasecmp(keys[k], e->key) == 0;
+        if (!known) {
+            set_err(err, errlen, "%s:%ld: unknown key \"%s\" in [%s]", where,
+                    e->line, e->key, section);
+            return -EINVAL;
+        }
+    }
+    return 0;
+}
+
 int ws_config_get_int(const struct ws_config *cfg, const char *section,
                       const char *key, int64_t def, int64_t min, int64_t max,
                       int64_t *out, char *err, size_t errlen)
@@ -309,15 +410,16 @@ int ws_config_get_int(const struct ws_config *cfg, const char *section,
     value = strtoll(text, &end, 10);
     while (*end == ' ' || *end == '\t')
         end++;
+    char where[512];
+    ws_config_where(cfg, section, key, where, sizeof where);
     if (end == text || *end != '\0' || errno == ERANGE) {
-        set_err(err, errlen, "%s.%s: \"%.40s\" is not an integer",
-                section ? section : "", key, text);
+        set_err(err, errlen, "%s: \"%.40s\" is not an integer", where, text);
         return -EINVAL;
     }
     if (value < min || value > max) {
         set_err(err, errlen,
-                "%s.%s: %lld is out of range, want %" PRId64 "..%" PRId64,
-                section ? section : "", key, value, min, max);
+                "%s: %lld is out of range, want %" PRId64 "..%" PRId64, where,
+                value, min, max);
         return -EINVAL;
     }
     *out = value;

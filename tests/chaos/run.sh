@@ -47,6 +47,9 @@ while [ $# -gt 0 ]; do
   shift
 done
 [ ${#scenarios[@]} -gt 0 ] || scenarios=(hub-kill agent-kill pg-restart pg-outage replay net)
+# The build tree's data folder (migrations, catalogue): programs find
+# nothing in the source tree by themselves.
+export WARDSYNC_DATA_DIR="${WARDSYNC_DATA_DIR:-$build/data}"
 
 hub_bin="$build/district-hub/district-hub"
 agent_bin="$build/ward-agent/ward-agent"

@@ -18,6 +18,9 @@ while [ $# -gt 0 ]; do
     *) echo "recount: unknown argument \"$1\"" >&2; exit 2 ;;
   esac
 done
+# The build tree's data folder (migrations, catalogue): programs find
+# nothing in the source tree by themselves.
+export WARDSYNC_DATA_DIR="${WARDSYNC_DATA_DIR:-$build/data}"
 cd "$top"
 started=0
 if ! scripts/pg.sh status >/dev/null 2>&1; then

@@ -203,21 +203,26 @@ static void test_default_path(void **state)
 {
     struct ws_catalogue *cat = NULL;
     char err[256] = "";
-    const char *path;
+    char path[4096];
 
     (void)state;
     setenv("WARDSYNC_CATALOGUE", WS_TEST_DATA "/catalogue_small.csv", 1);
-    assert_string_equal(ws_catalogue_default_path(),
-                        WS_TEST_DATA "/catalogue_small.csv");
+    assert_int_equal(ws_catalogue_default_path(path, sizeof path), 0);
+    assert_string_equal(path, WS_TEST_DATA "/catalogue_small.csv");
     unsetenv("WARDSYNC_CATALOGUE");
-    path = ws_catalogue_default_path();
-    assert_non_null(path);
-    assert_non_null(strstr(path, "catalogue.csv"));
-    /* Installed or source default: either way it loads. */
+    /* Else catalogue.csv in the data folder, never the source tree. */
+    setenv("WARDSYNC_DATA_DIR", WS_TEST_DATA_DIR, 1);
+    assert_int_equal(ws_catalogue_default_path(path, sizeof path), 0);
+    assert_string_equal(path, WS_TEST_DATA_DIR "/catalogue.csv");
     if (ws_catalogue_load(path, &cat, err, sizeof(err)) != 0)
         fail_msg("%s", err);
     assert_int_equal(cat->n_forms, 2);
     ws_catalogue_destroy(&cat);
+    unsetenv("WARDSYNC_DATA_DIR");
+    assert_int_equal(ws_catalogue_default_path(path, sizeof path), 0);
+    assert_null(strstr(path, "common/data"));
+    assert_non_null(strstr(path, "share/wardsync/catalogue.csv"));
+    assert_int_equal(ws_catalogue_default_path(path, 8), -ENAMETOOLONG);
 }
 
 int main(void)

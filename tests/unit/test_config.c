@@ -105,7 +105,7 @@ static void test_get_int(void **state)
 {
     struct ws_config *cfg = load_agent();
     int64_t v = 0;
-    char err[128] = "";
+    char err[512] = "";
 
     (void)state;
     assert_int_equal(ws_config_get_int(cfg, "agent", "batch_size", 1, 1, 10000,
@@ -119,17 +119,22 @@ static void test_get_int(void **state)
     assert_int_equal(ws_config_get_int(cfg, "agent", "batch_size", 1, 1, 100,
                                        &v, err, sizeof(err)),
                      -EINVAL);
-    assert_string_equal(err,
-                        "agent.batch_size: 500 is out of range, want 1..100");
+    /* A bad value names the file, the line and the key. */
+    assert_string_equal(
+        err,
+        AGENT_INI ":6: agent.batch_size: 500 is out of range, want 1..100");
     assert_int_equal(ws_config_get_int(cfg, "agent", "ack_timeout_ms", 1, 1,
                                        100, &v, err, sizeof(err)),
                      -EINVAL);
-    assert_string_equal(err, "agent.ack_timeout_ms: \"not-a-number\" is not an "
-                             "integer");
+    assert_string_equal(err, AGENT_INI ":7: agent.ack_timeout_ms: "
+                                       "\"not-a-number\" is not an integer");
     setenv("WARDSYNC_AGENT_ACK_TIMEOUT_MS", "99999999999999999999", 1);
     assert_int_equal(ws_config_get_int(cfg, "agent", "ack_timeout_ms", 1, 1,
                                        100, &v, err, sizeof(err)),
                      -EINVAL);
+    /* ... or the environment variable it came from. */
+    assert_string_equal(err, "environment WARDSYNC_AGENT_ACK_TIMEOUT_MS: "
+                             "\"99999999999999999999\" is not an integer");
     setenv("WARDSYNC_AGENT_ACK_TIMEOUT_MS", "12abc", 1);
     assert_int_equal(ws_config_get_int(cfg, "agent", "ack_timeout_ms", 1, 1,
                                        100, &v, err, sizeof(err)),
@@ -168,6 +173,83 @@ static void test_load_errors(void **state)
     assert_non_null(strstr(err, "config_long_line.ini:3: line longer than"));
 }
 
+/* The line of a key given twice is that of its later value; a key that
+ * is absent has no line. */
+static void test_where(void **state)
+{
+    struct ws_config *cfg = load_agent();
+    char where[512];
+
+    (void)state;
+    assert_int_equal(ws_config_where(cfg, "hub", "ward", where, sizeof where),
+                     0);
+    assert_string_equal(where, AGENT_INI ":15: hub.ward");
+    assert_int_equal(
+        ws_config_where(cfg, "agent", "inbox_poll_ms", where, sizeof where), 0);
+    assert_string_equal(where, AGENT_INI ":8: agent.inbox_poll_ms");
+    ws_config_where(cfg, "agent", "absent", where, sizeof where);
+    assert_string_equal(where, "agent.absent");
+    assert_int_equal(ws_config_where(cfg, "agent", "absent", where, 8),
+                     -ENAMETOOLONG);
+    ws_config_destroy(&cfg);
+}
+
+static void test_check_keys(void **state)
+{
+    static const char *const agent[] = {
+        "ward",           "hub",           "home",      "batch_size",
+        "ack_timeout_ms", "inbox_poll_ms", "catalogue", NULL};
+    static const char *const agent_hub[] = {"ward",           "hub",
+                                            "home",           "batch_size",
+                                            "ack_timeout_ms", "inbox_poll_ms",
+                                            "catalogue",      "max_frame",
+                                            "database",       NULL};
+    struct ws_config *cfg = load_agent();
+    struct ws_config *none = NULL;
+    char err[512] = "";
+
+    (void)state;
+    /* The [hub] section of the agent's file is not the agent's. */
+    assert_int_equal(ws_config_check_keys(cfg, "agent", agent, err, sizeof err),
+                     -EINVAL);
+    assert_string_equal(err, AGENT_INI ":12: unknown section [hub] (key "
+                                       "\"max_frame\"), want [agent]");
+    ws_config_destroy(&cfg);
+
+    assert_int_equal(ws_config_load(WS_TEST_DATA "/config_unknown_key.ini",
+                                    &cfg, err, sizeof err),
+                     0);
+    assert_int_equal(
+        ws_config_check_keys(cfg, "agent", agent_hub, err, sizeof err),
+        -EINVAL);
+    assert_string_equal(err, WS_TEST_DATA
+                        "/config_unknown_key.ini:4: unknown key \"bach_size\" "
+                        "in [agent]");
+    ws_config_destroy(&cfg);
+
+    assert_int_equal(ws_config_load(WS_TEST_DATA "/config_no_section.ini", &cfg,
+                                    err, sizeof err),
+                     0);
+    assert_int_equal(ws_config_check_keys(cfg, "agent", agent, err, sizeof err),
+                     -EINVAL);
+    assert_string_equal(err, WS_TEST_DATA
+                        "/config_no_section.ini:2: key \"ward\" outside any "
+                        "section, want it under [agent]");
+    ws_config_destroy(&cfg);
+
+    /* Known keys in any case pass, and so does no file at all. */
+    assert_int_equal(
+        ws_config_load(WS_TEST_DATA "/config_known.ini", &cfg, err, sizeof err),
+        0);
+    assert_int_equal(ws_config_check_keys(cfg, "agent", agent, err, sizeof err),
+                     0);
+    ws_config_destroy(&cfg);
+    assert_int_equal(ws_config_load(NULL, &none, err, sizeof err), 0);
+    assert_int_equal(
+        ws_config_check_keys(none, "agent", agent, err, sizeof err), 0);
+    ws_config_destroy(&none);
+}
+
 static void test_null_path(void **state)
 {
     struct ws_config *cfg = NULL;
@@ -187,6 +269,7 @@ int main(void)
         cmocka_unit_test(test_values),       cmocka_unit_test(test_defaults),
         cmocka_unit_test(test_env_override), cmocka_unit_test(test_get_int),
         cmocka_unit_test(test_load_errors),  cmocka_unit_test(test_null_path),
+        cmocka_unit_test(test_where),        cmocka_unit_test(test_check_keys),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

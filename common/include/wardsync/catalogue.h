@@ -65,8 +65,10 @@ void ws_catalogue_destroy(struct ws_catalogue **cat);
 const struct ws_catalogue_form *
 ws_catalogue_form(const struct ws_catalogue *cat, const char *code);
 
-/* Path of the default catalogue: $WARDSYNC_CATALOGUE if set, else the
- * installed or source-tree default compiled in (WS_DEFAULT_CATALOGUE). */
-const char *ws_catalogue_default_path(void);
+/* Writes the path of the default catalogue into out: $WARDSYNC_CATALOGUE
+ * if set and not empty, else catalogue.csv in the data folder (paths.h:
+ * share/wardsync under the install prefix, or $WARDSYNC_DATA_DIR).
+ * Returns 0 or a negative errno (-ENAMETOOLONG). */
+int ws_catalogue_default_path(char *out, size_t outlen);
 
 #endif

@@ -33,9 +33,25 @@ const char *ws_config_get(const struct ws_config *cfg, const char *section,
                           const char *key, const char *def);
 
 /* Integer value in [min, max]; returns 0 and sets *out (def when absent), or
- * -EINVAL with "section.key: reason" in err. */
+ * -EINVAL with "WHERE: reason" in err, WHERE as ws_config_where. */
 int ws_config_get_int(const struct ws_config *cfg, const char *section,
                       const char *key, int64_t def, int64_t min, int64_t max,
                       int64_t *out, char *err, size_t errlen);
+
+/* Writes where the value of section.key comes from into out, for messages:
+ * "FILE:LINE: section.key" from the file, "environment WARDSYNC_S_K" from
+ * the environment, else "section.key". Returns 0 or -ENAMETOOLONG (out then
+ * holds a cut text). */
+int ws_config_where(const struct ws_config *cfg, const char *section,
+                    const char *key, char *out, size_t outlen);
+
+/* Checks that every entry of the file is in section and one of keys (a
+ * NULL-terminated list, compared case-insensitively): a misspelt key is an
+ * error, not a silent default. Returns 0, or -EINVAL with
+ * "FILE:LINE: unknown key \"k\" in [section]" (or the unknown section) in
+ * err. The environment is not checked: it holds other programs' variables
+ * too. */
+int ws_config_check_keys(const struct ws_config *cfg, const char *section,
+                         const char *const *keys, char *err, size_t errlen);
 
 #endif
