@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "metrics.h"
 #include "wardsync/catalogue.h"
 #include "wardsync/codec.h"
 #include "wardsync/config.h"
@@ -58,6 +59,14 @@ int settings_load(const char *config_path, const char *database,
     if (rc == 0)
         rc = ws_config_get_int(out->config, "hub", "group_commit_ms", 2, 0,
                                1000, &out->group_commit_ms, err, errlen);
+    if (rc == 0)
+        rc = ws_config_get_int(out->config, "hub", "listen_backlog",
+                               HUB_DEFAULT_LISTEN_BACKLOG, 1, 65535,
+                               &out->listen_backlog, err, errlen);
+    if (rc == 0)
+        rc = ws_config_get_int(out->config, "hub", "summary_interval_s",
+                               HUB_DEFAULT_SUMMARY_INTERVAL_S, 0, 86400,
+                               &out->summary_interval_s, err, errlen);
     if (rc < 0) {
         settings_release(out);
         return -EINVAL;
@@ -70,6 +79,8 @@ int settings_load(const char *config_path, const char *database,
         default_path(WS_HUB_SOURCE_ORG_UNITS, WS_HUB_INSTALL_ORG_UNITS));
     out->catalogue = ws_config_get(out->config, "hub", "catalogue",
                                    ws_catalogue_default_path());
+    out->metrics_endpoint = ws_config_get(
+        out->config, "hub", "metrics_endpoint", METRICS_DEFAULT_ENDPOINT);
     out->secret_key = ws_config_get(out->config, "hub", "secret_key", NULL);
     out->hub_role_password_file =
         ws_config_get(out->config, "hub", "hub_role_password_file", NULL);

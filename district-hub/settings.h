@@ -16,6 +16,10 @@
 #define HUB_DEFAULT_DATABASE                                                   \
     "host=127.0.0.1 port=54329 dbname=wardsync user=wardsync_owner"
 #define HUB_DEFAULT_INGEST "tcp://*:7401"
+/* Sized for a few thousand agents connecting at once (libzmq's own
+ * default is 100). */
+#define HUB_DEFAULT_LISTEN_BACKLOG 4096
+#define HUB_DEFAULT_SUMMARY_INTERVAL_S 60
 
 /* Every string points into the loaded config, the environment, argv or a
  * literal; all stay valid until settings_release. */
@@ -27,6 +31,14 @@ struct hub_settings {
     /* Group commit: once batches are arriving faster than one commit each,
      * wait up to this long for more before committing them together. */
     int64_t group_commit_ms;
+    /* ZMQ_BACKLOG of the ingest and pull endpoints: connections the
+     * kernel queues before the hub accepts them (capped by
+     * net.core.somaxconn). */
+    int64_t listen_backlog;
+    /* Seconds between the info-level summary lines of "run"; 0: none. */
+    int64_t summary_interval_s;
+    /* "HOST:PORT" of the Prometheus metrics endpoint, or "none". */
+    const char *metrics_endpoint;
     const char *sql_dir;    /* folder of NNN_name.sql migrations */
     const char *org_units;  /* org_units.csv */
     const char *catalogue;  /* catalogue.csv */
