@@ -13,11 +13,13 @@ packages=(
   libinih-dev                               # INI configuration
   libcsv-dev                                # RFC 4180 CSV import
   libjansson-dev                            # JSON output
+  libmicrohttpd-dev                         # hub metrics endpoint (HTTP)
   libcmocka-dev                             # tests
   libglpk-dev                               # publication-rule auditor (tests/audit)
   valgrind                                  # leak check of the unit suite
   clang libclang-rt-14-dev                  # libFuzzer targets (make fuzz)
   docker-compose                            # checks docker-compose.yml (config only)
+  prometheus                                # promtool: lints the metrics text (tests)
   util-linux procps                         # runuser, pkill in scripts
   iproute2 nftables                         # fault suite: namespaces, packet loss
   chromium fonts-noto-core python3          # report test: headless browser, Vietnamese glyphs
