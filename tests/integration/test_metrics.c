@@ -573,6 +573,40 @@ static void test_listen_backlog_on_both_endpoints(void **state)
     }
 }
 
+/* Runs a second hub (insecure, no pull endpoint) with the given metrics
+ * endpoint and returns its exit status; its output in *out. */
+static int second_hub(const char *metrics, char **out)
+{
+    char setting[128];
+    snprintf(setting, sizeof setting, "WARDSYNC_HUB_METRICS_ENDPOINT=%s",
+             metrics);
+    const char *extra[] = {setting, "WARDSYNC_HUB_PULL=none", NULL};
+    const char *argv[] = {
+        it_hub_bin,   "--database", env.hub_conninfo,    "run",
+        "--insecure", "--ingest",   "tcp://127.0.0.1:*", NULL};
+    return it_run(argv, extra, 60, out);
+}
+
+/* A metrics port already taken stops the start (no hub whose monitoring
+ * would scrape another process); an endpoint that is not HOST:PORT is a
+ * usage error naming the setting. */
+static void test_bad_metrics_endpoint_stops_the_start(void **state)
+{
+    (void)state;
+    char taken[64];
+    snprintf(taken, sizeof taken, "127.0.0.1:%d", metrics_port);
+    char *out = NULL;
+    assert_int_equal(second_hub(taken, &out), 3);
+    if (!strstr(out, "could not serve metrics on hub.metrics_endpoint"))
+        fail_msg("unexpected output:\n%s", out);
+    free(out);
+    out = NULL;
+    assert_int_equal(second_hub("localhost:9741", &out), 2);
+    if (!strstr(out, "hub.metrics_endpoint \"localhost:9741\""))
+        fail_msg("unexpected output:\n%s", out);
+    free(out);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -582,6 +616,7 @@ int main(void)
         cmocka_unit_test(test_other_paths_are_not_found),
         cmocka_unit_test(test_summary_line_instead_of_batch_lines),
         cmocka_unit_test(test_listen_backlog_on_both_endpoints),
+        cmocka_unit_test(test_bad_metrics_endpoint_stops_the_start),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
