@@ -3,6 +3,7 @@
 # (none runs on the build machines): what can be checked here, is.
 #   - docker-compose config accepts the file, with the city profile too;
 #   - it holds no default password: without WARDSYNC_DB_PASSWORD it refuses;
+#   - .env and var/ (passwords) stay out of the image's build context;
 #   - every folder a service mounts a volume on is created and owned by
 #     the service user in the Dockerfile (a fresh volume takes that owner);
 #   - every shared library the programs link is a package the runtime
@@ -39,6 +40,11 @@ grep -q WARDSYNC_DB_PASSWORD <<<"$out" ||
 docker-compose --env-file "$top/.env.example" -f "$compose" config -q \
   2>/dev/null && fail ".env.example holds a password: it must be filled in"
 echo "docker-compose config: ok (no default password)"
+# Secrets and local state stay out of the build context (COPY . .).
+for pattern in .env var; do
+  grep -qx "$pattern" "$top/.dockerignore" ||
+    fail ".dockerignore does not exclude $pattern: COPY . . would send it to the build"
+done
 
 # Volume targets the image must create and own.
 config=$(WARDSYNC_DB_PASSWORD=config-check dc --profile city config)
