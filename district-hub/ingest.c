@@ -39,6 +39,7 @@
 #include <zmq.h>
 
 #include "envelope.h"
+#include "metrics.h"
 #include "core/principal.h"
 #include "db/conn.h"
 #include "db/ingest.h"
@@ -128,6 +129,7 @@ struct pending {
     Wardsync__V1__Batch *batch;
     char ward[80];
     char reject[512];
+    int64_t received_us;           /* when its frame was read */
     size_t done;                   /* events written by earlier groups */
     bool taken;                    /* some group has written a slice */
     struct db_ingest_result total; /* of the slices written so far */
@@ -167,6 +169,7 @@ static void send_error_ack(struct ingest *in, struct envelope *env,
     ack.refusal = refusal;
     ack.retry_after_ms = retry_after_ms;
     ack.error = (char *)error;
+    metrics_batch_refused((int)refusal);
     send_ack(in, env, &ack);
 }
 
@@ -328,7 +331,7 @@ static uint32_t busy_retry_ms(struct ingest *in)
  * the batch and the envelope's parts), or answers a refusal at once. */
 static void admit_batch(struct ingest *in, struct envelope *env,
                         Wardsync__V1__Batch **batch_in, const char *user_id,
-                        const char *key_z85)
+                        const char *key_z85, int64_t received_us)
 {
     const Wardsync__V1__Batch *batch = *batch_in;
     char reason[512], err[1024], reject[512] = "";
@@ -391,7 +394,9 @@ static void admit_batch(struct ingest *in, struct envelope *env,
     *batch_in = NULL;
     ws_strlcpy(p->ward, ward, sizeof p->ward);
     ws_strlcpy(p->reject, reject, sizeof p->reject);
+    p->received_us = received_us;
     in->group_events += batch->n_events;
+    metrics_unit_contact(ward, batch->backlog);
 }
 
 /* Answers one batch of a committed group. */
@@ -430,21 +435,29 @@ static void answer_batch(struct ingest *in, struct pending *p,
     ack.n_outcomes = result->n_outcomes;
     ack.outcomes = pointers;
 
-    if (result->error[0])
+    /* Per batch: debug only, the summary line of server.c says how many
+     * at info (a line a batch is gigabytes a day at 600 agents). */
+    if (result->error[0]) {
         ws_warn(MODULE,
                 "batch refused ward=%s agent_instance=%s events=%zu "
                 "committed_through=%" PRIu64 " reason=%s",
                 ward, batch->agent_instance, batch->n_events,
                 result->committed_through, result->error);
-    else
-        ws_log(batch->n_events ? WS_LOG_INFO : WS_LOG_DEBUG, MODULE,
-               "batch committed ward=%s agent_instance=%s events=%zu "
-               "accepted=%zu duplicate=%zu conflict=%zu rejected=%zu "
-               "committed_through=%" PRIu64,
-               ward, batch->agent_instance, batch->n_events, result->accepted,
-               result->duplicates, result->conflicts, result->rejected,
-               result->committed_through);
+        metrics_batch_refused((int)ack.refusal);
+    } else {
+        ws_debug(MODULE,
+                 "batch committed ward=%s agent_instance=%s events=%zu "
+                 "accepted=%zu duplicate=%zu conflict=%zu rejected=%zu "
+                 "committed_through=%" PRIu64,
+                 ward, batch->agent_instance, batch->n_events, result->accepted,
+                 result->duplicates, result->conflicts, result->rejected,
+                 result->committed_through);
+        metrics_batch_committed(result->accepted, result->duplicates,
+                                result->conflicts, result->rejected);
+    }
     send_ack(in, &p->env, &ack);
+    if (!result->error[0])
+        metrics_ack_latency(ws_monotonic_us() - p->received_us);
 
 out:
     free(pointers);
@@ -564,6 +577,8 @@ static void commit_group(struct ingest *in)
     else
         snprintf(err, sizeof err, "database connection lost");
     int64_t took_us = ws_monotonic_us() - started_us;
+    if (rc == 0)
+        metrics_commit_time(took_us);
     for (size_t t = 0; rc == 0 && t < n; t++) {
         struct pending *p = &in->group[take[t]];
         const struct db_ingest_result *r = &in->items[t].result;
@@ -641,6 +656,7 @@ static int handle_message(struct ingest *in)
             ws_warn(MODULE, "could not receive: %s", zmq_strerror(errno));
         return 0;
     }
+    int64_t received_us = ws_monotonic_us();
     zmq_msg_t *payload = envelope_payload(&env);
     if (!payload) {
         ws_log_limited(
@@ -675,7 +691,8 @@ static int handle_message(struct ingest *in)
     /* Metadata of the connection rides on every frame it sent. */
     admit_batch(in, &env, &batch,
                 in->insecure ? NULL : zmq_msg_gets(payload, "User-Id"),
-                in->insecure ? NULL : zmq_msg_gets(payload, ZAP_PROPERTY_KEY));
+                in->insecure ? NULL : zmq_msg_gets(payload, ZAP_PROPERTY_KEY),
+                received_us);
     if (batch)
         wardsync__v1__batch__free_unpacked(batch, NULL);
 

@@ -45,6 +45,7 @@
 #include "db/conn.h"
 #include "db/read.h"
 #include "envelope.h"
+#include "metrics.h"
 #include "wardsync/codec.h"
 #include "wardsync/config.h"
 #include "wardsync/log.h"
@@ -388,6 +389,7 @@ static void serve(struct pull_server *ps, struct envelope *env,
                    "rotations)");
         return;
     }
+    metrics_pull_request(dataset);
     if (scope[0] &&
         ws_validate_code("scope", scope, reason, sizeof reason) != 0) {
         send_error(ps, env, dataset, reason);
@@ -547,7 +549,8 @@ static int set_int(void *socket, int option, int value, const char *name)
 
 /* Every option of the pull socket, in one place, CURVE included (keys not
  * NULL): the ZAP handler then sets the User-Id that pull_authorise reads. */
-static int pull_socket_setup(void *socket, const struct ws_keypair *keys)
+static int pull_socket_setup(void *socket, const struct ws_keypair *keys,
+                             int backlog)
 {
     char err[512];
     if (keys && zap_server_socket_setup(socket, keys, err, sizeof err) < 0) {
@@ -558,7 +561,8 @@ static int pull_socket_setup(void *socket, const struct ws_keypair *keys)
     int64_t max = PULL_MAX_REQUEST;
     if (set_int(socket, ZMQ_LINGER, PULL_LINGER_MS, "ZMQ_LINGER") ||
         set_int(socket, ZMQ_ROUTER_MANDATORY, 1, "ZMQ_ROUTER_MANDATORY") ||
-        set_int(socket, ZMQ_SNDHWM, PULL_SNDHWM, "ZMQ_SNDHWM"))
+        set_int(socket, ZMQ_SNDHWM, PULL_SNDHWM, "ZMQ_SNDHWM") ||
+        set_int(socket, ZMQ_BACKLOG, backlog, "ZMQ_BACKLOG"))
         return -1;
     if (zmq_setsockopt(socket, ZMQ_MAXMSGSIZE, &max, sizeof max) != 0) {
         ws_error(MODULE, "could not set ZMQ_MAXMSGSIZE: %s",
@@ -616,7 +620,7 @@ int pull_start(void *ctx, const struct hub_settings *settings,
         free(ps);
         return -EIO;
     }
-    if (pull_socket_setup(ps->socket, keys) < 0)
+    if (pull_socket_setup(ps->socket, keys, (int)settings->listen_backlog) < 0)
         goto fail;
     if (keys && zap_monitor_start(ctx, ps->socket, "pull", &ps->monitor) < 0)
         goto fail;

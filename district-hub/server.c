@@ -1,7 +1,8 @@
 /*
  * server.c - "district-hub run" (contract in server.h): the ZeroMQ
  * context, the ZAP handler, the ingest ROUTER and its handshake monitor,
- * the pull endpoint's thread, signals, and the loop that steps the ingest.
+ * the pull endpoint's thread, the metrics endpoint, signals, and the loop
+ * that steps the ingest and logs its summary.
  * It reads top to bottom: set up in the order safety needs (the ZAP
  * handler before any CURVE socket), loop, tear down in reverse.
  */
@@ -17,6 +18,7 @@
 #include <zmq.h>
 
 #include "ingest.h"
+#include "metrics.h"
 #include "migrate.h"
 #include "notify.h"
 #include "pull.h"
@@ -57,7 +59,7 @@ static int set_int_option(void *socket, int option, int value, const char *name)
 /* Creates, configures and binds the ROUTER, a CURVE server when keys is
  * not NULL. Returns 0, -EDOM (an endpoint ZeroMQ cannot bind) or -EIO. */
 static int open_socket(void *ctx, const char *endpoint, int64_t max_frame,
-                       const struct ws_keypair *keys, void **out)
+                       int backlog, const struct ws_keypair *keys, void **out)
 {
     void *socket = zmq_socket(ctx, ZMQ_ROUTER);
     if (!socket) {
@@ -74,7 +76,8 @@ static int open_socket(void *ctx, const char *endpoint, int64_t max_frame,
         set_int_option(socket, ZMQ_HEARTBEAT_TIMEOUT,
                        INGEST_HEARTBEAT_TIMEOUT_MS, "ZMQ_HEARTBEAT_TIMEOUT") ||
         set_int_option(socket, ZMQ_HEARTBEAT_TTL, INGEST_HEARTBEAT_TIMEOUT_MS,
-                       "ZMQ_HEARTBEAT_TTL"))
+                       "ZMQ_HEARTBEAT_TTL") ||
+        set_int_option(socket, ZMQ_BACKLOG, backlog, "ZMQ_BACKLOG"))
         goto fail_socket;
     if (zmq_setsockopt(socket, ZMQ_MAXMSGSIZE, &max_frame, sizeof max_frame)) {
         ws_error(MODULE, "could not set ZMQ_MAXMSGSIZE: %s",
@@ -99,8 +102,9 @@ static int open_socket(void *ctx, const char *endpoint, int64_t max_frame,
     size_t bound_len = sizeof bound;
     if (zmq_getsockopt(socket, ZMQ_LAST_ENDPOINT, bound, &bound_len) != 0)
         ws_strlcpy(bound, endpoint, sizeof bound);
-    ws_info(MODULE, "ingest endpoint=%s max_frame=%" PRId64 " curve=%s", bound,
-            max_frame, keys ? "on" : "off");
+    ws_info(MODULE,
+            "ingest endpoint=%s max_frame=%" PRId64 " backlog=%d curve=%s",
+            bound, max_frame, backlog, keys ? "on" : "off");
     *out = socket;
     return 0;
 
@@ -119,6 +123,21 @@ static void install_signal_handlers(void)
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
+}
+
+/* The info line that stands for the per-batch ones (those are debug): what
+ * the last interval brought. */
+static void log_summary(int64_t interval_s)
+{
+    struct metrics_summary s;
+    metrics_summary_take(&s);
+    ws_info(
+        MODULE,
+        "summary seconds=%" PRId64 " batches=%" PRIu64 " events=%" PRIu64
+        " duplicates=%" PRIu64 " conflicts=%" PRIu64 " rejected=%" PRIu64
+        " refused_batches=%" PRIu64 " slowest_commit_ms=%.1f agents=%" PRId64,
+        interval_s, s.batches, s.events, s.duplicates, s.conflicts, s.rejected,
+        s.refused, (double)s.slowest_commit_us / 1000.0, s.agents);
 }
 
 static void sleep_ms(int64_t ms)
@@ -175,7 +194,8 @@ int server_run(const struct hub_settings *settings, const char *endpoint,
         goto out_ctx;
     }
     rc = open_socket(ctx, endpoint ? endpoint : settings->ingest,
-                     settings->max_frame, insecure ? NULL : &keys, &socket);
+                     settings->max_frame, (int)settings->listen_backlog,
+                     insecure ? NULL : &keys, &socket);
     if (rc < 0)
         goto out_zap;
     if (!insecure && zap_monitor_start(ctx, socket, "ingest", &monitor) < 0) {
@@ -193,12 +213,26 @@ int server_run(const struct hub_settings *settings, const char *endpoint,
     rc = pull_start(ctx, settings, insecure ? NULL : &keys, &pull);
     if (rc < 0)
         goto out_ingest;
+    struct metrics_server *metrics = NULL;
+    rc = metrics_start(settings->metrics_endpoint, &metrics, err, sizeof err);
+    if (rc < 0) {
+        ws_error(MODULE, "%s", err);
+        goto out_pull;
+    }
 
     install_signal_handlers();
     notify_ready();
+    int64_t summary_ms = settings->summary_interval_s * 1000;
+    int64_t next_summary = ws_monotonic_ms() + summary_ms;
     while (!stop_requested) {
         notify_watchdog();
-        if (!ingest_database_up(in)) {
+        if (summary_ms > 0 && ws_monotonic_ms() >= next_summary) {
+            log_summary(settings->summary_interval_s);
+            next_summary = ws_monotonic_ms() + summary_ms;
+        }
+        bool up = ingest_database_up(in);
+        metrics_database_up(up);
+        if (!up) {
             int64_t wait = ingest_database_retry_ms(in);
             sleep_ms(wait > 200 ? 200 : wait < 50 ? 50 : wait);
             continue;
@@ -221,6 +255,8 @@ int server_run(const struct hub_settings *settings, const char *endpoint,
         ws_info(MODULE, "stopping on signal");
     notify_stopping();
 
+    metrics_stop(&metrics);
+out_pull:
     pull_stop(&pull); /* its own thread: see pull.h */
 out_ingest:
     ingest_close(&in);

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "metrics.h"
 #include "wardsync/catalogue.h"
 #include "wardsync/codec.h"
 #include "wardsync/config.h"
@@ -30,6 +31,9 @@ static const char *const hub_keys[] = {"database",
                                        "max_frame",
                                        "group_commit_ms",
                                        "max_waiting_events",
+                                       "listen_backlog",
+                                       "summary_interval_s",
+                                       "metrics_endpoint",
                                        "sql_dir",
                                        "org_units",
                                        "petition_rules",
@@ -72,6 +76,14 @@ int settings_load(const char *config_path, const char *database,
         rc = ws_config_get_int(out->config, "hub", "max_waiting_events",
                                HUB_DEFAULT_MAX_WAITING_EVENTS, 1, 1000000,
                                &out->max_waiting_events, err, errlen);
+    if (rc == 0)
+        rc = ws_config_get_int(out->config, "hub", "listen_backlog",
+                               HUB_DEFAULT_LISTEN_BACKLOG, 1, 65535,
+                               &out->listen_backlog, err, errlen);
+    if (rc == 0)
+        rc = ws_config_get_int(out->config, "hub", "summary_interval_s",
+                               HUB_DEFAULT_SUMMARY_INTERVAL_S, 0, 86400,
+                               &out->summary_interval_s, err, errlen);
     if (rc < 0) {
         settings_release(out);
         return -EINVAL;
@@ -94,6 +106,8 @@ int settings_load(const char *config_path, const char *database,
         out->installed.catalogue[0] = '\0';
     out->catalogue = ws_config_get(out->config, "hub", "catalogue",
                                    out->installed.catalogue);
+    out->metrics_endpoint = ws_config_get(
+        out->config, "hub", "metrics_endpoint", METRICS_DEFAULT_ENDPOINT);
     out->secret_key = ws_config_get(out->config, "hub", "secret_key", NULL);
     out->hub_role_password_file =
         ws_config_get(out->config, "hub", "hub_role_password_file", NULL);

@@ -17,6 +17,10 @@
     "host=127.0.0.1 port=54329 dbname=wardsync user=wardsync_owner"
 #define HUB_DEFAULT_INGEST "tcp://*:7401"
 #define HUB_DEFAULT_MAX_WAITING_EVENTS 50000
+/* Sized for a few thousand agents connecting at once (libzmq's own
+ * default is 100). */
+#define HUB_DEFAULT_LISTEN_BACKLOG 4096
+#define HUB_DEFAULT_SUMMARY_INTERVAL_S 60
 
 /* Every string points into the loaded config, the environment, argv or a
  * literal; all stay valid until settings_release. */
@@ -32,6 +36,14 @@ struct hub_settings {
      * a batch of an agent that already has one waiting is answered "hub
      * busy" with retry_after_ms (docs/DESIGN.md §4). */
     int64_t max_waiting_events;
+    /* ZMQ_BACKLOG of the ingest and pull endpoints: connections the
+     * kernel queues before the hub accepts them (capped by
+     * net.core.somaxconn). */
+    int64_t listen_backlog;
+    /* Seconds between the info-level summary lines of "run"; 0: none. */
+    int64_t summary_interval_s;
+    /* "HOST:PORT" of the Prometheus metrics endpoint, or "none". */
+    const char *metrics_endpoint;
     const char *sql_dir;        /* folder of NNN_name.sql migrations */
     const char *org_units;      /* org_units.csv */
     const char *petition_rules; /* petition_rules.csv */

@@ -23,6 +23,7 @@
 #include "db/conn.h"
 #include "db/keys.h"
 #include "core/principal.h"
+#include "metrics.h"
 #include "wardsync/log.h"
 #include "wardsync/util.h"
 
@@ -232,8 +233,10 @@ static void handle_zap_request(struct zap *zap)
         zap_reply(zap->socket, &frames[1], "400", why, "", NULL);
         goto out;
     }
-    ws_info(MODULE, "connection accepted peer=%s principal=%s key=%s", address,
-            principal, key);
+    /* Debug: one line a connection is noise with thousands of agents; the
+     * metrics count the connections (metrics.h). */
+    ws_debug(MODULE, "connection accepted peer=%s principal=%s key=%s", address,
+             principal, key);
     zap_reply(zap->socket, &frames[1], "200", "OK", principal, key);
 
 out:
@@ -388,7 +391,19 @@ struct zap_monitor {
     atomic_bool stop;
     /* One limit per kind of refusal, so a flood of one hides no other. */
     struct ws_log_limit auth_limit, mismatch_limit, crypto_limit, other_limit;
+    /* Handshakes that succeeded, that failed, and sessions that ended
+     * (failed handshakes included: libzmq reports both for those). */
+    int64_t succeeded, failed, disconnected;
 };
+
+/* Authenticated connections open now: every session that ends after its
+ * handshake failed was reported as a failure just before, so the others
+ * ended connections that had succeeded. */
+static void count_connections(struct zap_monitor *m)
+{
+    int64_t open = m->succeeded - (m->disconnected - m->failed);
+    metrics_connections(m->name, open > 0 ? open : 0);
+}
 
 static const char *protocol_error_name(uint32_t value)
 {
@@ -409,8 +424,8 @@ static const char *protocol_error_name(uint32_t value)
     }
 }
 
-/* Logs one monitor event: a frame of event id (2 bytes) and value (4),
- * then a frame with the endpoint. */
+/* Counts one monitor event, and logs it when it is a refusal: a frame of
+ * event id (2 bytes) and value (4), then a frame with the endpoint. */
 static void log_event(struct zap_monitor *m, zmq_msg_t *event,
                       zmq_msg_t *address)
 {
@@ -421,6 +436,16 @@ static void log_event(struct zap_monitor *m, zmq_msg_t *event,
     uint32_t value;
     memcpy(&id, data, sizeof id);
     memcpy(&value, data + 2, sizeof value);
+    if (id == ZMQ_EVENT_HANDSHAKE_SUCCEEDED || id == ZMQ_EVENT_DISCONNECTED) {
+        if (id == ZMQ_EVENT_HANDSHAKE_SUCCEEDED)
+            m->succeeded++;
+        else
+            m->disconnected++;
+        count_connections(m);
+        return;
+    }
+    m->failed++;
+    count_connections(m);
     char where[128];
     frame_text(address, where, sizeof where);
     if (id == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH)
@@ -497,7 +522,9 @@ int zap_monitor_start(void *ctx, void *socket, const char *name,
     if (zmq_socket_monitor(socket, endpoint,
                            ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL |
                                ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
-                               ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) != 0) {
+                               ZMQ_EVENT_HANDSHAKE_FAILED_AUTH |
+                               ZMQ_EVENT_HANDSHAKE_SUCCEEDED |
+                               ZMQ_EVENT_DISCONNECTED) != 0) {
         ws_error(MODULE, "could not monitor %s socket: %s", name,
                  zmq_strerror(errno));
         goto fail_monitor;

@@ -76,7 +76,10 @@ int zap_load_hub_keys(const struct hub_settings *settings,
 
 /* Handshake failures never reach the application (no CURVE, wrong server
  * key, refused key): a monitor logs each, naming the endpoint (name:
- * "ingest", "pull"), rate-limited per kind of failure. */
+ * "ingest", "pull"), rate-limited per kind of failure. It also keeps the
+ * number of authenticated connections open on the socket for the metrics
+ * (metrics_connections(name, n), metrics.h): handshakes that succeeded
+ * less the sessions that ended after one. */
 struct zap_monitor;
 
 /* Starts monitoring socket's handshake failures on a thread of its own,

@@ -29,6 +29,7 @@ build=(
   libcsv-dev                                # RFC 4180 CSV import
   libjansson-dev                            # JSON output
   libsystemd-dev                            # sd_notify: the hub's readiness, watchdog
+  libmicrohttpd-dev                         # hub metrics endpoint (HTTP)
   libcmocka-dev                             # tests (built with everything)
   libglpk-dev                               # publication-rule auditor (tests/audit)
   help2man                                  # man pages from --help
@@ -44,6 +45,7 @@ test=(
   clang libclang-rt-14-dev                  # libFuzzer targets (make fuzz)
   clang-format                              # format check (.ci/run)
   docker-compose                            # checks docker-compose.yml (config only)
+  prometheus                                # promtool: lints the metrics text (tests)
   iproute2 nftables                         # fault suite: namespaces, packet loss
   chromium fonts-noto-core python3          # report test: headless browser, Vietnamese glyphs
   lintian fakeroot dpkg-dev                 # make deb and its test: lintian, dpkg-shlibdeps

@@ -21,13 +21,8 @@ export WARDSYNC_TEST_DATABASE
 export WARDSYNC_TEST_HUB_PASSWORD_FILE="${WARDSYNC_VAR:-$top/var}/pg/hub.password"
 export WARDSYNC_TEST_CITY_PASSWORD_FILE="${WARDSYNC_VAR:-$top/var}/pg/city.password"
 
-echo "== docker-compose.yml"
-if command -v docker-compose >/dev/null; then
-  docker-compose -f docker-compose.yml config -q
-  echo "docker-compose config: ok"
-else
-  echo "docker-compose not installed" >&2; exit 1
-fi
+echo "== docker-compose.yml and Dockerfile"
+"$top/tests/docker/check.sh" "$build"
 
 echo "== ctest"
 # The independent recount (tests/recount, label recount) is not part of

@@ -250,7 +250,7 @@ copy_rate=$(sed -n 's/.*copy_events_per_s=\([0-9]*\).*/\1/p' <<<"$copy_out")
 commit_p99=$(sed -n 's/.*db_commit_p99_ms=\([0-9.]*\).*/\1/p' <<<"$copy_out")
 
 say "(b) wardsync end to end: 15 agents draining through the hub"
-WARDSYNC_HUB_PULL=none "$hub_bin" --database "$db" run --insecure --ingest "$endpoint" >"$work/hub.log" 2>&1 &
+WARDSYNC_HUB_PULL=none WARDSYNC_HUB_METRICS_ENDPOINT=none "$hub_bin" --database "$db" run --insecure --ingest "$endpoint" >"$work/hub.log" 2>&1 &
 hub_pid=$!
 for _ in $(seq 1 100); do grep -q 'endpoint=' "$work/hub.log" && break; sleep 0.1; done
 grep -q 'endpoint=' "$work/hub.log" ||
@@ -332,7 +332,7 @@ if [ "$pulls" -eq 1 ]; then
   say "(d) pulls beside ingest: the hub again, with its pull endpoint on loopback"
   stop_pids "$hub_pid"
   pull_ep="tcp://127.0.0.1:$(( 30000 + RANDOM % 20000 ))"
-  WARDSYNC_HUB_PULL="$pull_ep" "$hub_bin" --database "$db" run --insecure --ingest "$endpoint" >"$work/hub-pulls.log" 2>&1 &
+  WARDSYNC_HUB_PULL="$pull_ep" WARDSYNC_HUB_METRICS_ENDPOINT=none "$hub_bin" --database "$db" run --insecure --ingest "$endpoint" >"$work/hub-pulls.log" 2>&1 &
   hub_pid=$!
   for _ in $(seq 1 100); do grep -q 'pull endpoint=' "$work/hub-pulls.log" && break; sleep 0.1; done
   grep -q 'pull endpoint=' "$work/hub-pulls.log" ||

@@ -132,13 +132,15 @@ endpoint="tcp://127.0.0.1:$port"
 
 admin_sql() { psql "${owner/dbname=wardsync/dbname=postgres}" -qAtX -v ON_ERROR_STOP=1 -c "SET client_min_messages = warning" -c "$1"; }
 
-# The pull endpoint is not bound (WARDSYNC_HUB_PULL=none): by default it is
-# tcp://*:7402, which a second hub on the machine (another fault run, the
-# demo) would hold, and this hub would then not start.
+# The pull and metrics endpoints are not bound (=none): by default they are
+# tcp://*:7402 and 127.0.0.1:9741, which a second hub on the machine
+# (another fault run, the demo) would hold, and this hub would then not
+# start.
 start_hub() {
   local ep=$endpoint
   [ $net_mode -eq 1 ] && ep="tcp://$net_hub:$port"
-  WARDSYNC_HUB_PULL=none "$hub_bin" --database "$db" run --insecure --ingest "$ep" \
+  WARDSYNC_HUB_PULL=none WARDSYNC_HUB_METRICS_ENDPOINT=none \
+    "$hub_bin" --database "$db" run --insecure --ingest "$ep" \
     >>"$work/logs/hub.log" 2>&1 &
   hub_pid=$!
 }

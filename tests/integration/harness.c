@@ -433,9 +433,10 @@ pid_t it_start_hub_mode(struct it_env *env, const char *endpoint, bool insecure,
         snprintf(log_out, log_outlen, "%s", log);
     snprintf(secret_env, sizeof secret_env, "WARDSYNC_HUB_SECRET_KEY=%s_secret",
              env->hub_key);
-    /* The pull endpoint on a free port: tests run in parallel. */
+    /* The pull and metrics endpoints on free ports: tests run in
+     * parallel. */
     const char *extra[] = {secret_env, "WARDSYNC_HUB_PULL=tcp://127.0.0.1:*",
-                           NULL};
+                           "WARDSYNC_HUB_METRICS_ENDPOINT=127.0.0.1:0", NULL};
     const char *argv[] = {it_hub_bin,
                           "--database",
                           env->hub_conninfo,

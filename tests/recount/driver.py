@@ -164,6 +164,7 @@ def one_seed(args, seed, owner):
         endpoint = "tcp://127.0.0.1:%d" % port
         hub_env = dict(env)
         hub_env["WARDSYNC_HUB_PULL"] = "none"
+        hub_env["WARDSYNC_HUB_METRICS_ENDPOINT"] = "none"
         hub_env["WARDSYNC_LOG"] = "info"
         hub_log = open(os.path.join(work, "hub.log"), "w")
         hub = subprocess.Popen([hub_bin, "run", "--insecure", "--ingest", endpoint],
