@@ -329,6 +329,16 @@ static int refresh_derived(struct pull_server *ps, struct db *db,
         strcmp(sig, ps->derived_sig[derived]) == 0 &&
         ws_monotonic_ms() - ps->derived_at_ms[derived] < DERIVED_MAX_AGE_MS)
         return 0;
+    /* Statistics first: after a bulk load the view would be planned on
+     * tables the planner takes for empty. */
+    char analysed[512];
+    int64_t started_ms = ws_monotonic_ms();
+    rc = db_read_analyze_stale(db, analysed, sizeof analysed, err, errlen);
+    if (rc < 0)
+        return rc;
+    if (analysed[0])
+        ws_info(MODULE, "planner statistics refreshed tables=%s ms=%lld",
+                analysed, (long long)(ws_monotonic_ms() - started_ms));
     /* The signature was read before the view: the snapshot is never older
      * than the signature it is recorded with. */
     rc = db_read_snapshot_refresh(db, dataset, view, err, errlen);

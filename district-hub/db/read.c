@@ -414,6 +414,15 @@ int db_read_source_signature(struct db *db, char *out, size_t cap, char *err,
     return query_text(db, &SOURCE_SIGNATURE, NULL, out, cap, err, errlen);
 }
 
+static const struct db_statement ANALYZE_STALE = {
+    "read_analyze_stale", 0, "SELECT array_to_string(analyze_stale(), ',')"};
+
+int db_read_analyze_stale(struct db *db, char *out, size_t cap, char *err,
+                          size_t errlen)
+{
+    return query_text(db, &ANALYZE_STALE, NULL, out, cap, err, errlen);
+}
+
 static const struct db_statement VIEW_COLUMNS = {
     "read_view_columns", 1,
     "SELECT column_name::text AS name"

@@ -85,6 +85,14 @@ int db_read_pull_snapshot(struct db *db, const char *dataset, uint64_t start,
 int db_read_snapshot_refresh(struct db *db, const char *dataset,
                              const char *view, char *err, size_t errlen);
 
+/* Analyses the tables the published views read whose rows changed by
+ * more than autovacuum's analyse threshold since they were last analysed
+ * (sql/007_planner_statistics.sql), so a snapshot computed right after a
+ * bulk load is planned on current statistics. Writes the names analysed,
+ * comma-separated ("" when none), to out. Returns 0 or a negative errno. */
+int db_read_analyze_stale(struct db *db, char *out, size_t cap, char *err,
+                          size_t errlen);
+
 /* A short text that changes whenever the data behind the published views
  * changes (a counter the writers of those tables bump in their own
  * transaction, sql/003_pull_thread.sql) or the day changes; an agent that
