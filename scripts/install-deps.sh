@@ -12,6 +12,8 @@ packages=(
   libsqlite3-dev                            # ward outbox
   libinih-dev                               # INI configuration
   libcsv-dev                                # RFC 4180 CSV import
+  gettext libunistring-dev                  # messages in Vietnamese, NFC/case folding
+  libzip-dev libexpat1-dev                  # .xlsx import (zip container, sheet XML)
   libjansson-dev                            # JSON output
   libcmocka-dev                             # tests
   libglpk-dev                               # publication-rule auditor (tests/audit)

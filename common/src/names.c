@@ -2,12 +2,17 @@
  * names.c - text names of the wire enums.
  *
  * Each table is indexed by the enum value; index 0 (UNSPECIFIED) has no
- * name, so it can be neither printed nor parsed.
+ * name, so it can be neither printed nor parsed. Beside each, a table of
+ * Vietnamese names a clerk writes (docs/GLOSSARY.md), the first of each
+ * value being the one shown; they are read only, never printed where a
+ * program reads the name back (SQL, pull, JSON).
  */
 #include "wardsync/names.h"
 
 #include <string.h>
 #include <strings.h>
+
+#include "wardsync/fold.h"
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -58,6 +63,70 @@ static const char *const remediation_statuses[] = {
         "completed",
 };
 
+/* A Vietnamese name of an enum value; tables end with {0, NULL}. */
+struct alias {
+    int value;
+    const char *name;
+};
+
+static const struct alias petition_kind_vi[] = {
+    {WARDSYNC__V1__PETITION_KIND__PETITION_KIND_COMPLAINT, "khiếu nại"},
+    {WARDSYNC__V1__PETITION_KIND__PETITION_KIND_DENUNCIATION, "tố cáo"},
+    {WARDSYNC__V1__PETITION_KIND__PETITION_KIND_RECOMMENDATION, "kiến nghị"},
+    {WARDSYNC__V1__PETITION_KIND__PETITION_KIND_REFLECTION, "phản ánh"},
+    {0, NULL}};
+
+static const struct alias petition_channel_vi[] = {
+    {WARDSYNC__V1__PETITION_CHANNEL__PETITION_CHANNEL_IN_PERSON, "trực tiếp"},
+    {WARDSYNC__V1__PETITION_CHANNEL__PETITION_CHANNEL_POST, "qua bưu điện"},
+    {WARDSYNC__V1__PETITION_CHANNEL__PETITION_CHANNEL_POST, "bưu điện"},
+    {WARDSYNC__V1__PETITION_CHANNEL__PETITION_CHANNEL_POST, "bưu chính"},
+    {WARDSYNC__V1__PETITION_CHANNEL__PETITION_CHANNEL_ONLINE, "trực tuyến"},
+    {WARDSYNC__V1__PETITION_CHANNEL__PETITION_CHANNEL_ONLINE, "qua mạng"},
+    {WARDSYNC__V1__PETITION_CHANNEL__PETITION_CHANNEL_TRANSFERRED_IN,
+     "chuyển đến"},
+    {0, NULL}};
+
+static const struct alias petition_status_vi[] = {
+    {WARDSYNC__V1__PETITION_STATUS__PETITION_STATUS_RECEIVED, "tiếp nhận"},
+    {WARDSYNC__V1__PETITION_STATUS__PETITION_STATUS_RECEIVED, "đã tiếp nhận"},
+    {WARDSYNC__V1__PETITION_STATUS__PETITION_STATUS_RECEIVED, "đã nhận"},
+    {WARDSYNC__V1__PETITION_STATUS__PETITION_STATUS_ACCEPTED, "thụ lý"},
+    {WARDSYNC__V1__PETITION_STATUS__PETITION_STATUS_ACCEPTED, "đã thụ lý"},
+    {WARDSYNC__V1__PETITION_STATUS__PETITION_STATUS_TRANSFERRED, "chuyển đơn"},
+    {WARDSYNC__V1__PETITION_STATUS__PETITION_STATUS_TRANSFERRED, "đã chuyển"},
+    {WARDSYNC__V1__PETITION_STATUS__PETITION_STATUS_IN_PROGRESS,
+     "đang giải quyết"},
+    {WARDSYNC__V1__PETITION_STATUS__PETITION_STATUS_RESOLVED, "đã giải quyết"},
+    {WARDSYNC__V1__PETITION_STATUS__PETITION_STATUS_WITHDRAWN, "rút đơn"},
+    {WARDSYNC__V1__PETITION_STATUS__PETITION_STATUS_WITHDRAWN, "đã rút"},
+    {0, NULL}};
+
+static const struct alias host_role_vi[] = {
+    {WARDSYNC__V1__HOST_ROLE__HOST_ROLE_CHAIR, "chủ tịch"},
+    {WARDSYNC__V1__HOST_ROLE__HOST_ROLE_VICE_CHAIR, "phó chủ tịch"},
+    {WARDSYNC__V1__HOST_ROLE__HOST_ROLE_OFFICER, "cán bộ"},
+    {WARDSYNC__V1__HOST_ROLE__HOST_ROLE_OFFICER, "công chức"},
+    {0, NULL}};
+
+static const struct alias reception_mode_vi[] = {
+    {WARDSYNC__V1__RECEPTION_MODE__RECEPTION_MODE_REGULAR, "định kỳ"},
+    {WARDSYNC__V1__RECEPTION_MODE__RECEPTION_MODE_REGULAR, "thường xuyên"},
+    {WARDSYNC__V1__RECEPTION_MODE__RECEPTION_MODE_AD_HOC, "đột xuất"},
+    {0, NULL}};
+
+static const struct alias remediation_status_vi[] = {
+    {WARDSYNC__V1__REMEDIATION_STATUS__REMEDIATION_STATUS_REQUIRED,
+     "phải khắc phục"},
+    {WARDSYNC__V1__REMEDIATION_STATUS__REMEDIATION_STATUS_REQUIRED,
+     "yêu cầu khắc phục"},
+    {WARDSYNC__V1__REMEDIATION_STATUS__REMEDIATION_STATUS_SUBMITTED, "đã nộp"},
+    {WARDSYNC__V1__REMEDIATION_STATUS__REMEDIATION_STATUS_COMPLETED,
+     "đã hoàn thành"},
+    {WARDSYNC__V1__REMEDIATION_STATUS__REMEDIATION_STATUS_COMPLETED,
+     "hoàn thành"},
+    {0, NULL}};
+
 static const char *name_of(const char *const *table, size_t n, int value)
 {
     if (value <= 0 || (size_t)value >= n)
@@ -65,8 +134,17 @@ static const char *name_of(const char *const *table, size_t n, int value)
     return table[value];
 }
 
-/* Compares name, with blanks around it ignored, to want case-insensitively. */
-static int parse_in(const char *const *table, size_t n, const char *name)
+static const char *alias_of(const struct alias *aliases, int value)
+{
+    for (const struct alias *a = aliases; a->name != NULL; a++)
+        if (a->value == value)
+            return a->name;
+    return NULL;
+}
+
+/* The ASCII fast path: name, with blanks around it ignored, against the
+ * English names, case-insensitively. */
+static int parse_english(const char *const *table, size_t n, const char *name)
 {
     size_t len;
 
@@ -86,31 +164,65 @@ static int parse_in(const char *const *table, size_t n, const char *name)
     return -1;
 }
 
-#define NAME_FUNCTIONS(prefix, table)                                          \
+/* name against the English names, then against the Vietnamese ones, both
+ * through ws_fold (case, blanks and NFC/NFD do not count). */
+static int parse_in(const char *const *table, size_t n,
+                    const struct alias *aliases, const char *name)
+{
+    char want[WS_FOLD_MAX];
+    char have[WS_FOLD_MAX];
+    int v;
+
+    if (name == NULL)
+        return -1;
+    if ((v = parse_english(table, n, name)) > 0)
+        return v;
+    if (ws_fold(name, want, sizeof(want)) <= 0)
+        return -1;
+    for (size_t i = 1; i < n; i++)
+        if (table[i] != NULL && ws_fold(table[i], have, sizeof(have)) > 0 &&
+            strcmp(have, want) == 0)
+            return (int)i;
+    for (const struct alias *a = aliases; a != NULL && a->name != NULL; a++)
+        if (ws_fold(a->name, have, sizeof(have)) > 0 && strcmp(have, want) == 0)
+            return a->value;
+    return -1;
+}
+
+#define NAME_FUNCTIONS(prefix, table, aliases)                                 \
     const char *prefix##_name(int value)                                       \
     {                                                                          \
         return name_of(table, COUNT(table), value);                            \
     }                                                                          \
+    const char *prefix##_name_vi(int value)                                    \
+    {                                                                          \
+        if (name_of(table, COUNT(table), value) == NULL)                       \
+            return NULL;                                                       \
+        return alias_of(aliases, value);                                       \
+    }                                                                          \
     int prefix##_parse(const char *name)                                       \
     {                                                                          \
-        return parse_in(table, COUNT(table), name);                            \
+        return parse_in(table, COUNT(table), aliases, name);                   \
     }
 
-NAME_FUNCTIONS(ws_petition_kind, petition_kinds)
-NAME_FUNCTIONS(ws_petition_channel, petition_channels)
-NAME_FUNCTIONS(ws_petition_status, petition_statuses)
-NAME_FUNCTIONS(ws_host_role, host_roles)
-NAME_FUNCTIONS(ws_reception_mode, reception_modes)
-NAME_FUNCTIONS(ws_remediation_status, remediation_statuses)
+NAME_FUNCTIONS(ws_petition_kind, petition_kinds, petition_kind_vi)
+NAME_FUNCTIONS(ws_petition_channel, petition_channels, petition_channel_vi)
+NAME_FUNCTIONS(ws_petition_status, petition_statuses, petition_status_vi)
+NAME_FUNCTIONS(ws_host_role, host_roles, host_role_vi)
+NAME_FUNCTIONS(ws_reception_mode, reception_modes, reception_mode_vi)
+NAME_FUNCTIONS(ws_remediation_status, remediation_statuses,
+               remediation_status_vi)
 
 int ws_bool_parse(const char *text)
 {
     static const char *const yes[] = {NULL, "yes", "true", "1"};
     static const char *const no[] = {NULL, "no", "false", "0"};
+    static const struct alias yes_vi[] = {{1, "có"}, {1, "đúng"}, {0, NULL}};
+    static const struct alias no_vi[] = {{1, "không"}, {1, "sai"}, {0, NULL}};
 
-    if (parse_in(yes, COUNT(yes), text) > 0)
+    if (parse_in(yes, COUNT(yes), yes_vi, text) > 0)
         return 1;
-    if (parse_in(no, COUNT(no), text) > 0)
+    if (parse_in(no, COUNT(no), no_vi, text) > 0)
         return 0;
     return -1;
 }
