@@ -1046,11 +1046,12 @@ static void show_progress(const struct import_ctx *ctx, const char *what,
 {
     const struct import_result *result = ctx->result;
     if (terminal && result->rows % IMPORT_PROGRESS_TERMINAL == 0) {
+        fputc('\r', stderr);
         if (of)
-            fprintf(stderr, _("\r%s: %zu of %zu rows %s"), ctx->label,
+            fprintf(stderr, _("%s: %zu of %zu rows %s"), ctx->label,
                     result->rows, of, _(what));
         else
-            fprintf(stderr, _("\r%s: %zu rows %s, %zu bad"), ctx->label,
+            fprintf(stderr, _("%s: %zu rows %s, %zu bad"), ctx->label,
                     result->rows, _(what), result->bad_rows);
         *shown = true;
     }
@@ -1129,9 +1130,11 @@ static int read_file(struct import_ctx *ctx, const char *path, const char *what,
             goto close;
         show_progress(ctx, what, of, terminal, &progress_shown);
     }
-    if (progress_shown)
-        fprintf(stderr, _("\r%s: %zu rows %s, %zu bad\n"), ctx->label,
+    if (progress_shown) {
+        fputc('\r', stderr);
+        fprintf(stderr, _("%s: %zu rows %s, %zu bad\n"), ctx->label,
                 result->rows, _(what), result->bad_rows);
+    }
     rc = result->bad_rows > 0 || result->errors > 0 ? IMPORT_REFUSED : 0;
 close:
     table_close(&reader);
