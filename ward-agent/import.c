@@ -191,11 +191,38 @@ const char *import_kind_name(enum import_kind kind)
     return (size_t)kind < N_KINDS ? kind_names[kind] : "unknown";
 }
 
+/* Text as kind names compare: without case, diacritics, blanks, "-", "_"
+ * and "." ("Tiếp công dân" -> "tiepcongdan"). Returns false when it is
+ * not UTF-8 or too long. */
+static bool kind_key(const char *text, char *key, size_t cap)
+{
+    char plain[WS_FOLD_MAX];
+    size_t n = 0;
+
+    if (ws_fold_plain(text, plain, sizeof(plain)) < 0)
+        return false;
+    for (const char *p = plain; *p && n + 1 < cap; p++)
+        if (*p != ' ' && *p != '-' && *p != '_' && *p != '.')
+            key[n++] = *p;
+    key[n] = '\0';
+    return true;
+}
+
 int import_kind_parse(const char *name)
 {
+    char key[WS_FOLD_MAX];
+
     for (size_t i = 0; i < N_KINDS; i++)
         if (strcmp(name, kind_names[i]) == 0)
             return (int)i;
+    if (!kind_key(name, key, sizeof(key)))
+        return -1;
+    for (size_t i = 0; i < N_KINDS; i++)
+        if (strcmp(key, kind_names[i]) == 0)
+            return (int)i;
+    for (size_t i = 0; i < COUNT(kind_aliases); i++)
+        if (strcmp(key, kind_aliases[i].name) == 0)
+            return (int)kind_aliases[i].kind;
     return -1;
 }
 
@@ -232,6 +259,17 @@ static long header_column(enum import_kind kind, const char *text)
     for (size_t c = 0; c < set->n; c++)
         if (strcmp(want, set->names[c]) == 0) /* English names are folded */
             return (long)c;
+    /* "Respondent Group", "collected on": blanks for underscores. */
+    if (strchr(want, ' ') != NULL) {
+        char under[WS_FOLD_MAX];
+        ws_strlcpy(under, want, sizeof(under));
+        for (char *p = under; *p; p++)
+            if (*p == ' ')
+                *p = '_';
+        for (size_t c = 0; c < set->n; c++)
+            if (strcmp(under, set->names[c]) == 0)
+                return (long)c;
+    }
     for (size_t i = 0; i < COUNT(header_aliases); i++)
         if (header_aliases[i].kind == kind &&
             ws_fold(header_aliases[i].name, have, sizeof(have)) > 0 &&
@@ -248,21 +286,15 @@ static bool starts_with(const char *stem, const char *word)
 
 int import_kind_from_filename(const char *name)
 {
-    char plain[WS_FOLD_MAX];
     char stem[WS_FOLD_MAX];
     size_t len = strlen(name);
-    size_t n = 0;
 
     if (!((len > 4 && strcasecmp(name + len - 4, ".csv") == 0) ||
           (len > 5 && strcasecmp(name + len - 5, ".xlsx") == 0)))
         return -1;
-    if (ws_fold_plain(name, plain, sizeof(plain)) < 0)
-        return -1;
     /* "Tiếp công dân tháng 10.csv" -> "tiepcongdanthang10csv" */
-    for (const char *p = plain; *p && n + 1 < sizeof(stem); p++)
-        if (*p != ' ' && *p != '-' && *p != '_' && *p != '.')
-            stem[n++] = *p;
-    stem[n] = '\0';
+    if (!kind_key(name, stem, sizeof(stem)))
+        return -1;
     for (size_t i = 0; i < N_KINDS; i++)
         if (starts_with(stem, kind_names[i]))
             return (int)i;

@@ -46,8 +46,10 @@ enum import_kind {
 /* Default number of error lines printed before "... N more". */
 #define IMPORT_MAX_REPORTED 100
 
-/* "ballots", "petitions", "reception", "remediation" <-> enum; parse
- * returns -1 for anything else. */
+/* "ballots", "petitions", "reception", "remediation" <-> enum; parse also
+ * takes them in any case and the Vietnamese kind names of
+ * import_kind_from_filename as whole words ("don-thu", "Tiếp công dân"),
+ * and returns -1 for anything else. */
 const char *import_kind_name(enum import_kind kind);
 int import_kind_parse(const char *name);
 

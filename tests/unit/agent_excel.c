@@ -372,6 +372,27 @@ static void test_kind_from_vietnamese_filename(void **state)
     assert_int_equal(import_kind_from_filename("đơn.csv"), -1);
     assert_int_equal(import_kind_from_filename("tiep-cong-dan.ods"), -1);
     assert_int_equal(import_kind_from_filename("ghi chú.csv"), -1);
+    /* On the command line: the whole word. */
+    assert_int_equal(import_kind_parse("petitions"), IMPORT_PETITIONS);
+    assert_int_equal(import_kind_parse("Don-Thu"), IMPORT_PETITIONS);
+    assert_int_equal(import_kind_parse("tiếp công dân"), IMPORT_RECEPTION);
+    assert_int_equal(import_kind_parse("phiếu"), IMPORT_BALLOTS);
+    assert_int_equal(import_kind_parse("khac_phuc"), IMPORT_REMEDIATION);
+    assert_int_equal(import_kind_parse("ballotsx"), -1);
+    assert_int_equal(import_kind_parse("don"), -1);
+}
+
+/* Capitalised English headers with blanks for underscores. */
+static void test_english_headers_any_case(void **state)
+{
+    struct fixture *f = *state;
+    struct import_result result;
+    static const char text[] = "Session,Held On,HOST_ROLE,Mode,Citizens,"
+                               "Petitions,,\n"
+                               "LB01-E1,2024-03-04,Chair,Regular,1,0,,\n";
+    if (import_text(f, IMPORT_RECEPTION, "r.csv", text, &result) != 0)
+        fail_msg("%s", f->report);
+    assert_int_equal(result.queued, 1);
 }
 
 /* The template of each kind, in both languages, imports as it is. */
@@ -428,6 +449,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_windows_1258_one_message, setup,
                                         teardown),
         cmocka_unit_test(test_kind_from_vietnamese_filename),
+        cmocka_unit_test_setup_teardown(test_english_headers_any_case, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_template_reimports, setup,
                                         teardown),
     };
