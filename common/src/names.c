@@ -9,6 +9,7 @@
  */
 #include "wardsync/names.h"
 
+#include <pthread.h>
 #include <string.h>
 #include <strings.h>
 
@@ -127,6 +128,66 @@ static const struct alias remediation_status_vi[] = {
      "hoàn thành"},
     {0, NULL}};
 
+static const char *const yes_names[] = {NULL, "yes", "true", "1"};
+static const char *const no_names[] = {NULL, "no", "false", "0"};
+static const struct alias yes_vi[] = {{1, "có"}, {1, "đúng"}, {0, NULL}};
+static const struct alias no_vi[] = {{1, "không"}, {1, "sai"}, {0, NULL}};
+
+/* Every table and its aliases, for the folded forms computed once. */
+static const struct {
+    const char *const *names;
+    size_t n;
+    const struct alias *aliases;
+} all_tables[] = {
+    {petition_kinds, COUNT(petition_kinds), petition_kind_vi},
+    {petition_channels, COUNT(petition_channels), petition_channel_vi},
+    {petition_statuses, COUNT(petition_statuses), petition_status_vi},
+    {host_roles, COUNT(host_roles), host_role_vi},
+    {reception_modes, COUNT(reception_modes), reception_mode_vi},
+    {remediation_statuses, COUNT(remediation_statuses), remediation_status_vi},
+    {yes_names, COUNT(yes_names), yes_vi},
+    {no_names, COUNT(no_names), no_vi},
+};
+
+/* The ws_fold form of each name above, keyed by the name's address, so
+ * that a Vietnamese value costs one fold (its own), not one per name. */
+#define FOLDED_MAX 128
+static struct {
+    const char *name;
+    char folded[64];
+} folded[FOLDED_MAX];
+static size_t n_folded;
+static pthread_once_t folded_once = PTHREAD_ONCE_INIT;
+
+static void remember(const char *name)
+{
+    if (n_folded == FOLDED_MAX || ws_fold(name, folded[n_folded].folded,
+                                          sizeof(folded[n_folded].folded)) < 0)
+        return;
+    folded[n_folded++].name = name;
+}
+
+static void fold_all(void)
+{
+    for (size_t t = 0; t < COUNT(all_tables); t++) {
+        for (size_t i = 1; i < all_tables[t].n; i++)
+            if (all_tables[t].names[i] != NULL)
+                remember(all_tables[t].names[i]);
+        for (const struct alias *a = all_tables[t].aliases; a->name; a++)
+            remember(a->name);
+    }
+}
+
+/* The folded form of a table's name (from the cache, else into buf). */
+static const char *folded_name(const char *name, char *buf, size_t cap)
+{
+    pthread_once(&folded_once, fold_all);
+    for (size_t i = 0; i < n_folded; i++)
+        if (folded[i].name == name)
+            return folded[i].folded;
+    return ws_fold(name, buf, cap) >= 0 ? buf : "";
+}
+
 static const char *name_of(const char *const *table, size_t n, int value)
 {
     if (value <= 0 || (size_t)value >= n)
@@ -180,11 +241,11 @@ static int parse_in(const char *const *table, size_t n,
     if (ws_fold(name, want, sizeof(want)) <= 0)
         return -1;
     for (size_t i = 1; i < n; i++)
-        if (table[i] != NULL && ws_fold(table[i], have, sizeof(have)) > 0 &&
-            strcmp(have, want) == 0)
+        if (table[i] != NULL &&
+            strcmp(folded_name(table[i], have, sizeof(have)), want) == 0)
             return (int)i;
     for (const struct alias *a = aliases; a != NULL && a->name != NULL; a++)
-        if (ws_fold(a->name, have, sizeof(have)) > 0 && strcmp(have, want) == 0)
+        if (strcmp(folded_name(a->name, have, sizeof(have)), want) == 0)
             return a->value;
     return -1;
 }
@@ -215,14 +276,9 @@ NAME_FUNCTIONS(ws_remediation_status, remediation_statuses,
 
 int ws_bool_parse(const char *text)
 {
-    static const char *const yes[] = {NULL, "yes", "true", "1"};
-    static const char *const no[] = {NULL, "no", "false", "0"};
-    static const struct alias yes_vi[] = {{1, "có"}, {1, "đúng"}, {0, NULL}};
-    static const struct alias no_vi[] = {{1, "không"}, {1, "sai"}, {0, NULL}};
-
-    if (parse_in(yes, COUNT(yes), yes_vi, text) > 0)
+    if (parse_in(yes_names, COUNT(yes_names), yes_vi, text) > 0)
         return 1;
-    if (parse_in(no, COUNT(no), no_vi, text) > 0)
+    if (parse_in(no_names, COUNT(no_names), no_vi, text) > 0)
         return 0;
     return -1;
 }
