@@ -546,6 +546,40 @@ static int64_t day_ms(int32_t days)
     return ws_date_to_ms(days);
 }
 
+/* Vietnamese names of the catalogue's forms (docs/GLOSSARY.md): the
+ * ballot carries the code. */
+static const struct {
+    const char *name;
+    const char *code;
+} form_aliases[] = {
+    {"lãnh đạo", "leadership"},
+    {"cán bộ lãnh đạo", "leadership"},
+    {"công chức", "staff"},
+};
+
+/* The catalogue code a form cell names: itself, the code in another case,
+ * or a Vietnamese name. */
+static const char *form_code_of(const struct ws_catalogue *cat,
+                                const char *value)
+{
+    char want[WS_FOLD_MAX];
+    char have[WS_FOLD_MAX];
+
+    if (ws_catalogue_form(cat, value) ||
+        ws_fold(value, want, sizeof(want)) <= 0)
+        return value;
+    for (size_t f = 0; f < cat->n_forms; f++)
+        if (ws_fold(cat->forms[f].code, have, sizeof(have)) > 0 &&
+            strcmp(have, want) == 0)
+            return cat->forms[f].code;
+    for (size_t i = 0; i < COUNT(form_aliases); i++)
+        if (ws_fold(form_aliases[i].name, have, sizeof(have)) > 0 &&
+            strcmp(have, want) == 0 &&
+            ws_catalogue_form(cat, form_aliases[i].code))
+            return form_aliases[i].code;
+    return value;
+}
+
 /* Ballot row: fills ballot (levels into the caller's array). */
 static void parse_ballot(struct import_ctx *ctx,
                          const struct ws_csv_record *rec,
@@ -553,7 +587,7 @@ static void parse_ballot(struct import_ctx *ctx,
                          Wardsync__V1__Ballot *ballot, uint32_t *levels)
 {
     char buf[64];
-    const char *form_code = field(ctx, rec, B_FORM);
+    const char *form_code = form_code_of(ctx->cat, field(ctx, rec, B_FORM));
     const struct ws_catalogue_form *form =
         ws_catalogue_form(ctx->cat, form_code);
     size_t n_items = BALLOT_ITEMS_MAX;

@@ -625,7 +625,7 @@ struct xlsx_reader *xlsx_open(const char *path, char *err, size_t errlen)
         set_err(err, errlen, "%s: %s", path,
                 _("not an Excel workbook (.xlsx): it has no readable "
                   "xl/workbook.xml"));
-        goto fail;
+        goto close_reader;
     }
     const char *sheet_name =
         r->where.target[0] ? r->where.target : "xl/worksheets/sheet1.xml";
@@ -638,7 +638,7 @@ struct xlsx_reader *xlsx_open(const char *path, char *err, size_t errlen)
         set_err(err, errlen, "%s: %s (%s)", path,
                 _("could not read the workbook's styles or shared strings"),
                 r->error_text[0] ? r->error_text : strerror(-rc));
-        goto fail;
+        goto close_reader;
     }
     r->error = 0;
     r->collect = 0;
@@ -647,19 +647,19 @@ struct xlsx_reader *xlsx_open(const char *path, char *err, size_t errlen)
     if (!r->sheet) {
         set_err(err, errlen, "%s: %s %s", path,
                 _("the workbook has no sheet at"), sheet_name);
-        goto fail;
+        goto close_reader;
     }
     r->parser = XML_ParserCreate(NULL);
     if (!r->parser) {
         set_err(err, errlen, "out of memory");
-        goto fail;
+        goto close_reader;
     }
     XML_SetUserData(r->parser, r);
     XML_SetElementHandler(r->parser, sheet_start, sheet_end);
     XML_SetCharacterDataHandler(r->parser, collect_text);
     return r;
 
-fail:
+close_reader:
     xlsx_close(&r);
     errno = EBADMSG;
     return NULL;

@@ -382,6 +382,33 @@ static void test_kind_from_vietnamese_filename(void **state)
     assert_int_equal(import_kind_parse("don"), -1);
 }
 
+/* Ballots with Vietnamese headers and the form named in Vietnamese. */
+static void test_vietnamese_ballots(void **state)
+{
+    struct fixture *f = *state;
+    struct import_result result;
+    char text[2048];
+    size_t n = (size_t)snprintf(text, sizeof text,
+                                "Đợt lấy phiếu,Mẫu phiếu,Mã cán bộ,Đối tượng "
+                                "cho ý kiến,Ngày lấy phiếu");
+    for (int i = 1; i <= 41; i++)
+        n += (size_t)snprintf(text + n, sizeof text - n, ",I%02d", i);
+    n += (size_t)snprintf(text + n, sizeof text - n,
+                          "\n2024-R1,Công chức,"
+                          "LB01-S01,2,2024-03-05");
+    for (int i = 1; i <= 41; i++)
+        n += (size_t)snprintf(text + n, sizeof text - n, i > 36 ? "," : ",1");
+    n += (size_t)snprintf(text + n, sizeof text - n,
+                          "\n2024-R1,LÃNH ĐẠO,"
+                          "LB01-S02,1,2024-03-05");
+    for (int i = 1; i <= 41; i++)
+        n += (size_t)snprintf(text + n, sizeof text - n, ",2");
+    snprintf(text + n, sizeof text - n, "\n");
+    if (import_text(f, IMPORT_BALLOTS, "phieu.csv", text, &result) != 0)
+        fail_msg("%s", f->report);
+    assert_int_equal(result.queued, 2);
+}
+
 /* Capitalised English headers with blanks for underscores. */
 static void test_english_headers_any_case(void **state)
 {
@@ -450,6 +477,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test(test_kind_from_vietnamese_filename),
         cmocka_unit_test_setup_teardown(test_english_headers_any_case, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_vietnamese_ballots, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_template_reimports, setup,
                                         teardown),
