@@ -29,7 +29,8 @@ ENV DEBIAN_FRONTEND=noninteractive
 RUN apt-get update -qq \
  && apt-get install -y -qq --no-install-recommends \
         libzmq5 libprotobuf-c1 libpq5 libsqlite3-0 libinih1 libcsv3 \
-        libjansson4 libuuid1 postgresql-client ca-certificates \
+        libjansson4 libuuid1 libzip4 libexpat1 libunistring2 \
+        postgresql-client ca-certificates \
  && rm -rf /var/lib/apt/lists/*
 # district-hub finds its migrations and org units under
 # /usr/local/share/wardsync/district-hub, the catalogue under
