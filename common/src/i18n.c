@@ -14,21 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <unistd.h>
 
 static const char *chosen = "en";
-
-const char *ws_locale_dir(void)
-{
-    const char *env = getenv("WARDSYNC_LOCALE_DIR");
-
-    if (env != NULL && env[0] != '\0')
-        return env;
-    if (access(WS_INSTALL_LOCALE_DIR "/vi/LC_MESSAGES/" WS_TEXTDOMAIN ".mo",
-               R_OK) == 0)
-        return WS_INSTALL_LOCALE_DIR;
-    return WS_BUILD_LOCALE_DIR;
-}
 
 /* "vi", "en" or NULL for the language part of a locale name (up to "_",
  * ".", "@" or ":"); other languages give other. */
@@ -99,7 +86,9 @@ int ws_i18n_init(const char *configured, char *err, size_t errlen)
         if (setlocale(LC_MESSAGES, "C.UTF-8") == NULL)
             setlocale(LC_MESSAGES, "C.utf8");
     }
-    bindtextdomain(WS_TEXTDOMAIN, ws_locale_dir());
+    char dir[4096];
+    if (ws_locale_dir(dir, sizeof dir) == 0)
+        bindtextdomain(WS_TEXTDOMAIN, dir);
     bind_textdomain_codeset(WS_TEXTDOMAIN, "UTF-8");
     return 0;
 }

@@ -250,7 +250,20 @@ static int parse_in(const char *const *table, size_t n,
     return -1;
 }
 
-#define NAME_FUNCTIONS(prefix, table, aliases)                                 \
+/* A table without Vietnamese names: parsed in English only (any case,
+ * through ws_fold all the same). */
+#define NAME_FUNCTIONS(prefix, table)                                          \
+    const char *prefix##_name(int value)                                       \
+    {                                                                          \
+        return name_of(table, COUNT(table), value);                            \
+    }                                                                          \
+    int prefix##_parse(const char *name)                                       \
+    {                                                                          \
+        return parse_in(table, COUNT(table), NULL, name);                      \
+    }
+
+/* A table with its Vietnamese names (add the pair to all_tables too). */
+#define NAME_FUNCTIONS_VI(prefix, table, aliases)                              \
     const char *prefix##_name(int value)                                       \
     {                                                                          \
         return name_of(table, COUNT(table), value);                            \
@@ -266,13 +279,13 @@ static int parse_in(const char *const *table, size_t n,
         return parse_in(table, COUNT(table), aliases, name);                   \
     }
 
-NAME_FUNCTIONS(ws_petition_kind, petition_kinds, petition_kind_vi)
-NAME_FUNCTIONS(ws_petition_channel, petition_channels, petition_channel_vi)
-NAME_FUNCTIONS(ws_petition_status, petition_statuses, petition_status_vi)
-NAME_FUNCTIONS(ws_host_role, host_roles, host_role_vi)
-NAME_FUNCTIONS(ws_reception_mode, reception_modes, reception_mode_vi)
-NAME_FUNCTIONS(ws_remediation_status, remediation_statuses,
-               remediation_status_vi)
+NAME_FUNCTIONS_VI(ws_petition_kind, petition_kinds, petition_kind_vi)
+NAME_FUNCTIONS_VI(ws_petition_channel, petition_channels, petition_channel_vi)
+NAME_FUNCTIONS_VI(ws_petition_status, petition_statuses, petition_status_vi)
+NAME_FUNCTIONS_VI(ws_host_role, host_roles, host_role_vi)
+NAME_FUNCTIONS_VI(ws_reception_mode, reception_modes, reception_mode_vi)
+NAME_FUNCTIONS_VI(ws_remediation_status, remediation_statuses,
+                  remediation_status_vi)
 
 int ws_bool_parse(const char *text)
 {

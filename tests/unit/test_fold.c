@@ -7,8 +7,10 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -121,14 +123,28 @@ static void test_language_precedence(void **state)
     assert_null(ws_language_choose("vietnamese", NULL, NULL, NULL, NULL));
 }
 
-static void test_locale_dir_env(void **state)
+static void test_locale_dir(void **state)
 {
+    char dir[4096];
+    char exe[4096];
+    char want[8192];
+
     (void)state;
     setenv("WARDSYNC_LOCALE_DIR", "/some/where", 1);
-    assert_string_equal(ws_locale_dir(), "/some/where");
+    assert_int_equal(ws_locale_dir(dir, sizeof dir), 0);
+    assert_string_equal(dir, "/some/where");
+    /* Unset or empty: beside the program, as installed. */
+    setenv("WARDSYNC_LOCALE_DIR", "", 1);
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    assert_true(n > 0);
+    exe[n] = '\0';
+    *strrchr(exe, '/') = '\0';
+    snprintf(want, sizeof want, "%s/../share/locale", exe);
+    assert_int_equal(ws_locale_dir(dir, sizeof dir), 0);
+    assert_string_equal(dir, want);
     unsetenv("WARDSYNC_LOCALE_DIR");
-    assert_non_null(ws_locale_dir());
-    assert_true(strcmp(ws_locale_dir(), "/some/where") != 0);
+    char small[4];
+    assert_int_equal(ws_locale_dir(small, sizeof small), -ENAMETOOLONG);
 }
 
 int main(void)
@@ -139,7 +155,7 @@ int main(void)
         cmocka_unit_test(test_fold_errors),
         cmocka_unit_test(test_fold_plain),
         cmocka_unit_test(test_language_precedence),
-        cmocka_unit_test(test_locale_dir_env),
+        cmocka_unit_test(test_locale_dir),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -18,12 +18,15 @@
 #define _(s) dgettext(WS_TEXTDOMAIN, s)
 #define N_(s) (s)
 
-/* The folder holding <lang>/LC_MESSAGES/wardsync.mo: WARDSYNC_LOCALE_DIR
- * when set and not empty; else the installed share/locale when it holds
- * the Vietnamese catalogue; else the build tree's locale/ (so programs
- * and tests run from the build tree). A static string. The one place that
- * decides it: a relocatable install hooks here. */
-const char *ws_locale_dir(void);
+/* The folder of message catalogues, <lang>/LC_MESSAGES/wardsync.mo, into
+ * out (capacity outlen): $WARDSYNC_LOCALE_DIR when set and not empty,
+ * else share/locale under the prefix the program was installed to, found
+ * from its own path (/proc/self/exe + "../share/locale"; from the build
+ * tree that is BUILD/share/locale, where po/ compiles the catalogues).
+ * Returns 0, -ENAMETOOLONG or the negative errno of reading
+ * /proc/self/exe. The same function as main's wardsync/paths.h (the one
+ * place that decides; see common/src/locale_dir.c). */
+int ws_locale_dir(char *out, size_t outlen);
 
 /* The language messages are shown in, "vi" or "en", by this precedence:
  *  1. configured (the agent's "language" key, file or environment) when
@@ -42,7 +45,7 @@ const char *ws_language_choose(const char *configured, const char *language,
                                const char *lang);
 
 /* Chooses the language (ws_language_choose over the real environment) and
- * sets gettext up for it: the domain bound to ws_locale_dir() in UTF-8,
+ * sets gettext up for it: the domain bound to ws_locale_dir in UTF-8,
  * LC_MESSAGES set to a locale gettext translates in (the environment's,
  * else C.UTF-8), LANGUAGE set to the choice. Only LC_MESSAGES changes, so
  * numbers and dates print as before. Returns 0, or -EINVAL (with the
