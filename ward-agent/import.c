@@ -1,6 +1,13 @@
 /*
  * import.c - CSV rows into wardsync.v1.Event messages, then into the outbox.
  *
+ * Rows come through table.h (CSV as Excel writes it, or an .xlsx sheet).
+ * The header's cells are matched to the kind's columns through ws_fold,
+ * in English or Vietnamese (header_aliases); messages name a column as
+ * the file's header writes it. Rows of empty cells are skipped before
+ * they count (or are fingerprinted), and empty cells after the header's
+ * last column are ignored.
+ *
  * A file is read in two passes (import_file), so memory does not grow
  * with the file. The first parses and validates every row, reports every
  * bad one and keeps nothing; a file with any bad row is refused whole. The
