@@ -16,7 +16,7 @@ cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DCMAKE_SKIP_INSTALL_ALL_DEPENDENCY=ON "$@" >"$build/configure.log" ||
   { cat "$build/configure.log" >&2; exit 1; }
 # Only what the packages hold: the programs, their man pages, the docs.
-cmake --build "$build" -j2 --target district-hub ward-agent city-pull man deb_docs
+cmake --build "$build" -j2 --target district-hub ward-agent city-pull wardsync-mo man deb_docs
 rm -f "$build"/packages/*.deb
 (cd "$build" && cpack -G DEB >cpack.log 2>&1) ||
   { cat "$build/cpack.log" >&2; exit 1; }

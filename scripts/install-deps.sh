@@ -27,6 +27,8 @@ build=(
   libsqlite3-dev                            # ward outbox
   libinih-dev                               # INI configuration
   libcsv-dev                                # RFC 4180 CSV import
+  gettext libunistring-dev                  # messages in Vietnamese, NFC/case folding
+  libzip-dev libexpat1-dev                  # .xlsx import (zip container, sheet XML)
   libjansson-dev                            # JSON output
   libsystemd-dev                            # sd_notify: the hub's readiness, watchdog
   libmicrohttpd-dev                         # hub metrics endpoint (HTTP)

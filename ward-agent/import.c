@@ -1,6 +1,13 @@
 /*
  * import.c - CSV rows into wardsync.v1.Event messages, then into the outbox.
  *
+ * Rows come through table.h (CSV as Excel writes it, or an .xlsx sheet).
+ * The header's cells are matched to the kind's columns through ws_fold,
+ * in English or Vietnamese (header_aliases); messages name a column as
+ * the file's header writes it. Rows of empty cells are skipped before
+ * they count (or are fingerprinted), and empty cells after the header's
+ * last column are ignored.
+ *
  * A file is read in two passes (import_file), so memory does not grow
  * with the file. The first parses and validates every row, reports every
  * bad one and keeps nothing; a file with any bad row is refused whole. The
@@ -39,9 +46,12 @@
 #include "fingerprint.h"
 #include "outbox.h"
 #include "settings.h"
+#include "table.h"
 #include "wardsync/catalogue.h"
 #include "wardsync/codec.h"
 #include "wardsync/csv.h"
+#include "wardsync/fold.h"
+#include "wardsync/i18n.h"
 #include "wardsync/log.h"
 #include "wardsync/names.h"
 #include "wardsync/util.h"
@@ -138,27 +148,204 @@ static const struct column_set column_sets[] = {
                           sizeof(rotation_columns) / sizeof(char *)},
 };
 
+/* Vietnamese header names a clerk writes (docs/contracts.md), beside the
+ * English ones of the column tables; the first of a column is the one
+ * "ward-agent template" writes. Kept apart from the kind tables so that a
+ * new kind only adds rows here. */
+struct header_alias {
+    enum import_kind kind;
+    size_t column;
+    const char *name;
+};
+
+static const struct header_alias header_aliases[] = {
+    {IMPORT_BALLOTS, B_SURVEY, "đợt lấy phiếu"},
+    {IMPORT_BALLOTS, B_FORM, "mẫu phiếu"},
+    {IMPORT_BALLOTS, B_SUBJECT, "cán bộ được nhận diện"},
+    {IMPORT_BALLOTS, B_SUBJECT, "mã cán bộ"},
+    {IMPORT_BALLOTS, B_GROUP, "đối tượng cho ý kiến"},
+    {IMPORT_BALLOTS, B_GROUP, "nhóm đối tượng"},
+    {IMPORT_BALLOTS, B_COLLECTED_ON, "ngày lấy phiếu"},
+    {IMPORT_PETITIONS, P_PETITION, "mã đơn"},
+    {IMPORT_PETITIONS, P_KIND, "loại đơn"},
+    {IMPORT_PETITIONS, P_CHANNEL, "hình thức nhận"},
+    {IMPORT_PETITIONS, P_CHANNEL, "kênh tiếp nhận"},
+    {IMPORT_PETITIONS, P_STATUS, "trạng thái"},
+    {IMPORT_PETITIONS, P_IN_JURISDICTION, "thuộc thẩm quyền"},
+    {IMPORT_PETITIONS, P_RECEIVED_ON, "ngày nhận"},
+    {IMPORT_PETITIONS, P_RECEIVED_ON, "ngày tiếp nhận"},
+    {IMPORT_PETITIONS, P_DUE_ON, "hạn giải quyết"},
+    {IMPORT_PETITIONS, P_CHANGED_ON, "ngày thay đổi"},
+    {IMPORT_PETITIONS, P_CHANGED_ON, "ngày cập nhật"},
+    {IMPORT_PETITIONS, P_NOTE, "ghi chú"},
+    {IMPORT_RECEPTION, R_SESSION, "mã buổi tiếp"},
+    {IMPORT_RECEPTION, R_SESSION, "buổi tiếp"},
+    {IMPORT_RECEPTION, R_HELD_ON, "ngày tiếp"},
+    {IMPORT_RECEPTION, R_HOST_ROLE, "người chủ trì"},
+    {IMPORT_RECEPTION, R_MODE, "hình thức tiếp"},
+    {IMPORT_RECEPTION, R_CITIZENS, "số công dân"},
+    {IMPORT_RECEPTION, R_CITIZENS, "số người"},
+    {IMPORT_RECEPTION, R_PETITIONS, "số đơn"},
+    {IMPORT_REMEDIATION, M_SURVEY, "đợt lấy phiếu"},
+    {IMPORT_REMEDIATION, M_SUBJECT, "cán bộ được nhận diện"},
+    {IMPORT_REMEDIATION, M_SUBJECT, "mã cán bộ"},
+    {IMPORT_REMEDIATION, M_STATUS, "trạng thái"},
+    {IMPORT_REMEDIATION, M_DUE_ON, "hạn khắc phục"},
+    {IMPORT_REMEDIATION, M_CHANGED_ON, "ngày thay đổi"},
+    {IMPORT_REMEDIATION, M_CHANGED_ON, "ngày cập nhật"},
+    {IMPORT_INSPECTIONS, I_INSPECTION, "mã cuộc kiểm tra"},
+    {IMPORT_INSPECTIONS, I_BODY, "đoàn kiểm tra"},
+    {IMPORT_INSPECTIONS, I_BODY, "cơ quan kiểm tra"},
+    {IMPORT_INSPECTIONS, I_UNIT, "đơn vị được kiểm tra"},
+    {IMPORT_INSPECTIONS, I_HELD_ON, "ngày kiểm tra"},
+    {IMPORT_INSPECTIONS, I_KIND, "hình thức kiểm tra"},
+    {IMPORT_INSPECTIONS, I_SUBJECTS, "số người được kiểm tra"},
+    {IMPORT_INSPECTIONS, I_VIOLATIONS, "số vi phạm"},
+    {IMPORT_INSPECTIONS, I_NOTE, "ghi chú"},
+    {IMPORT_ROTATIONS, T_CADRE, "mã cán bộ"},
+    {IMPORT_ROTATIONS, T_POST, "chức vụ"},
+    {IMPORT_ROTATIONS, T_UNIT, "đơn vị"},
+    {IMPORT_ROTATIONS, T_YEARS, "số năm giữ chức vụ"},
+    {IMPORT_ROTATIONS, T_EFFECTIVE_ON, "ngày hiệu lực"},
+    {IMPORT_ROTATIONS, T_KIND, "loại"},
+};
+
+/* Vietnamese words a drop-folder file name may start with, written as
+ * kind_start compares them: without diacritics, blanks, "-", "_" or ".". */
+struct kind_alias {
+    enum import_kind kind;
+    const char *name;
+};
+
+static const struct kind_alias kind_aliases[] = {
+    {IMPORT_BALLOTS, "phieu"},               /* phiếu (nhận diện) */
+    {IMPORT_PETITIONS, "donthu"},            /* đơn thư */
+    {IMPORT_RECEPTION, "tiepcongdan"},       /* tiếp công dân */
+    {IMPORT_REMEDIATION, "khacphuc"},        /* khắc phục */
+    {IMPORT_REMEDIATION, "kehoachkhacphuc"}, /* kế hoạch khắc phục */
+    {IMPORT_INSPECTIONS, "kiemtra"},         /* kiểm tra (công vụ) */
+    {IMPORT_INSPECTIONS, "thanhtra"},        /* thanh tra */
+    {IMPORT_ROTATIONS, "luanchuyen"},        /* luân chuyển */
+    {IMPORT_ROTATIONS, "dieudong"},          /* điều động */
+};
+
+#define COUNT(a) (sizeof(a) / sizeof((a)[0]))
+
 const char *import_kind_name(enum import_kind kind)
 {
     return (size_t)kind < N_KINDS ? kind_names[kind] : "unknown";
 }
 
+/* Text as kind names compare: without case, diacritics, blanks, "-", "_"
+ * and "." ("Tiếp công dân" -> "tiepcongdan"). Returns false when it is
+ * not UTF-8 or too long. */
+static bool kind_key(const char *text, char *key, size_t cap)
+{
+    char plain[WS_FOLD_MAX];
+    size_t n = 0;
+
+    if (ws_fold_plain(text, plain, sizeof(plain)) < 0)
+        return false;
+    for (const char *p = plain; *p && n + 1 < cap; p++)
+        if (*p != ' ' && *p != '-' && *p != '_' && *p != '.')
+            key[n++] = *p;
+    key[n] = '\0';
+    return true;
+}
+
 int import_kind_parse(const char *name)
 {
+    char key[WS_FOLD_MAX];
+
     for (size_t i = 0; i < N_KINDS; i++)
         if (strcmp(name, kind_names[i]) == 0)
             return (int)i;
+    if (!kind_key(name, key, sizeof(key)))
+        return -1;
+    for (size_t i = 0; i < N_KINDS; i++)
+        if (strcmp(key, kind_names[i]) == 0)
+            return (int)i;
+    for (size_t i = 0; i < COUNT(kind_aliases); i++)
+        if (strcmp(key, kind_aliases[i].name) == 0)
+            return (int)kind_aliases[i].kind;
     return -1;
+}
+
+const char *import_column_name(enum import_kind kind, size_t column, bool vi)
+{
+    if ((size_t)kind >= N_KINDS || column >= column_sets[kind].n)
+        return NULL;
+    if (vi)
+        for (size_t i = 0; i < COUNT(header_aliases); i++)
+            if (header_aliases[i].kind == kind &&
+                header_aliases[i].column == column)
+                return header_aliases[i].name;
+    return column_sets[kind].names[column];
+}
+
+size_t import_column_count(enum import_kind kind)
+{
+    return (size_t)kind < N_KINDS ? column_sets[kind].n : 0;
+}
+
+/* The column of kind a header cell names (English or Vietnamese, through
+ * ws_fold), or -1. */
+static long header_column(enum import_kind kind, const char *text)
+{
+    char want[WS_FOLD_MAX];
+    char have[WS_FOLD_MAX];
+    const struct column_set *set = &column_sets[kind];
+
+    for (size_t c = 0; c < set->n; c++)
+        if (strcmp(text, set->names[c]) == 0)
+            return (long)c;
+    if (ws_fold(text, want, sizeof(want)) <= 0)
+        return -1;
+    for (size_t c = 0; c < set->n; c++)
+        if (strcmp(want, set->names[c]) == 0) /* English names are folded */
+            return (long)c;
+    /* "Respondent Group", "collected on": blanks for underscores. */
+    if (strchr(want, ' ') != NULL) {
+        char under[WS_FOLD_MAX];
+        ws_strlcpy(under, want, sizeof(under));
+        for (char *p = under; *p; p++)
+            if (*p == ' ')
+                *p = '_';
+        for (size_t c = 0; c < set->n; c++)
+            if (strcmp(under, set->names[c]) == 0)
+                return (long)c;
+    }
+    for (size_t i = 0; i < COUNT(header_aliases); i++)
+        if (header_aliases[i].kind == kind &&
+            ws_fold(header_aliases[i].name, have, sizeof(have)) > 0 &&
+            strcmp(want, have) == 0)
+            return (long)header_aliases[i].column;
+    return -1;
+}
+
+/* Whether the folded, squeezed stem starts with word. */
+static bool starts_with(const char *stem, const char *word)
+{
+    return strncmp(stem, word, strlen(word)) == 0;
 }
 
 int import_kind_from_filename(const char *name)
 {
+    char stem[WS_FOLD_MAX];
     size_t len = strlen(name);
-    if (len < 4 || strcmp(name + len - 4, ".csv") != 0)
+
+    if (!((len > 4 && strcasecmp(name + len - 4, ".csv") == 0) ||
+          (len > 5 && strcasecmp(name + len - 5, ".xlsx") == 0)))
+        return -1;
+    /* "Tiếp công dân tháng 10.csv" -> "tiepcongdanthang10csv" */
+    if (!kind_key(name, stem, sizeof(stem)))
         return -1;
     for (size_t i = 0; i < N_KINDS; i++)
-        if (strncmp(name, kind_names[i], strlen(kind_names[i])) == 0)
+        if (starts_with(stem, kind_names[i]))
             return (int)i;
+    for (size_t i = 0; i < COUNT(kind_aliases); i++)
+        if (starts_with(stem, kind_aliases[i].name))
+            return (int)kind_aliases[i].kind;
     return -1;
 }
 
@@ -184,6 +371,11 @@ struct import_ctx {
     size_t n_columns;
     const char *const *columns;
     size_t n_header_fields;
+    /* Each column's name as the file's header writes it, for messages. */
+    char header_text[MAX_COLUMNS][64];
+    /* Rows may be shorter than the header (an .xlsx sheet leaves out
+     * empty cells at the end of a row). */
+    bool short_rows;
     /* columns of the current row that already have an error */
     bool col_failed[MAX_COLUMNS];
     bool row_failed;
@@ -243,7 +435,7 @@ static void row_error(struct import_ctx *ctx, size_t col, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    report_line(ctx, ctx->line, ctx->columns[col], "%s", msg);
+    report_line(ctx, ctx->line, ctx->header_text[col], "%s", msg);
 }
 
 /* A short, printable echo of a bad value for an error message. */
@@ -251,7 +443,7 @@ static const char *echo(const char *value, char *buf, size_t cap)
 {
     size_t len = strlen(value);
     if (!ws_utf8_valid(value, len))
-        return "(not UTF-8)";
+        return _("(not UTF-8)");
     size_t keep = len < 40 ? len : 40;
     /* Do not cut a UTF-8 sequence in half. */
     while (keep < len && keep > 0 &&
@@ -267,16 +459,20 @@ static const char *echo(const char *value, char *buf, size_t cap)
     return buf;
 }
 
-/* The names an enum accepts, "a, b or c", for error messages. */
-static const char *name_list(const char *(*name_of)(int), char *buf, size_t cap)
+/* The names an enum accepts, "a, b or c", for error messages; in
+ * Vietnamese when messages are (name_vi: the Vietnamese names). */
+static const char *name_list(const char *(*name_of)(int),
+                             const char *(*name_vi)(int), char *buf, size_t cap)
 {
     size_t n = 0;
     int count = 0;
     while (name_of(count + 1))
         count++;
+    if (name_vi && strcmp(ws_i18n_language(), "vi") == 0)
+        name_of = name_vi;
     buf[0] = '\0';
     for (int v = 1; v <= count; v++) {
-        const char *sep = v == 1 ? "" : v == count ? " or " : ", ";
+        const char *sep = v == 1 ? "" : v == count ? _(" or ") : ", ";
         int w = snprintf(buf + n, cap - n, "%s%s", sep, name_of(v));
         if (w < 0 || (size_t)w >= cap - n)
             break;
@@ -285,10 +481,37 @@ static const char *name_list(const char *(*name_of)(int), char *buf, size_t cap)
     return buf;
 }
 
+/* Whether a cell holds nothing but blanks. */
+static bool is_blank(const char *value)
+{
+    for (; *value; value++)
+        if (*value != ' ' && *value != '\t' && *value != '\r' && *value != '\n')
+            return false;
+    return true;
+}
+
+/* Whether every cell of a record is blank (Excel's rows of empty cells,
+ * ";;;;" or an .xlsx row with only formatting). */
+static bool record_is_blank(const struct ws_csv_record *rec)
+{
+    for (size_t i = 0; i < rec->n_fields; i++)
+        if (!is_blank(rec->fields[i]))
+            return false;
+    return true;
+}
+
 static const char *field(const struct import_ctx *ctx,
                          const struct ws_csv_record *rec, size_t col)
 {
-    return rec->fields[ctx->col_index[col]];
+    size_t at = ctx->col_index[col];
+    return at < rec->n_fields ? rec->fields[at] : "";
+}
+
+static size_t field_length(const struct import_ctx *ctx,
+                           const struct ws_csv_record *rec, size_t col)
+{
+    size_t at = ctx->col_index[col];
+    return at < rec->n_fields ? rec->lengths[at] : 0;
 }
 
 static bool parse_date_column(struct import_ctx *ctx,
@@ -300,11 +523,11 @@ static bool parse_date_column(struct import_ctx *ctx,
     if (!*value) {
         if (optional)
             return false;
-        row_error(ctx, col, "missing date (want YYYY-MM-DD)");
+        row_error(ctx, col, _("missing date (want YYYY-MM-DD)"));
         return false;
     }
     if (ws_date_parse(value, days) < 0) {
-        row_error(ctx, col, "%s is not a date (want YYYY-MM-DD)",
+        row_error(ctx, col, _("%s is not a date (want YYYY-MM-DD)"),
                   echo(value, buf, sizeof(buf)));
         return false;
     }
@@ -320,19 +543,20 @@ static bool parse_uint_column(struct import_ctx *ctx,
     const char *value = field(ctx, rec, col);
     uint64_t n = 0;
     if (!*value) {
-        row_error(ctx, col, "missing value");
+        row_error(ctx, col, _("missing value"));
         return false;
     }
     for (const char *p = value; *p; p++) {
         if (*p < '0' || *p > '9' || n > UINT32_MAX) {
-            row_error(ctx, col, "%s is not a whole number",
+            row_error(ctx, col, _("%s is not a whole number"),
                       echo(value, buf, sizeof(buf)));
             return false;
         }
         n = n * 10 + (uint64_t)(*p - '0');
     }
     if (n > UINT32_MAX) {
-        row_error(ctx, col, "%s is too large", echo(value, buf, sizeof(buf)));
+        row_error(ctx, col, _("%s is too large"),
+                  echo(value, buf, sizeof(buf)));
         return false;
     }
     *out = (uint32_t)n;
@@ -342,7 +566,8 @@ static bool parse_uint_column(struct import_ctx *ctx,
 static int parse_enum_column(struct import_ctx *ctx,
                              const struct ws_csv_record *rec, size_t col,
                              int (*parse)(const char *),
-                             const char *(*name_of)(int), const char *what)
+                             const char *(*name_of)(int),
+                             const char *(*name_vi)(int), const char *what)
 {
     char buf[64];
     char list[256];
@@ -350,12 +575,12 @@ static int parse_enum_column(struct import_ctx *ctx,
     int v = parse(value);
     if (v <= 0) {
         if (!*value)
-            row_error(ctx, col, "missing %s (want %s)", what,
-                      name_list(name_of, list, sizeof(list)));
+            row_error(ctx, col, _("missing %s (want %s)"), what,
+                      name_list(name_of, name_vi, list, sizeof(list)));
         else
-            row_error(ctx, col, "unknown %s %s (want %s)", what,
+            row_error(ctx, col, _("unknown %s %s (want %s)"), what,
                       echo(value, buf, sizeof(buf)),
-                      name_list(name_of, list, sizeof(list)));
+                      name_list(name_of, name_vi, list, sizeof(list)));
         return 0;
     }
     return v;
@@ -366,6 +591,40 @@ static int64_t day_ms(int32_t days)
     return ws_date_to_ms(days);
 }
 
+/* Vietnamese names of the catalogue's forms (docs/GLOSSARY.md): the
+ * ballot carries the code. */
+static const struct {
+    const char *name;
+    const char *code;
+} form_aliases[] = {
+    {"lãnh đạo", "leadership"},
+    {"cán bộ lãnh đạo", "leadership"},
+    {"công chức", "staff"},
+};
+
+/* The catalogue code a form cell names: itself, the code in another case,
+ * or a Vietnamese name. */
+static const char *form_code_of(const struct ws_catalogue *cat,
+                                const char *value)
+{
+    char want[WS_FOLD_MAX];
+    char have[WS_FOLD_MAX];
+
+    if (ws_catalogue_form(cat, value) ||
+        ws_fold(value, want, sizeof(want)) <= 0)
+        return value;
+    for (size_t f = 0; f < cat->n_forms; f++)
+        if (ws_fold(cat->forms[f].code, have, sizeof(have)) > 0 &&
+            strcmp(have, want) == 0)
+            return cat->forms[f].code;
+    for (size_t i = 0; i < COUNT(form_aliases); i++)
+        if (ws_fold(form_aliases[i].name, have, sizeof(have)) > 0 &&
+            strcmp(have, want) == 0 &&
+            ws_catalogue_form(cat, form_aliases[i].code))
+            return form_aliases[i].code;
+    return value;
+}
+
 /* Ballot row: fills ballot (levels into the caller's array). */
 static void parse_ballot(struct import_ctx *ctx,
                          const struct ws_csv_record *rec,
@@ -373,7 +632,7 @@ static void parse_ballot(struct import_ctx *ctx,
                          Wardsync__V1__Ballot *ballot, uint32_t *levels)
 {
     char buf[64];
-    const char *form_code = field(ctx, rec, B_FORM);
+    const char *form_code = form_code_of(ctx->cat, field(ctx, rec, B_FORM));
     const struct ws_catalogue_form *form =
         ws_catalogue_form(ctx->cat, form_code);
     size_t n_items = BALLOT_ITEMS_MAX;
@@ -402,11 +661,11 @@ static void parse_ballot(struct import_ctx *ctx,
             used += (size_t)w;
         }
         /* Levels are still parsed so that their own errors show too. */
-        row_error(ctx, B_FORM, "unknown form %s (want %s)",
+        row_error(ctx, B_FORM, _("unknown form %s (want %s)"),
                   echo(form_code, buf, sizeof(buf)), list);
     } else if (form->n_items > BALLOT_ITEMS_MAX) {
         row_error(ctx, B_FORM,
-                  "form %s has %zu items, the CSV format holds at most %d",
+                  _("form %s has %zu items, the CSV format holds at most %d"),
                   form->code, form->n_items, BALLOT_ITEMS_MAX);
     } else {
         n_items = form->n_items;
@@ -417,17 +676,17 @@ static void parse_ballot(struct import_ctx *ctx,
         const char *value = field(ctx, rec, col);
         if (i >= n_items) {
             if (*value)
-                row_error(ctx, col, "must be empty: form %s has %zu items",
+                row_error(ctx, col, _("must be empty: form %s has %zu items"),
                           form->code, form->n_items);
             continue;
         }
         if (!*value) {
             if (form)
-                row_error(ctx, col, "missing level (want 1, 2 or 3)");
+                row_error(ctx, col, _("missing level (want 1, 2 or 3)"));
             continue;
         }
         if (strlen(value) != 1 || value[0] < '1' || value[0] > '3') {
-            row_error(ctx, col, "level %s is not 1, 2 or 3",
+            row_error(ctx, col, _("level %s is not 1, 2 or 3"),
                       echo(value, buf, sizeof(buf)));
             levels[n_levels++] = 0;
             continue;
@@ -449,18 +708,21 @@ static void parse_petition(struct import_ctx *ctx,
     int32_t days;
 
     petition->petition = (char *)field(ctx, rec, P_PETITION);
-    petition->kind = parse_enum_column(ctx, rec, P_KIND, ws_petition_kind_parse,
-                                       ws_petition_kind_name, "petition kind");
-    petition->channel =
-        parse_enum_column(ctx, rec, P_CHANNEL, ws_petition_channel_parse,
-                          ws_petition_channel_name, "channel");
-    petition->status =
-        parse_enum_column(ctx, rec, P_STATUS, ws_petition_status_parse,
-                          ws_petition_status_name, "status");
+    petition->kind = parse_enum_column(
+        ctx, rec, P_KIND, ws_petition_kind_parse, ws_petition_kind_name,
+        ws_petition_kind_name_vi, _("petition kind"));
+    petition->channel = parse_enum_column(
+        ctx, rec, P_CHANNEL, ws_petition_channel_parse,
+        ws_petition_channel_name, ws_petition_channel_name_vi, _("channel"));
+    petition->status = parse_enum_column(
+        ctx, rec, P_STATUS, ws_petition_status_parse, ws_petition_status_name,
+        ws_petition_status_name_vi, _("status"));
     const char *in_jurisdiction = field(ctx, rec, P_IN_JURISDICTION);
     int flag = ws_bool_parse(in_jurisdiction);
     if (flag < 0)
-        row_error(ctx, P_IN_JURISDICTION, "%s is not yes or no",
+        row_error(ctx, P_IN_JURISDICTION,
+                  _("%s is not yes or no (or có or "
+                    "không)"),
                   echo(in_jurisdiction, buf, sizeof(buf)));
     petition->in_jurisdiction = flag == 1;
     parse_date_column(ctx, rec, P_RECEIVED_ON, false, &days);
@@ -486,11 +748,12 @@ static void parse_reception(struct import_ctx *ctx,
     if (parse_date_column(ctx, rec, R_HELD_ON, false, &days))
         event->occurred_at_ms = day_ms(days);
     session->held_on = (char *)field(ctx, rec, R_HELD_ON);
-    session->host_role =
-        parse_enum_column(ctx, rec, R_HOST_ROLE, ws_host_role_parse,
-                          ws_host_role_name, "host role");
+    session->host_role = parse_enum_column(
+        ctx, rec, R_HOST_ROLE, ws_host_role_parse, ws_host_role_name,
+        ws_host_role_name_vi, _("host role"));
     session->mode = parse_enum_column(ctx, rec, R_MODE, ws_reception_mode_parse,
-                                      ws_reception_mode_name, "mode");
+                                      ws_reception_mode_name,
+                                      ws_reception_mode_name_vi, _("mode"));
     parse_uint_column(ctx, rec, R_CITIZENS, &session->citizens);
     parse_uint_column(ctx, rec, R_PETITIONS, &session->petitions);
     event->queued_at_ms = ctx->now_ms;
@@ -507,9 +770,10 @@ static void parse_remediation(struct import_ctx *ctx,
 
     update->survey = (char *)field(ctx, rec, M_SURVEY);
     update->subject = (char *)field(ctx, rec, M_SUBJECT);
-    update->status =
-        parse_enum_column(ctx, rec, M_STATUS, ws_remediation_status_parse,
-                          ws_remediation_status_name, "remediation status");
+    update->status = parse_enum_column(
+        ctx, rec, M_STATUS, ws_remediation_status_parse,
+        ws_remediation_status_name, ws_remediation_status_name_vi,
+        _("remediation status"));
     parse_date_column(ctx, rec, M_DUE_ON, false, &days);
     update->due_on = (char *)field(ctx, rec, M_DUE_ON);
     if (parse_date_column(ctx, rec, M_CHANGED_ON, false, &days))
@@ -532,9 +796,9 @@ static void parse_inspection(struct import_ctx *ctx,
     if (parse_date_column(ctx, rec, I_HELD_ON, false, &days))
         event->occurred_at_ms = day_ms(days);
     inspection->held_on = (char *)field(ctx, rec, I_HELD_ON);
-    inspection->kind =
-        parse_enum_column(ctx, rec, I_KIND, ws_inspection_kind_parse,
-                          ws_inspection_kind_name, "inspection kind");
+    inspection->kind = parse_enum_column(
+        ctx, rec, I_KIND, ws_inspection_kind_parse, ws_inspection_kind_name,
+        ws_inspection_kind_name_vi, _("inspection kind"));
     parse_uint_column(ctx, rec, I_SUBJECTS, &inspection->subjects);
     parse_uint_column(ctx, rec, I_VIOLATIONS, &inspection->violations);
     inspection->note = (char *)field(ctx, rec, I_NOTE);
@@ -557,8 +821,9 @@ static void parse_rotation(struct import_ctx *ctx,
     if (parse_date_column(ctx, rec, T_EFFECTIVE_ON, false, &days))
         event->occurred_at_ms = day_ms(days);
     rotation->effective_on = (char *)field(ctx, rec, T_EFFECTIVE_ON);
-    rotation->kind = parse_enum_column(ctx, rec, T_KIND, ws_rotation_kind_parse,
-                                       ws_rotation_kind_name, "rotation kind");
+    rotation->kind = parse_enum_column(
+        ctx, rec, T_KIND, ws_rotation_kind_parse, ws_rotation_kind_name,
+        ws_rotation_kind_name_vi, _("rotation kind"));
     event->queued_at_ms = ctx->now_ms;
     event->body_case = WARDSYNC__V1__EVENT__BODY_ROTATION;
     event->rotation = rotation;
@@ -611,8 +876,8 @@ static void canonical_fields(const struct import_ctx *ctx,
                              const char **fields, size_t *lengths)
 {
     for (size_t c = 0; c < ctx->n_columns; c++) {
-        fields[c] = rec->fields[ctx->col_index[c]];
-        lengths[c] = rec->lengths[ctx->col_index[c]];
+        fields[c] = field(ctx, rec, c);
+        lengths[c] = field_length(ctx, rec, c);
     }
 }
 
@@ -695,9 +960,10 @@ static int keep_event(struct import_ctx *ctx, Wardsync__V1__Event *event,
         return 0;
     if (ctx->n_seen >= ctx->n_rows) {
         /* More rows than the first pass saw: the file grew meanwhile. */
-        report_line(ctx, ctx->line, "-",
-                    "file changed while it was imported (more than %zu rows)",
-                    ctx->n_rows);
+        report_line(
+            ctx, ctx->line, "-",
+            _("file changed while it was imported (more than %zu rows)"),
+            ctx->n_rows);
         return -EAGAIN;
     }
     size_t row = ctx->n_seen++;
@@ -762,10 +1028,16 @@ static int import_row(struct import_ctx *ctx, const struct ws_csv_record *rec)
     ctx->row_failed = false;
     ctx->line = rec->line;
 
-    if (rec->n_fields != ctx->n_header_fields) {
+    /* Cells after the header's last column may be there if empty (a
+     * trailing separator, Excel's empty columns). */
+    size_t used = rec->n_fields;
+    while (used > ctx->n_header_fields && is_blank(rec->fields[used - 1]))
+        used--;
+    if (used > ctx->n_header_fields ||
+        (used < ctx->n_header_fields && !ctx->short_rows)) {
         ctx->row_failed = true;
         report_line(ctx, rec->line, "-",
-                    "row has %zu fields, the header has %zu", rec->n_fields,
+                    _("row has %zu fields, the header has %zu"), used,
                     ctx->n_header_fields);
         goto done;
     }
@@ -773,11 +1045,10 @@ static int import_row(struct import_ctx *ctx, const struct ws_csv_record *rec)
     fingerprint_add_row(&ctx->fp, fields, lengths, ctx->n_columns);
     compare_earlier(ctx);
     for (size_t c = 0; c < ctx->n_columns; c++) {
-        size_t at = ctx->col_index[c];
-        if (strlen(rec->fields[at]) != rec->lengths[at])
-            row_error(ctx, c, "contains a NUL byte");
-        else if (!ws_utf8_valid(rec->fields[at], rec->lengths[at]))
-            row_error(ctx, c, "not valid UTF-8");
+        if (strlen(fields[c]) != lengths[c])
+            row_error(ctx, c, _("contains a NUL byte"));
+        else if (!ws_utf8_valid(fields[c], lengths[c]))
+            row_error(ctx, c, _("not valid UTF-8"));
     }
     if (ctx->row_failed)
         goto done;
@@ -824,38 +1095,52 @@ done:
     return 0;
 }
 
-/* Maps the header row onto the kind's columns. Returns false (errors
- * reported) when a column is unknown, repeated or missing. */
+/* Maps the header row onto the kind's columns: names compared through
+ * ws_fold, English or Vietnamese (header_aliases); empty cells at the end
+ * of the row are no columns. Returns false (errors reported) when a
+ * column is unknown, repeated or missing. */
 static bool read_header(struct import_ctx *ctx, const struct ws_csv_record *rec)
 {
     bool seen[MAX_COLUMNS] = {false};
     bool ok = true;
+    bool vi = strcmp(ws_i18n_language(), "vi") == 0;
     char buf[64];
+    size_t n = rec->n_fields;
 
-    ctx->n_header_fields = rec->n_fields;
-    for (size_t i = 0; i < rec->n_fields; i++) {
+    while (n > 0 && is_blank(rec->fields[n - 1]))
+        n--;
+    ctx->n_header_fields = n;
+    for (size_t c = 0; c < ctx->n_columns; c++)
+        ws_strlcpy(ctx->header_text[c], import_column_name(ctx->kind, c, vi),
+                   64);
+    for (size_t i = 0; i < n; i++) {
         const char *name = rec->fields[i];
-        size_t c;
-        for (c = 0; c < ctx->n_columns; c++)
-            if (strcmp(name, ctx->columns[c]) == 0)
-                break;
-        if (c == ctx->n_columns) {
-            report_line(ctx, rec->line, "-",
-                        "unknown column %s for %s (want %s, ...)",
-                        echo(name, buf, sizeof(buf)), kind_names[ctx->kind],
-                        ctx->columns[0]);
+        long c = header_column(ctx->kind, name);
+        if (c < 0) {
+            if (is_blank(name))
+                report_line(ctx, rec->line, "-",
+                            _("column %zu of the header has no name"), i + 1);
+            else
+                report_line(ctx, rec->line, "-",
+                            _("unknown column %s for %s (want %s, ...)"),
+                            echo(name, buf, sizeof(buf)), kind_names[ctx->kind],
+                            ctx->header_text[0]);
             ok = false;
         } else if (seen[c]) {
-            report_line(ctx, rec->line, ctx->columns[c], "repeated column");
+            report_line(ctx, rec->line, ctx->header_text[c],
+                        _("repeated column"));
             ok = false;
         } else {
             seen[c] = true;
             ctx->col_index[c] = i;
+            if (strlen(name) < 64 && ws_utf8_valid(name, strlen(name)))
+                ws_strlcpy(ctx->header_text[c], name, 64);
         }
     }
     for (size_t c = 0; c < ctx->n_columns; c++) {
         if (!seen[c]) {
-            report_line(ctx, rec->line, ctx->columns[c], "missing column");
+            report_line(ctx, rec->line, ctx->header_text[c],
+                        _("missing column"));
             ok = false;
         }
     }
@@ -937,12 +1222,13 @@ static void show_progress(const struct import_ctx *ctx, const char *what,
 {
     const struct import_result *result = ctx->result;
     if (terminal && result->rows % IMPORT_PROGRESS_TERMINAL == 0) {
+        fputc('\r', stderr);
         if (of)
-            fprintf(stderr, "\r%s: %zu of %zu rows %s", ctx->label,
-                    result->rows, of, what);
+            fprintf(stderr, _("%s: %zu of %zu rows %s"), ctx->label,
+                    result->rows, of, _(what));
         else
-            fprintf(stderr, "\r%s: %zu rows %s, %zu bad", ctx->label,
-                    result->rows, what, result->bad_rows);
+            fprintf(stderr, _("%s: %zu rows %s, %zu bad"), ctx->label,
+                    result->rows, _(what), result->bad_rows);
         *shown = true;
     }
     if (result->rows % ctx->log_every == 0)
@@ -967,19 +1253,29 @@ static int read_file(struct import_ctx *ctx, const char *path, const char *what,
     int rc;
 
     fingerprint_init(&ctx->fp, kind_names[ctx->kind]);
-    struct ws_csv_reader *reader = ws_csv_open(path, err, sizeof(err));
+    struct table *reader = table_open(path, err, sizeof(err));
     if (!reader) {
-        ws_error("import", "%s", err);
-        return -EIO;
+        if (errno != EBADMSG) {
+            ws_error("import", "%s", err);
+            return -EIO;
+        }
+        /* Not a workbook, or not one we can read: the clerk's to fix. */
+        fprintf(ctx->report, "%s\n", err);
+        ctx->result->errors++;
+        return IMPORT_REFUSED;
     }
-    rc = ws_csv_next(reader, &rec, err, sizeof(err));
+    ctx->short_rows = table_is_xlsx(path);
+    /* The header; rows of empty cells before it do not count. */
+    do
+        rc = table_next(reader, &rec, err, sizeof(err));
+    while (rc == 1 && record_is_blank(&rec));
     if (rc < 0) {
         report_csv_error(ctx, err);
         rc = IMPORT_REFUSED;
         goto close;
     }
     if (rc == 0) {
-        report_line(ctx, 1, "-", "file is empty (want a header row: %s,...)",
+        report_line(ctx, 1, "-", _("file is empty (want a header row: %s,...)"),
                     ctx->columns[0]);
         rc = IMPORT_REFUSED;
         goto close;
@@ -988,8 +1284,13 @@ static int read_file(struct import_ctx *ctx, const char *path, const char *what,
         rc = IMPORT_REFUSED;
         goto close;
     }
+    if (!of) {
+        char how[96];
+        ws_debug("import", "reading file=%s as %s", ctx->label,
+                 table_describe(reader, how, sizeof(how)));
+    }
     for (;;) {
-        rc = ws_csv_next(reader, &rec, err, sizeof(err));
+        rc = table_next(reader, &rec, err, sizeof(err));
         if (rc == 0)
             break;
         if (rc < 0) {
@@ -998,17 +1299,21 @@ static int read_file(struct import_ctx *ctx, const char *path, const char *what,
             result->bad_rows++;
             break;
         }
+        if (record_is_blank(&rec))
+            continue;
         result->rows++;
         if ((rc = import_row(ctx, &rec)) < 0)
             goto close;
         show_progress(ctx, what, of, terminal, &progress_shown);
     }
-    if (progress_shown)
-        fprintf(stderr, "\r%s: %zu rows %s, %zu bad\n", ctx->label,
-                result->rows, what, result->bad_rows);
+    if (progress_shown) {
+        fputc('\r', stderr);
+        fprintf(stderr, _("%s: %zu rows %s, %zu bad\n"), ctx->label,
+                result->rows, _(what), result->bad_rows);
+    }
     rc = result->bad_rows > 0 || result->errors > 0 ? IMPORT_REFUSED : 0;
 close:
-    ws_csv_close(&reader);
+    table_close(&reader);
     return rc;
 }
 
@@ -1114,7 +1419,7 @@ int import_file(struct outbox *outbox, const struct ws_catalogue *cat,
 
     if (!options->again && (rc = load_earlier(outbox, &ctx)) < 0)
         goto out;
-    rc = read_file(&ctx, path, "checked", 0);
+    rc = read_file(&ctx, path, N_("checked"), 0);
     if (rc != 0)
         goto out;
     size_t n = result->rows;
@@ -1134,9 +1439,9 @@ int import_file(struct outbox *outbox, const struct ws_catalogue *cat,
         result->identical = true;
         result->errors++;
         fprintf(ctx.report,
-                "%s: already imported: the same %s (%zu rows) as import %lld "
-                "(\"%s\" of %s); if this really is a second batch, import "
-                "it with \"ward-agent import --again %s FILE\"\n",
+                _("%s: already imported: the same %s (%zu rows) as import "
+                  "%lld (\"%s\" of %s); if this really is a second batch, "
+                  "import it with \"ward-agent import --again %s FILE\"\n"),
                 ctx.label, kind_names[kind], n, (long long)ctx.match->id,
                 ctx.match->name, when, kind_names[kind]);
         rc = IMPORT_REFUSED;
@@ -1154,7 +1459,7 @@ int import_file(struct outbox *outbox, const struct ws_catalogue *cat,
         goto out;
     }
     if (n > UINT32_MAX) {
-        report_line(&ctx, 0, "-", "more than %u rows in one file",
+        report_line(&ctx, 0, "-", _("more than %u rows in one file"),
                     (unsigned)UINT32_MAX);
         rc = IMPORT_REFUSED;
         goto out;
@@ -1172,7 +1477,7 @@ int import_file(struct outbox *outbox, const struct ws_catalogue *cat,
     ctx.order = order;
     ctx.n_rows = n;
     ctx.n_earlier = 0; /* the second pass compares only with the first */
-    rc = read_file(&ctx, path, "queued", n);
+    rc = read_file(&ctx, path, N_("queued"), n);
     ctx.result = result;
     result->repeated = again.repeated;
     if (rc == -EAGAIN) /* the file grew; keep_event reported it */
@@ -1181,9 +1486,10 @@ int import_file(struct outbox *outbox, const struct ws_catalogue *cat,
     fingerprint_peek(&ctx.fp, second_fp);
     if (rc == 0 && (again.rows != n || ctx.n_seen != n ||
                     memcmp(first_fp, second_fp, FINGERPRINT_LEN) != 0)) {
-        report_line(&ctx, 0, "-",
-                    "file changed while it was imported (%zu rows, then %zu)",
-                    n, again.rows);
+        report_line(
+            &ctx, 0, "-",
+            _("file changed while it was imported (%zu rows, then %zu)"), n,
+            again.rows);
         rc = IMPORT_REFUSED;
     }
     if (rc != 0) {
@@ -1201,31 +1507,31 @@ int import_file(struct outbox *outbox, const struct ws_catalogue *cat,
 out:
     if (rc == 0 && result->already_imported)
         snprintf(result->note, sizeof(result->note),
-                 "the first %zu rows are import %lld (\"%s\" of %s), already "
-                 "queued; queued only the %zu rows after them",
+                 _("the first %zu rows are import %lld (\"%s\" of %s), "
+                   "already queued; queued only the %zu rows after them"),
                  result->already_imported, (long long)result->earlier_import,
                  ctx.match->name, when,
                  result->rows - result->already_imported);
     if (rc == 0 && result->repeated) {
         size_t used = strlen(result->note);
         snprintf(result->note + used, sizeof(result->note) - used,
-                 "%s%zu rows were already queued with the same content "
-                 "(same %s) and were skipped",
+                 _("%s%zu rows were already queued with the same content "
+                   "(same %s) and were skipped"),
                  used ? "; " : "", result->repeated,
-                 kind == IMPORT_PETITIONS   ? "petition, status and changed_on"
-                 : kind == IMPORT_RECEPTION ? "session"
-                 : kind == IMPORT_INSPECTIONS ? "inspection"
+                 kind == IMPORT_PETITIONS ? _("petition, status and changed_on")
+                 : kind == IMPORT_RECEPTION   ? _("session")
+                 : kind == IMPORT_INSPECTIONS ? _("inspection")
                  : kind == IMPORT_ROTATIONS
-                     ? "cadre, post, unit, kind and effective_on"
-                     : "survey, subject, status and changed_on");
+                     ? _("cadre, post, unit, kind and effective_on")
+                     : _("survey, subject, status and changed_on"));
     }
     if (rc == IMPORT_REFUSED && result->errors > ctx.max_reported)
-        fprintf(ctx.report, "%s: %zu more errors not shown\n", ctx.label,
+        fprintf(ctx.report, _("%s: %zu more errors not shown\n"), ctx.label,
                 result->errors - ctx.max_reported);
     if (rc == IMPORT_REFUSED && result->bad_rows == 0)
-        fprintf(ctx.report, "%s: refused, nothing queued\n", ctx.label);
+        fprintf(ctx.report, _("%s: refused, nothing queued\n"), ctx.label);
     else if (rc == IMPORT_REFUSED)
-        fprintf(ctx.report, "%s: %zu of %zu rows bad; nothing queued\n",
+        fprintf(ctx.report, _("%s: %zu of %zu rows bad; nothing queued\n"),
                 ctx.label, result->bad_rows, result->rows);
     free(order);
     free(ctx.earlier);
@@ -1258,19 +1564,19 @@ int import_command(const struct agent_settings *settings, enum import_kind kind,
         code = EXIT_BAD_INPUT;
     } else if (rc < 0) {
         fprintf(stderr,
-                "ward-agent: import of \"%s\" failed; nothing "
-                "queued\n",
+                _("ward-agent: import of \"%s\" failed; nothing queued\n"),
                 path);
         code = EXIT_IO;
     } else {
         if (result.queued)
-            printf("queued %zu %s events from %s (seq %llu..%llu)\n",
+            printf(_("queued %zu %s events from %s (seq %llu..%llu)\n"),
                    result.queued, import_kind_name(kind), path,
                    (unsigned long long)result.first_seq,
                    (unsigned long long)result.last_seq);
         else
-            printf("queued 0 %s events from %s (%s)\n", import_kind_name(kind),
-                   path, result.rows ? "no new rows" : "no rows");
+            printf(_("queued 0 %s events from %s (%s)\n"),
+                   import_kind_name(kind), path,
+                   result.rows ? _("no new rows") : _("no rows"));
         if (result.note[0])
             printf("%s: %s\n", path, result.note);
         ws_info("import",

@@ -2,6 +2,12 @@
  * import.h - CSV files into the outbox (docs/contracts.md, "CSV files a ward
  * imports").
  *
+ * Files come as Excel writes them (table.h): CSV in UTF-8 or UTF-16 with
+ * ",", ";" or tab, or an .xlsx workbook's first sheet. Header names are
+ * English or Vietnamese, in any case (ws_fold); empty cells after the
+ * header's last column, and rows of empty cells, are ignored; enum values
+ * may be Vietnamese (names.h). Messages are translated (i18n.h).
+ *
  * Every row is parsed and checked with the shared rules (ws_validate_event);
  * each bad row is reported as "FILE:LINE:COLUMN: reason". A file is queued
  * whole, in one outbox transaction, or not at all.
@@ -44,14 +50,23 @@ enum import_kind {
 #define IMPORT_MAX_REPORTED 100
 
 /* "ballots", "petitions", "reception", "remediation", "inspections",
- * "rotations" <-> enum; parse
- * returns -1 for anything else. */
+ * "rotations" <-> enum; parse also takes them in any case and the
+ * Vietnamese kind names of import_kind_from_filename as whole words
+ * ("don-thu", "Tiếp công dân"), and returns -1 for anything else. */
 const char *import_kind_name(enum import_kind kind);
 int import_kind_parse(const char *name);
 
-/* The kind a drop-folder file name starts with ("ballots-2023.csv" ->
- * IMPORT_BALLOTS), or -1. The name must also end in ".csv". */
+/* The kind a drop-folder file name starts with, or -1: the English kind
+ * name or a Vietnamese one (phieu, don-thu, tiep-cong-dan, khac-phuc,
+ * ke-hoach-khac-phuc), compared without case, diacritics, blanks, "-",
+ * "_" and "." ("ballots-2023.csv", "Tiếp công dân tháng 10.csv",
+ * "reception.CSV"). The name must end in ".csv" or ".xlsx", any case. */
 int import_kind_from_filename(const char *name);
+
+/* Number of columns of kind, and the name of column i: the English one,
+ * or when vi the Vietnamese one a template writes. NULL past the end. */
+size_t import_column_count(enum import_kind kind);
+const char *import_column_name(enum import_kind kind, size_t column, bool vi);
 
 /* Rows between two progress lines: on a terminal, and in the log. */
 #define IMPORT_PROGRESS_TERMINAL 10000

@@ -21,6 +21,7 @@
 
 #include "outbox.h"
 #include "settings.h"
+#include "wardsync/i18n.h"
 #include "wardsync/log.h"
 
 static const char *import_state(const struct outbox_import_info *info)
@@ -31,12 +32,13 @@ static const char *import_state(const struct outbox_import_info *info)
         return info->withdrawals_queued > 0 ? "withdrawal queued" : "withdrawn";
     }
     if (info->queued > 0)
-        return "queued";
+        return N_("queued");
     if (info->delivered + info->rejected == 0)
-        return "nothing new";
+        return N_("nothing new");
     if (info->rejected > 0)
-        return info->delivered > 0 ? "delivered, some rejected" : "rejected";
-    return "delivered";
+        return info->delivered > 0 ? N_("delivered, some rejected")
+                                   : N_("rejected");
+    return N_("delivered");
 }
 
 struct listing {
@@ -88,10 +90,10 @@ static void print_import(const struct outbox_import_info *info, void *arg)
         snprintf(when, sizeof(when), "?");
     char state[64];
     if (info->rejected > 0)
-        snprintf(state, sizeof(state), "%s (%llu rejected)", import_state(info),
-                 (unsigned long long)info->rejected);
+        snprintf(state, sizeof(state), _("%s (%llu rejected)"),
+                 _(import_state(info)), (unsigned long long)info->rejected);
     else
-        snprintf(state, sizeof(state), "%s", import_state(info));
+        snprintf(state, sizeof(state), "%s", _(import_state(info)));
     printf("%6lld  %-11s  %8llu  %8llu  %-16s  %-24s  %s\n",
            (long long)info->id, info->kind[0] ? info->kind : "-",
            (unsigned long long)info->rows, (unsigned long long)info->events,
@@ -112,8 +114,9 @@ int imports_command(const struct agent_settings *settings,
         if (!(listing.array = json_array()))
             goto close;
     } else {
-        printf("%6s  %-11s  %8s  %8s  %-16s  %-24s  %s\n", "id", "kind", "rows",
-               "events", "imported (UTC)", "state", "file");
+        printf("%6s  %-11s  %8s  %8s  %-16s  %-24s  %s\n", _("id"), _("kind"),
+               _("rows"), _("events"), _("imported (UTC)"), _("state"),
+               _("file"));
     }
     rc = outbox_list_imports(outbox, NULL, true, print_import, &listing);
     if (rc == 0)

@@ -23,6 +23,7 @@
 
 #include "import.h"
 #include "outbox.h"
+#include "wardsync/i18n.h"
 #include "wardsync/log.h"
 #include "wardsync/util.h"
 #include "writers.h"
@@ -194,17 +195,20 @@ static void write_report(const char *moved, const char *name, const char *why,
                  strerror(errno));
         return;
     }
+    /* UTF-8 with a BOM, so that Notepad and Excel show the Vietnamese. */
+    fputs("\xef\xbb\xbf", f);
     fprintf(f,
-            "%s was not imported: %s.\n"
-            "Nothing of this file was queued; the file itself is beside "
-            "this report.\n\n",
+            _("%s was not imported: %s.\n"
+              "Nothing of this file was queued; the file itself is beside "
+              "this report.\n\n"),
             name, why);
     fwrite(text, 1, len, f);
-    fprintf(f, "\nEach line above says FILE:LINE:COLUMN: what is wrong "
-               "(LINE counts the header as line 1).\n"
-               "Correct the file and drop the whole file into inbox/ "
-               "again; rows that\nwere already queued are not queued "
-               "twice.\n");
+    fputs(_("\nEach line above says FILE:LINE:COLUMN: what is wrong "
+            "(LINE counts the header as line 1).\n"
+            "Correct the file and drop the whole file into inbox/ "
+            "again; rows that\nwere already queued are not queued "
+            "twice.\n"),
+          f);
     if (fclose(f) != 0)
         ws_error("inbox", "could not write report \"%s\": %s", path,
                  strerror(errno));
@@ -243,15 +247,20 @@ static int handle_file(const char *home, const char *name,
     if (!S_ISREG(st.st_mode) || kind < 0) {
         char why[512];
         int n = snprintf(
-            why, sizeof(why), "%s: not imported: %s\n", name,
+            why, sizeof(why), _("%s: not imported: %s\n"), name,
             !S_ISREG(st.st_mode)
-                ? "not a regular file"
-                : "the name must start with ballots, petitions, reception, "
-                  "remediation, inspections or rotations and end in .csv "
-                  "(e.g. ballots-2023.csv)");
+                ? _("not a regular file")
+                : _("the name must start with the kind, in English or "
+                    "Vietnamese (ballots or phieu, petitions or don-thu, "
+                    "reception or tiep-cong-dan, remediation or khac-phuc, "
+                    "inspections or kiem-tra, rotations or luan-chuyen; "
+                    "diacritics and case do not matter) and end in .csv or "
+                    ".xlsx (e.g. \"Tiếp công dân tháng 10.csv\")"));
+        if (n < 0 || (size_t)n >= sizeof(why))
+            n = (int)strlen(why);
         return reject_file(home, name,
-                           "its name or type is not one the "
-                           "drop folder takes",
+                           _("its name or type is not one the "
+                             "drop folder takes"),
                            why, (size_t)n) < 0
                    ? 0
                    : 2;
@@ -300,14 +309,15 @@ static int handle_file(const char *home, const char *name,
             ws_info("inbox", "%s: %s", name, result.note);
         rc = move_file(home, name, "done", moved, sizeof(moved)) < 0 ? 0 : 1;
     } else if (rc == IMPORT_REFUSED) {
-        char why[128];
+        char why[256];
         if (result.identical)
-            snprintf(why, sizeof(why), "the same file was imported before");
+            snprintf(why, sizeof(why), "%s",
+                     _("the same file was imported before"));
         else if (result.bad_rows)
-            snprintf(why, sizeof(why), "%zu of its %zu rows have errors",
+            snprintf(why, sizeof(why), _("%zu of its %zu rows have errors"),
                      result.bad_rows, result.rows);
         else
-            snprintf(why, sizeof(why), "it cannot be read as a %s file",
+            snprintf(why, sizeof(why), _("it cannot be read as a %s file"),
                      import_kind_name((enum import_kind)kind));
         ws_warn("inbox",
                 "file refused file=%s rows=%zu bad_rows=%zu "

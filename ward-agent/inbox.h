@@ -1,11 +1,13 @@
 /*
  * inbox.h - the drop folder: home/inbox/ -> home/done/ or home/rejected/.
  *
- * A file named "<kind>*.csv" (ballots, petitions, reception, remediation,
- * inspections, rotations) is
- * imported through import.c, then moved to done/, or to rejected/ with
- * FILE.report.txt beside it, written for the clerk: what was wrong, where
- * (FILE:LINE:COLUMN), and what to do next.
+ * A file named "<kind>*.csv" or "<kind>*.xlsx" (ballots, petitions,
+ * reception, remediation, inspections, rotations), the kind in English or
+ * Vietnamese, any case, with or without diacritics
+ * (import_kind_from_filename), is imported through import.c, then moved to
+ * done/, or to rejected/ with FILE.report.txt beside it (UTF-8 with a BOM,
+ * in the language of messages), written for the clerk: what was wrong,
+ * where (FILE:LINE:COLUMN), and what to do next.
  *
  * A file is taken only once it is settled (docs/DESIGN.md §6, "Drop
  * folder"): its size and modification time have not changed for settle_ms

@@ -16,20 +16,24 @@
 #include "status.h"
 #include "sync.h"
 #include "withdraw.h"
+#include "template.h"
+#include "wardsync/i18n.h"
 #include "wardsync/keys.h"
 #include "wardsync/paths.h"
 
-static const char usage_text[] =
+static const char usage_text_en[] = N_(
     "usage: ward-agent [-c FILE] [--home DIR] [--ward CODE] [--hub ENDPOINT] "
     "COMMAND\n"
     "\n"
     "commands:\n"
-    "  import [--again] {ballots|petitions|reception|remediation|\n"
-    "                    inspections|rotations} FILE.csv\n"
-    "                       check every row of FILE and queue all of it, or "
-    "nothing;\n"
-    "                       a file imported before is refused, a grown one\n"
-    "                       queues only its new rows\n"
+    "  import [--again] KIND FILE\n"
+    "                       check every row of FILE (.csv or .xlsx) and queue\n"
+    "                       all of it, or nothing; a file imported before is\n"
+    "                       refused, a grown one queues only its new rows;\n"
+    "                       KIND: ballots, petitions, reception, remediation,\n"
+    "                       inspections, rotations\n"
+    "  template KIND [FILE] write a file to fill in: the header row and one\n"
+    "                       example row (CSV UTF-8 with BOM)\n"
     "  imports [--format table|json]\n"
     "                       list the files imported: id, kind, rows, date, "
     "state\n"
@@ -56,17 +60,21 @@ static const char usage_text[] =
     "      --version        show the version and the data folder\n"
     "\n"
     "Every [agent] key can also be set as WARDSYNC_AGENT_<KEY>; options win\n"
-    "over the environment, which wins over the file.\n"
-    "exit codes: 0 ok, 1 bad input, 2 usage, 3 I/O or database error\n";
+    "over the environment, which wins over the file. Messages are in\n"
+    "Vietnamese unless \"language = en\" (or LANGUAGE/LANG name English).\n"
+    "exit codes: 0 ok, 1 bad input, 2 usage, 3 I/O or database error\n");
 
-static const char import_usage[] =
-    "usage: ward-agent [OPTIONS] import [--again] KIND FILE.csv\n"
+static const char import_usage_en[] = N_(
+    "usage: ward-agent [OPTIONS] import [--again] KIND FILE\n"
     "\n"
     "KIND is ballots, petitions, reception, remediation, inspections or\n"
-    "rotations. Every row is\n"
-    "checked; bad rows are reported as FILE:LINE:COLUMN: reason and, if any\n"
-    "row is bad, nothing of the file is queued (exit 1). Otherwise all rows\n"
-    "are queued in one transaction.\n"
+    "rotations. FILE is a CSV\n"
+    "file (UTF-8 or UTF-16; separated by \",\", \";\" or tab) or an Excel\n"
+    "workbook (.xlsx, its first sheet). Column names and values may be\n"
+    "English or Vietnamese, in any case. Every row is checked; bad rows\n"
+    "are reported as FILE:LINE:COLUMN: reason and, if any row is bad,\n"
+    "nothing of the file is queued (exit 1). Otherwise all rows are queued\n"
+    "in one transaction.\n"
     "\n"
     "Nothing is queued twice: a file with the same content as an earlier\n"
     "import is refused (exit 1) with that import's id and date; a file whose\n"
@@ -80,14 +88,14 @@ static const char import_usage[] =
     "  --again              import the whole file even if it was imported\n"
     "                       before (a real second batch)\n"
     "\n"
-    "See docs/contracts.md for the columns of each kind.\n";
+    "See docs/contracts.md for the columns of each kind.\n");
 
-static const char imports_usage[] =
+static const char imports_usage_en[] = N_(
     "usage: ward-agent [OPTIONS] imports [--format table|json]\n"
     "\n"
     "Lists every file imported, oldest first: its id, kind, rows in the\n"
     "file, events queued from it, date, state (queued, delivered, rejected,\n"
-    "nothing new) and file name.\n";
+    "nothing new) and file name.\n");
 
 static const char withdraw_usage[] =
     "usage: ward-agent [OPTIONS] withdraw IMPORT_ID [--reason TEXT]\n"
@@ -104,36 +112,47 @@ static const char withdraw_usage[] =
     "  --reason TEXT        why, kept with the import and sent to the hub\n"
     "                       (at most 2000 bytes)\n";
 
-static const char run_usage[] =
-    "usage: ward-agent [OPTIONS] run [--until-idle] [--max-seconds N]\n"
-    "\n"
-    "Sends queued events to the hub and imports files dropped into\n"
-    "HOME/inbox/ (named <kind>*.csv). A dropped file is taken only when its\n"
-    "size and modification time have not changed for inbox_settle_ms\n"
-    "(default 3000) and no process holds it open for writing (seen in\n"
-    "/proc/*/fd: processes of the agent's user, all when run as root).\n"
-    "Stops on SIGINT or SIGTERM.\n"
-    "\n"
-    "  --until-idle         exit 0 once nothing is queued and the inbox is "
-    "empty\n"
-    "  --max-seconds N      give up (exit 3) after N seconds\n";
+static const char run_usage_en[] =
+    N_("usage: ward-agent [OPTIONS] run [--until-idle] [--max-seconds N]\n"
+       "\n"
+       "Sends queued events to the hub and imports files dropped into\n"
+       "HOME/inbox/ (named <kind>*.csv or .xlsx, the kind in English or\n"
+       "Vietnamese: phieu, don-thu, tiep-cong-dan, khac-phuc, with or without\n"
+       "diacritics, any case). A dropped file is taken only when its\n"
+       "size and modification time have not changed for inbox_settle_ms\n"
+       "(default 3000) and no process holds it open for writing (seen in\n"
+       "/proc/*/fd: processes of the agent's user, all when run as root).\n"
+       "Stops on SIGINT or SIGTERM.\n"
+       "\n"
+       "  --until-idle         exit 0 once nothing is queued and the inbox is "
+       "empty\n"
+       "  --max-seconds N      give up (exit 3) after N seconds\n");
 
-static const char keygen_usage[] =
+static const char keygen_usage_en[] = N_(
     "usage: ward-agent keygen [--force] PATH\n"
     "\n"
     "Writes a new CURVE key pair: PATH holds the public key (the district\n"
     "registers it with \"district-hub enroll --ward CODE --key PATH\"),\n"
     "PATH_secret both keys, mode 0600 (set it as secret_key). Existing files\n"
     "are kept unless --force. The agent also needs the hub's public key\n"
-    "file as hub_public_key.\n";
+    "file as hub_public_key.\n");
 
-static const char status_usage[] =
-    "usage: ward-agent [OPTIONS] status [--format table|json]\n"
+static const char template_usage_en[] = N_(
+    "usage: ward-agent [OPTIONS] template KIND [FILE]\n"
     "\n"
-    "Shows the ward, the outbox id, the queued, delivered and rejected\n"
-    "counts, the last seq and the last contact with the hub, and the last\n"
-    "rejected events with the file and line each came from and the hub's\n"
-    "reason.\n";
+    "Writes a file ready to fill in for KIND (ballots, petitions, reception\n"
+    "or remediation): CSV UTF-8 with a BOM, the header row and one example\n"
+    "row, in the language of messages. Replace the example row, keep the\n"
+    "header, and import the file. FILE must not exist yet; without FILE, or\n"
+    "with -, the template goes to standard output.\n");
+
+static const char status_usage_en[] =
+    N_("usage: ward-agent [OPTIONS] status [--format table|json]\n"
+       "\n"
+       "Shows the ward, the outbox id, the queued, delivered and rejected\n"
+       "counts, the last seq and the last contact with the hub, and the last\n"
+       "rejected events with the file and line each came from and the hub's\n"
+       "reason.\n");
 
 enum {
     OPT_HOME = 256,
@@ -224,30 +243,68 @@ static int command_import(int argc, char **argv,
     optind = 0;
     while ((opt = getopt_long(argc, argv, "+c:h", options, NULL)) != -1) {
         if (opt == 'h') {
-            fputs(import_usage, stdout);
+            fputs(_(import_usage_en), stdout);
             return EXIT_OK;
         }
         if (opt == OPT_AGAIN) {
             again = true;
         } else if (!global_option(opt, overrides)) {
-            fputs(import_usage, stderr);
+            fputs(_(import_usage_en), stderr);
             return EXIT_USAGE;
         }
     }
     if (argc - optind != 2)
-        return usage_error(import_usage, "import wants KIND and FILE");
+        return usage_error(_(import_usage_en), _("import wants KIND and FILE"));
     int kind = import_kind_parse(argv[optind]);
     if (kind < 0)
-        return usage_error(import_usage,
-                           "unknown kind \"%s\" (want ballots, petitions, "
-                           "reception, remediation, inspections or "
-                           "rotations)",
+        return usage_error(_(import_usage_en),
+                           _("unknown kind \"%s\" (want ballots, petitions, "
+                             "reception, remediation, inspections or "
+                             "rotations)"),
                            argv[optind]);
     int code = with_settings(overrides, &settings);
     if (code != EXIT_OK)
         return code;
     code = import_command(&settings, (enum import_kind)kind, argv[optind + 1],
                           again);
+    settings_free(&settings);
+    return code;
+}
+
+static int command_template(int argc, char **argv,
+                            struct agent_overrides *overrides)
+{
+    static const struct option options[] = {GLOBAL_OPTIONS, {0, 0, 0, 0}};
+    struct agent_settings settings;
+    int opt;
+
+    optind = 0;
+    while ((opt = getopt_long(argc, argv, "+c:h", options, NULL)) != -1) {
+        if (opt == 'h') {
+            fputs(_(template_usage_en), stdout);
+            return EXIT_OK;
+        }
+        if (!global_option(opt, overrides)) {
+            fputs(_(template_usage_en), stderr);
+            return EXIT_USAGE;
+        }
+    }
+    if (argc - optind < 1 || argc - optind > 2)
+        return usage_error(_(template_usage_en),
+                           _("template wants KIND and at most one FILE"));
+    int kind = import_kind_parse(argv[optind]);
+    if (kind < 0)
+        return usage_error(_(template_usage_en),
+                           _("unknown kind \"%s\" (want ballots, petitions, "
+                             "reception, remediation, inspections or "
+                             "rotations)"),
+                           argv[optind]);
+    /* The settings only for the language of the template. */
+    int code = with_settings(overrides, &settings);
+    if (code != EXIT_OK)
+        return code;
+    code = template_command((enum import_kind)kind,
+                            argc - optind == 2 ? argv[optind + 1] : NULL);
     settings_free(&settings);
     return code;
 }
@@ -266,24 +323,24 @@ static int command_run(int argc, char **argv, struct agent_overrides *overrides)
     optind = 0;
     while ((opt = getopt_long(argc, argv, "+c:h", options, NULL)) != -1) {
         if (opt == 'h') {
-            fputs(run_usage, stdout);
+            fputs(_(run_usage_en), stdout);
             return EXIT_OK;
         }
         if (opt == OPT_UNTIL_IDLE) {
             run.until_idle = true;
         } else if (opt == OPT_MAX_SECONDS) {
             if (!parse_seconds(optarg, &run.max_seconds))
-                return usage_error(run_usage,
-                                   "--max-seconds: \"%s\" is not a number "
-                                   "of seconds (1..31536000)",
+                return usage_error(_(run_usage_en),
+                                   _("--max-seconds: \"%s\" is not a number "
+                                     "of seconds (1..31536000)"),
                                    optarg);
         } else if (!global_option(opt, overrides)) {
-            fputs(run_usage, stderr);
+            fputs(_(run_usage_en), stderr);
             return EXIT_USAGE;
         }
     }
     if (optind != argc)
-        return usage_error(run_usage, "unexpected argument \"%s\"",
+        return usage_error(_(run_usage_en), _("unexpected argument \"%s\""),
                            argv[optind]);
     int code = with_settings(overrides, &settings);
     if (code != EXIT_OK)
@@ -364,8 +421,8 @@ static int command_listing(int argc, char **argv,
                 format = STATUS_JSON;
             else
                 return usage_error(usage,
-                                   "--format: unknown format \"%s\" (want "
-                                   "table or json)",
+                                   _("--format: unknown format \"%s\" (want "
+                                     "table or json)"),
                                    optarg);
         } else if (!global_option(opt, overrides)) {
             fputs(usage, stderr);
@@ -373,7 +430,8 @@ static int command_listing(int argc, char **argv,
         }
     }
     if (optind != argc)
-        return usage_error(usage, "unexpected argument \"%s\"", argv[optind]);
+        return usage_error(usage, _("unexpected argument \"%s\""),
+                           argv[optind]);
     int code = with_settings(overrides, &settings);
     if (code != EXIT_OK)
         return code;
@@ -385,13 +443,14 @@ static int command_listing(int argc, char **argv,
 static int command_status(int argc, char **argv,
                           struct agent_overrides *overrides)
 {
-    return command_listing(argc, argv, overrides, status_usage, status_command);
+    return command_listing(argc, argv, overrides, _(status_usage_en),
+                           status_command);
 }
 
 static int command_imports(int argc, char **argv,
                            struct agent_overrides *overrides)
 {
-    return command_listing(argc, argv, overrides, imports_usage,
+    return command_listing(argc, argv, overrides, _(imports_usage_en),
                            imports_command);
 }
 
@@ -407,21 +466,21 @@ static int command_keygen(int argc, char **argv)
     optind = 0;
     while ((opt = getopt_long(argc, argv, "+h", options, NULL)) != -1) {
         if (opt == 'h') {
-            fputs(keygen_usage, stdout);
+            fputs(_(keygen_usage_en), stdout);
             return EXIT_OK;
         }
         if (opt != OPT_FORCE) {
-            fputs(keygen_usage, stderr);
+            fputs(_(keygen_usage_en), stderr);
             return EXIT_USAGE;
         }
         force = true;
     }
     if (argc - optind != 1)
-        return usage_error(keygen_usage, "keygen wants one PATH");
+        return usage_error(_(keygen_usage_en), _("keygen wants one PATH"));
     struct ws_keypair pair;
     char err[512];
     if (ws_keys_generate(&pair) < 0) {
-        fprintf(stderr, "ward-agent: libzmq was built without CURVE\n");
+        fprintf(stderr, _("ward-agent: libzmq was built without CURVE\n"));
         return EXIT_IO;
     }
     int rc = ws_keys_write(argv[optind], &pair, force, err, sizeof err);
@@ -430,7 +489,7 @@ static int command_keygen(int argc, char **argv)
         fprintf(stderr, "ward-agent: %s\n", err);
         return rc == -EEXIST ? EXIT_USAGE : EXIT_IO;
     }
-    printf("public key: %s\nwrote %s and %s_secret\n", pair.public_z85,
+    printf(_("public key: %s\nwrote %s and %s_secret\n"), pair.public_z85,
            argv[optind], argv[optind]);
     return EXIT_OK;
 }
@@ -442,10 +501,16 @@ int main(int argc, char **argv)
     struct agent_overrides overrides = {NULL, NULL, NULL, NULL};
     int opt;
 
+    /* The language of --help and usage errors, before any file is read:
+     * WARDSYNC_AGENT_LANGUAGE, else the environment's (i18n.h); the
+     * configuration file's "language" applies once a command loads it. */
+    if (ws_i18n_init(getenv("WARDSYNC_AGENT_LANGUAGE"), NULL, 0) < 0)
+        ws_i18n_init(NULL, NULL, 0);
+
     /* "+": stop at the command; its own options are parsed below. */
     while ((opt = getopt_long(argc, argv, "+c:h", options, NULL)) != -1) {
         if (opt == 'h') {
-            fputs(usage_text, stdout);
+            fputs(_(usage_text_en), stdout);
             return EXIT_OK;
         }
         if (opt == OPT_VERSION) {
@@ -453,12 +518,12 @@ int main(int argc, char **argv)
             return EXIT_OK;
         }
         if (!global_option(opt, &overrides)) {
-            fputs(usage_text, stderr);
+            fputs(_(usage_text_en), stderr);
             return EXIT_USAGE;
         }
     }
     if (optind >= argc) {
-        fprintf(stderr, "ward-agent: missing command\n%s", usage_text);
+        fprintf(stderr, _("ward-agent: missing command\n%s"), _(usage_text_en));
         return EXIT_USAGE;
     }
     const char *command = argv[optind];
@@ -474,11 +539,13 @@ int main(int argc, char **argv)
         return command_imports(sub_argc, sub_argv, &overrides);
     if (strcmp(command, "withdraw") == 0)
         return command_withdraw(sub_argc, sub_argv, &overrides);
+    if (strcmp(command, "template") == 0)
+        return command_template(sub_argc, sub_argv, &overrides);
     if (strcmp(command, "keygen") == 0)
         return command_keygen(sub_argc, sub_argv);
     if (strcmp(command, "help") == 0) {
-        fputs(usage_text, stdout);
+        fputs(_(usage_text_en), stdout);
         return EXIT_OK;
     }
-    return usage_error(usage_text, "unknown command \"%s\"", command);
+    return usage_error(_(usage_text_en), _("unknown command \"%s\""), command);
 }

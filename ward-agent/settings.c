@@ -11,6 +11,7 @@
 #include "wardsync/catalogue.h"
 #include "wardsync/codec.h"
 #include "wardsync/config.h"
+#include "wardsync/i18n.h"
 #include "wardsync/log.h"
 #include "wardsync/util.h"
 #include "wardsync/validate.h"
@@ -42,6 +43,7 @@ static const char *const agent_keys[] = {"ward",
                                          "inbox_poll_ms",
                                          "inbox_settle_ms",
                                          "max_frame",
+                                         "language",
                                          NULL};
 
 int settings_load(const struct agent_overrides *overrides,
@@ -80,9 +82,16 @@ int settings_load(const struct agent_overrides *overrides,
         ws_config_get(cfg, SECTION, "hub_public_key", NULL);
     if (settings->hub_public_key && !*settings->hub_public_key)
         settings->hub_public_key = NULL;
+    settings->language = ws_config_get(cfg, SECTION, "language", NULL);
+    if (ws_i18n_init(settings->language, err, sizeof(err)) < 0) {
+        fprintf(stderr, "ward-agent: %s\n", err);
+        rc = -EINVAL;
+        goto fail;
+    }
     if (!settings->secret_key != !settings->hub_public_key) {
-        fprintf(stderr, "ward-agent: secret_key and hub_public_key: set both "
-                        "(CURVE) or neither (only for a hub run --insecure)\n");
+        fprintf(stderr, _("ward-agent: secret_key and hub_public_key: set "
+                          "both (CURVE) or neither (only for a hub run "
+                          "--insecure)\n"));
         rc = -EINVAL;
         goto fail;
     }
@@ -113,19 +122,19 @@ int settings_load(const struct agent_overrides *overrides,
         }
     }
     if (!*settings->home) {
-        fprintf(stderr, "ward-agent: home: must not be empty\n");
+        fprintf(stderr, _("ward-agent: home: must not be empty\n"));
         rc = -EINVAL;
         goto fail;
     }
     if (!*settings->hub) {
-        fprintf(stderr, "ward-agent: hub: must not be empty\n");
+        fprintf(stderr, _("ward-agent: hub: must not be empty\n"));
         rc = -EINVAL;
         goto fail;
     }
     int n = snprintf(settings->outbox_path, sizeof(settings->outbox_path),
                      "%s/outbox.db", settings->home);
     if (n < 0 || (size_t)n >= sizeof(settings->outbox_path)) {
-        fprintf(stderr, "ward-agent: home: path too long\n");
+        fprintf(stderr, _("ward-agent: home: path too long\n"));
         rc = -ENAMETOOLONG;
         goto fail;
     }

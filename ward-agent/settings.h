@@ -31,6 +31,8 @@ struct agent_settings {
     const char *catalogue;      /* NULL: the built-in default */
     const char *secret_key;     /* CURVE secret key file; NULL: no CURVE */
     const char *hub_public_key; /* hub's public key file; NULL: no CURVE */
+    const char *language;       /* "vi", "en", or NULL: not configured (the
+                                   environment decides, i18n.h) */
     int64_t batch_size;
     int64_t ack_timeout_ms;
     int64_t window; /* batches in flight at once, 1..SETTINGS_WINDOW_MAX */
@@ -40,7 +42,8 @@ struct agent_settings {
     char outbox_path[4096];
 };
 
-/* Loads the settings. Returns 0, or a negative errno with the reason already
+/* Loads the settings and sets the language of messages from them
+ * (ws_i18n_init). Returns 0, or a negative errno with the reason already
  * printed to stderr (an unreadable file or an out-of-range value). */
 int settings_load(const struct agent_overrides *overrides,
                   struct agent_settings *settings);

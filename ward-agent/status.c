@@ -17,6 +17,7 @@
 
 #include "outbox.h"
 #include "settings.h"
+#include "wardsync/i18n.h"
 #include "wardsync/log.h"
 
 #define REJECTED_SHOWN 20
@@ -103,25 +104,25 @@ static void format_time(int64_t ms, char *buf, size_t cap)
 static int print_table(struct outbox *outbox, const struct outbox_counts *c)
 {
     char when[64];
-    printf("ward            %s\n", outbox_ward(outbox));
-    printf("agent_instance  %s\n", outbox_agent_instance(outbox));
-    printf("queued          %llu\n", (unsigned long long)c->queued);
-    printf("delivered       %llu\n", (unsigned long long)c->delivered);
-    printf("rejected        %llu\n", (unsigned long long)c->rejected);
-    printf("last seq        %llu\n", (unsigned long long)c->last_seq);
-    printf("hub mark        %llu\n", (unsigned long long)c->hub_mark);
+    printf(_("ward            %s\n"), outbox_ward(outbox));
+    printf(_("agent_instance  %s\n"), outbox_agent_instance(outbox));
+    printf(_("queued          %llu\n"), (unsigned long long)c->queued);
+    printf(_("delivered       %llu\n"), (unsigned long long)c->delivered);
+    printf(_("rejected        %llu\n"), (unsigned long long)c->rejected);
+    printf(_("last seq        %llu\n"), (unsigned long long)c->last_seq);
+    printf(_("hub mark        %llu\n"), (unsigned long long)c->hub_mark);
     if (c->last_contact_ms < 0) {
-        printf("last contact    never\n");
+        printf(_("last contact    never\n"));
     } else {
         format_time(c->last_contact_ms, when, sizeof(when));
-        printf("last contact    %s\n", when);
+        printf(_("last contact    %s\n"), when);
     }
     if (c->rejected > 0) {
-        printf("\nrejected by the hub (last %d, newest first; FILE:LINE is "
-               "where the row was):\n",
+        printf(_("\nrejected by the hub (last %d, newest first; FILE:LINE is "
+                 "where the row was):\n"),
                REJECTED_SHOWN);
-        printf("  %10s  %-11s  %-24s  %s\n", "seq", "kind", "file:line",
-               "reason");
+        printf("  %10s  %-11s  %-24s  %s\n", _("seq"), _("kind"),
+               _("file:line"), _("reason"));
         return outbox_list_rejected(outbox, REJECTED_SHOWN, print_rejected,
                                     NULL);
     }

@@ -88,6 +88,9 @@ int it_env_setup(struct it_env *env, const char *prefix)
     char sql[256], admin[1024];
 
     memset(env, 0, sizeof *env);
+    /* The tests read the agents' messages in English; a test of the
+     * Vietnamese default passes WARDSYNC_AGENT_LANGUAGE= (empty). */
+    setenv("WARDSYNC_AGENT_LANGUAGE", "en", 0);
     if (!base || !*base) {
         fprintf(stderr, "harness: WARDSYNC_TEST_DATABASE is not set "
                         "(run through scripts/run-tests.sh)\n");

@@ -110,7 +110,13 @@ static void test_kind_names(void **state)
                      IMPORT_INSPECTIONS);
     assert_int_equal(import_kind_from_filename("rotations.csv"),
                      IMPORT_ROTATIONS);
-    assert_int_equal(import_kind_from_filename("rotations.xlsx"), -1);
+    assert_int_equal(import_kind_from_filename("rotations.xlsx"),
+                     IMPORT_ROTATIONS);
+    assert_int_equal(import_kind_from_filename("luan-chuyen.csv"),
+                     IMPORT_ROTATIONS);
+    assert_int_equal(import_kind_from_filename("Kiểm tra 2024.csv"),
+                     IMPORT_INSPECTIONS);
+    assert_int_equal(import_kind_from_filename("rotations.txt"), -1);
 }
 
 static void test_inspections_become_events(void **state)

@@ -326,11 +326,184 @@ static void test_write_field_quoting(void **state)
     free(buf);
 }
 
+static void test_detect_separator(void **state)
+{
+    (void)state;
+    assert_int_equal(ws_csv_detect_separator("a,b,c\n", 6), ',');
+    assert_int_equal(ws_csv_detect_separator("a;b;c\r\n1,5;2", 14), ';');
+    assert_int_equal(ws_csv_detect_separator("a\tb\tc", 5), '\t');
+    /* Inside quotes a separator does not count; a tie goes to ",". */
+    assert_int_equal(ws_csv_detect_separator("\"a;b;c\",d", 9), ',');
+    assert_int_equal(ws_csv_detect_separator("a,b;c", 5), ',');
+    assert_int_equal(ws_csv_detect_separator("only", 4), ',');
+    /* Only the first line is looked at. */
+    assert_int_equal(ws_csv_detect_separator("a;b\nc,d,e,f", 11), ';');
+}
+
+static void expect_excel(const char *text, size_t len, size_t n_records,
+                         size_t n_fields, const char *last_field)
+{
+    char err[600] = "";
+    struct ws_csv_record rec;
+    const char *path = temp_file(text, len);
+    struct ws_csv_reader *r =
+        ws_csv_open_with(path, WS_CSV_EXCEL, err, sizeof(err));
+    size_t seen = 0;
+    int rc;
+
+    assert_non_null(r);
+    while ((rc = ws_csv_next(r, &rec, err, sizeof(err))) == 1) {
+        seen++;
+        assert_int_equal(rec.n_fields, n_fields);
+        if (seen == n_records)
+            assert_string_equal(rec.fields[n_fields - 1], last_field);
+    }
+    if (rc != 0)
+        fail_msg("%s", err);
+    assert_int_equal(seen, n_records);
+    ws_csv_close(&r);
+    unlink(path);
+}
+
+static void test_excel_separators(void **state)
+{
+    (void)state;
+    /* ";" with a quoted ";" and a decimal comma. */
+    expect_excel("a;b;c\r\n1;\"x;y\";2,5\r\n", 20, 2, 3, "2,5");
+    /* Tab: an empty cell between two tabs is a field, not a blank. */
+    expect_excel("a\tb\tc\n1\t\t3\n", 11, 2, 3, "3");
+    /* Without WS_CSV_EXCEL the separator stays ",". */
+    char err[200];
+    struct ws_csv_record rec;
+    const char *path = temp_file("a;b;c\n", 6);
+    struct ws_csv_reader *r = ws_csv_open(path, err, sizeof(err));
+    assert_int_equal(ws_csv_next(r, &rec, err, sizeof(err)), 1);
+    assert_int_equal(rec.n_fields, 1);
+    assert_int_equal(ws_csv_separator(r), ',');
+    ws_csv_close(&r);
+    unlink(path);
+}
+
+/* A UTF-8 sequence cut by the end of a 64 KiB read is whole at the next. */
+static void test_excel_sequence_across_reads(void **state)
+{
+    size_t len = 65536 + 64;
+    char *text = malloc(len);
+    char err[600] = "";
+    struct ws_csv_record rec;
+    size_t at = 0;
+
+    (void)state;
+    assert_non_null(text);
+    at += (size_t)sprintf(text, "note\n\"");
+    while (at < 65535)
+        text[at++] = 'a';
+    /* "ế" (3 bytes) starting one byte before the end of the first read */
+    memcpy(text + at, "\xe1\xba\xbf", 3);
+    at += 3;
+    at += (size_t)sprintf(text + at, "\"\n");
+    const char *path = temp_file(text, at);
+    struct ws_csv_reader *r =
+        ws_csv_open_with(path, WS_CSV_EXCEL, err, sizeof(err));
+    assert_non_null(r);
+    assert_int_equal(ws_csv_next(r, &rec, err, sizeof(err)), 1);
+    if (ws_csv_next(r, &rec, err, sizeof(err)) != 1)
+        fail_msg("%s", err);
+    assert_int_equal(rec.lengths[0], 65535 - 6 + 3);
+    assert_string_equal(rec.fields[0] + rec.lengths[0] - 3, "\xe1\xba\xbf");
+    assert_int_equal(ws_csv_next(r, &rec, err, sizeof(err)), 0);
+    ws_csv_close(&r);
+    unlink(path);
+    free(text);
+}
+
+static void test_excel_not_utf8(void **state)
+{
+    char err[600] = "";
+    struct ws_csv_record rec;
+    /* Windows-1258: line 3 is the first with a byte above 0x7f. */
+    static const char text[] = "a,b\n1,2\nkh\xf4"
+                               "ng,3\n\xd0"
+                               "i,4\n";
+    const char *path = temp_file(text, sizeof(text) - 1);
+    struct ws_csv_reader *r =
+        ws_csv_open_with(path, WS_CSV_EXCEL, err, sizeof(err));
+
+    (void)state;
+    assert_non_null(r);
+    assert_int_equal(ws_csv_next(r, &rec, err, sizeof(err)), -EILSEQ);
+    assert_non_null(strstr(err, "line 3: the file is not UTF-8 text"));
+    assert_non_null(strstr(err, "CSV UTF-8"));
+    /* Sticky: the same one error again. */
+    assert_int_equal(ws_csv_next(r, &rec, err, sizeof(err)), -EILSEQ);
+    ws_csv_close(&r);
+    /* A plain reader reads the bytes as they are. */
+    r = ws_csv_open(path, err, sizeof(err));
+    assert_int_equal(ws_csv_next(r, &rec, err, sizeof(err)), 1);
+    assert_int_equal(ws_csv_next(r, &rec, err, sizeof(err)), 1);
+    assert_int_equal(ws_csv_next(r, &rec, err, sizeof(err)), 1);
+    assert_string_equal(rec.fields[0], "kh\xf4"
+                                       "ng");
+    ws_csv_close(&r);
+    unlink(path);
+}
+
+static void test_excel_utf16(void **state)
+{
+    char err[600] = "";
+    struct ws_csv_record rec;
+    /* "a;ế\r\n" in UTF-16LE with BOM, then without BOM (ASCII). */
+    static const char le[] = "\xff\xfe"
+                             "a\0;\0\xbf\x1e\r\0\n\0"
+                             "1\0;\0"
+                             "2\0";
+    static const char bare[] = "a\0,\0b\0\n\0";
+    static const char odd[] = "\xff\xfe"
+                              "a\0,\0b"; /* ends inside a unit */
+    const char *path = temp_file(le, sizeof(le) - 1);
+    struct ws_csv_reader *r =
+        ws_csv_open_with(path, WS_CSV_EXCEL, err, sizeof(err));
+
+    (void)state;
+    assert_non_null(r);
+    assert_int_equal(ws_csv_next(r, &rec, err, sizeof(err)), 1);
+    assert_string_equal(ws_csv_encoding(r), "UTF-16LE");
+    assert_int_equal(ws_csv_separator(r), ';');
+    assert_int_equal(rec.n_fields, 2);
+    assert_string_equal(rec.fields[1], "\xe1\xba\xbf");
+    assert_int_equal(ws_csv_next(r, &rec, err, sizeof(err)), 1);
+    assert_int_equal(rec.line, 2);
+    assert_string_equal(rec.fields[1], "2");
+    assert_int_equal(ws_csv_next(r, &rec, err, sizeof(err)), 0);
+    ws_csv_close(&r);
+    unlink(path);
+
+    path = temp_file(bare, sizeof(bare) - 1);
+    r = ws_csv_open_with(path, WS_CSV_EXCEL, err, sizeof(err));
+    assert_int_equal(ws_csv_next(r, &rec, err, sizeof(err)), 1);
+    assert_string_equal(ws_csv_encoding(r), "UTF-16LE");
+    assert_string_equal(rec.fields[1], "b");
+    ws_csv_close(&r);
+    unlink(path);
+
+    path = temp_file(odd, sizeof(odd) - 1);
+    r = ws_csv_open_with(path, WS_CSV_EXCEL, err, sizeof(err));
+    assert_int_equal(ws_csv_next(r, &rec, err, sizeof(err)), -EILSEQ);
+    assert_non_null(strstr(err, "not valid UTF-16"));
+    ws_csv_close(&r);
+    unlink(path);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_mixed_file),
         cmocka_unit_test(test_unterminated_quote),
+        cmocka_unit_test(test_detect_separator),
+        cmocka_unit_test(test_excel_separators),
+        cmocka_unit_test(test_excel_sequence_across_reads),
+        cmocka_unit_test(test_excel_not_utf8),
+        cmocka_unit_test(test_excel_utf16),
         cmocka_unit_test(test_bad_quote),
         cmocka_unit_test(test_empty_inputs),
         cmocka_unit_test(test_start_lines),

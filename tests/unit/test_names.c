@@ -100,8 +100,55 @@ static void test_parse_lenient_case_and_blanks(void **state)
     assert_int_equal(ws_petition_status_parse("in-progress"), -1);
     assert_int_equal(ws_petition_kind_parse("complaints"), -1);
     assert_int_equal(ws_petition_kind_parse("complain"), -1);
-    assert_int_equal(ws_petition_kind_parse("khiếu nại"), -1);
+    assert_int_equal(ws_petition_kind_parse("khiếu nạii"), -1);
     assert_int_equal(ws_host_role_parse("chair,"), -1);
+}
+
+/* The Vietnamese names of docs/contracts.md, precomposed (NFC, as Excel
+ * on Windows writes) or decomposed (NFD, macOS), in any case. */
+static void test_parse_vietnamese(void **state)
+{
+    (void)state;
+    assert_int_equal(ws_petition_kind_parse("khiếu nại"),
+                     WARDSYNC__V1__PETITION_KIND__PETITION_KIND_COMPLAINT);
+    assert_int_equal(ws_petition_kind_parse("Tố cáo"),
+                     WARDSYNC__V1__PETITION_KIND__PETITION_KIND_DENUNCIATION);
+    assert_int_equal(ws_petition_kind_parse("KIẾN NGHỊ"),
+                     WARDSYNC__V1__PETITION_KIND__PETITION_KIND_RECOMMENDATION);
+    /* "kiến nghị" decomposed: e + U+0302 + U+0301, i + U+0323. */
+    assert_int_equal(
+        ws_petition_kind_parse("ki\x65\xcc\x82\xcc\x81n ngh\x69\xcc\xa3"),
+        WARDSYNC__V1__PETITION_KIND__PETITION_KIND_RECOMMENDATION);
+    assert_int_equal(ws_petition_kind_parse("  phản   ánh "),
+                     WARDSYNC__V1__PETITION_KIND__PETITION_KIND_REFLECTION);
+    assert_int_equal(
+        ws_petition_channel_parse("trực tiếp"),
+        WARDSYNC__V1__PETITION_CHANNEL__PETITION_CHANNEL_IN_PERSON);
+    assert_int_equal(ws_petition_channel_parse("Qua bưu điện"),
+                     WARDSYNC__V1__PETITION_CHANNEL__PETITION_CHANNEL_POST);
+    assert_int_equal(
+        ws_petition_status_parse("Đang giải quyết"),
+        WARDSYNC__V1__PETITION_STATUS__PETITION_STATUS_IN_PROGRESS);
+    assert_int_equal(ws_petition_status_parse("đã giải quyết"),
+                     WARDSYNC__V1__PETITION_STATUS__PETITION_STATUS_RESOLVED);
+    assert_int_equal(ws_host_role_parse("Phó Chủ tịch"),
+                     WARDSYNC__V1__HOST_ROLE__HOST_ROLE_VICE_CHAIR);
+    assert_int_equal(ws_reception_mode_parse("đột xuất"),
+                     WARDSYNC__V1__RECEPTION_MODE__RECEPTION_MODE_AD_HOC);
+    assert_int_equal(
+        ws_remediation_status_parse("Đã hoàn thành"),
+        WARDSYNC__V1__REMEDIATION_STATUS__REMEDIATION_STATUS_COMPLETED);
+    /* Diacritics are part of the word: "khieu nai" is not accepted. */
+    assert_int_equal(ws_petition_kind_parse("khieu nai"), -1);
+    /* The name shown to clerks is the first Vietnamese name. */
+    assert_string_equal(ws_petition_kind_name_vi(1), "khiếu nại");
+    assert_string_equal(ws_petition_channel_name_vi(2), "qua bưu điện");
+    assert_null(ws_petition_kind_name_vi(0));
+    assert_null(ws_petition_kind_name_vi(5));
+    /* Every Vietnamese name parses back to its value. */
+    for (int v = 1; v <= 6; v++)
+        assert_int_equal(
+            ws_petition_status_parse(ws_petition_status_name_vi(v)), v);
 }
 
 static void test_bool(void **state)
@@ -121,7 +168,13 @@ static void test_bool(void **state)
     assert_int_equal(ws_bool_parse(""), -1);
     assert_int_equal(ws_bool_parse("y"), -1);
     assert_int_equal(ws_bool_parse("2"), -1);
-    assert_int_equal(ws_bool_parse("có"), -1);
+    assert_int_equal(ws_bool_parse("có"), 1);
+    assert_int_equal(ws_bool_parse("CÓ"), 1);
+    assert_int_equal(ws_bool_parse("co\xcc\x81"), 1); /* NFD */
+    assert_int_equal(ws_bool_parse("không"), 0);
+    assert_int_equal(ws_bool_parse("Không"), 0);
+    assert_int_equal(ws_bool_parse("co"), -1);
+    assert_int_equal(ws_bool_parse("\xff"), -1); /* not UTF-8 */
     assert_int_equal(ws_bool_parse(NULL), -1);
 }
 
@@ -131,6 +184,7 @@ int main(void)
         cmocka_unit_test(test_round_trip),
         cmocka_unit_test(test_enum_values_match_proto),
         cmocka_unit_test(test_parse_lenient_case_and_blanks),
+        cmocka_unit_test(test_parse_vietnamese),
         cmocka_unit_test(test_bool),
     };
 
