@@ -42,7 +42,7 @@ RUN apt-get update -qq \
  && apt-get install -y -qq --no-install-recommends \
         libzmq5 libsodium23 libprotobuf-c1 libpq5 libsqlite3-0 libinih1 \
         libcsv3 libjansson4 libuuid1 libmicrohttpd12 libzip4 libexpat1 \
-        libunistring2 postgresql-client ca-certificates \
+        libunistring2 libsystemd0 postgresql-client ca-certificates \
  && rm -rf /var/lib/apt/lists/*
 COPY --from=build /usr/local /usr/local
 # Never run as root. Every folder a service writes is created here, owned
