@@ -382,6 +382,7 @@ static void test_withdraw_takes_a_wrong_import_out_of_every_figure(void **state)
     char *after = figures();
     assert_string_equal(after, before);
     free(after);
+    free(before);
     assert_int_equal(figure("ballots_received", WARD), 4);
     assert_int_equal(figure("subjects_flagged", WARD), 0);
     assert_int_equal(figure("petitions_received", WARD), 1);
