@@ -2,15 +2,17 @@
 # Runs the whole system on one machine with the Long Biên seed data:
 # a private PostgreSQL, one district hub and 15 ward agents (LB01..LB14 and
 # the district office LB), each fed its CSV files through its inbox, then
-# prints the district's indicators and checks the totals of DESIGN §1 and
-# the district's inspections and job rotation (docs/DESIGN.md §6).
+# prints the district's indicators for the report's period as of its last
+# day (seedgen's calendar: 2023-08-07..2024-05-31), and checks the totals
+# of DESIGN §1, the district's inspections and job rotation
+# (docs/DESIGN.md §6) and what depends on the as-of day.
 #
 # Usage: scripts/demo.sh [BUILD_DIR]      (default: build; "make demo")
 #        scripts/demo.sh --help
 #
 # Environment:
 #   WARDSYNC_VAR           state folder (default: <repo>/var); the demo
-#                          writes var/demo/{seed,agents,logs,indicators.csv}
+#                          writes var/demo/{seed,agents,logs,indicators*.csv}
 #                          and PostgreSQL lives in var/pg (scripts/pg.sh)
 #   WARDSYNC_PG_PORT       PostgreSQL port (default 54329)
 #   WARDSYNC_DEMO_PORT     hub ingest port on 127.0.0.1 (default 7401)
@@ -31,7 +33,7 @@
 # var/demo/keys on every run.
 set -euo pipefail
 
-usage() { sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//'; }
 case "${1:-}" in
   -h|--help) usage; exit 0 ;;
   -*) echo "demo: unknown option \"$1\"" >&2; usage >&2; exit 2 ;;
@@ -192,7 +194,28 @@ mkdir -p "$demo/logs" "$demo/agents"
 
 "$seedgen_bin" --seed "$seed" --out "$demo/seed" >"$demo/logs/seedgen.log" 2>&1 ||
   fail "seedgen failed"
-sed -n '/^unit /,/^total /p;/^district /p' "$demo/logs/seedgen.log"
+sed -n '/^calendar: /p;/^unit /,/^total /p;/^district /p' "$demo/logs/seedgen.log"
+
+# The seed's calendar (tools/seedgen.c, struct calendar), as seedgen
+# prints it: the report's period (both days included), the day it judges
+# open petitions on (its last day), and a day by which every remediation
+# plan's outcome is known. seedgen also prints what the hub must find on
+# those days ("district LB as of DAY:" lines).
+seed_key() { # KEY LINE: the value of KEY=VALUE in LINE
+  sed -n "s/.*[ :]$1=\([^ ]*\).*/\1/p" <<<"$2"
+}
+calendar=$(grep '^calendar: ' "$demo/logs/seedgen.log") ||
+  fail "seedgen printed no calendar line"
+period=$(seed_key period "$calendar")
+as_of=$(seed_key as_of "$calendar")
+settled=$(seed_key settled "$calendar")
+if [ -z "$period" ] || [ -z "$as_of" ] || [ -z "$settled" ]; then
+  fail "cannot read period, as_of and settled from: $calendar"
+fi
+seed_as_of=$(grep "^district LB as of $as_of: " "$demo/logs/seedgen.log") ||
+  fail "seedgen printed no figures as of $as_of"
+seed_settled=$(grep "^district LB as of $settled: " "$demo/logs/seedgen.log") ||
+  fail "seedgen printed no figures as of $settled"
 
 # ------------------------------------------------------------ hub
 # The hub role's password: one per cluster (scripts/pg.sh writes it).
@@ -356,18 +379,30 @@ for code in "${units[@]}"; do feed "$code" remediation; done
 wait_drained "phase 2 (remediation)"
 
 # ------------------------------------------------------------ indicators
+# The district's report: its period, judged on its last day, as the
+# district judged it then (not today).
 echo
-"$hub_bin" indicators --format table || fail "district-hub indicators --format table failed"
+"$hub_bin" indicators --period "$period" --as-of "$as_of" --format table ||
+  fail "district-hub indicators --format table failed"
 echo
-"$hub_bin" indicators --format csv >"$demo/indicators.csv" ||
-  fail "district-hub indicators --format csv failed"
-say "wrote $demo/indicators.csv"
+"$hub_bin" indicators --period "$period" --as-of "$as_of" --format csv \
+  >"$demo/indicators.csv" || fail "district-hub indicators --format csv failed"
+say "wrote $demo/indicators.csv (period $period, as of $as_of)"
+# The same records judged on other days: once every remediation plan's
+# outcome is known, and today (no --as-of, every record).
+"$hub_bin" indicators --period "$period" --as-of "$settled" --format csv \
+  >"$demo/indicators-settled.csv" ||
+  fail "district-hub indicators --as-of $settled failed"
+"$hub_bin" indicators --format csv >"$demo/indicators-today.csv" ||
+  fail "district-hub indicators (today) failed"
+say "wrote $demo/indicators-settled.csv (as of $settled) and $demo/indicators-today.csv (today)"
 
-# The district's own rollup rows: org_unit LB.
+# The district's own rollup rows: org_unit LB, of the file in check_csv.
 check_failed=0
+check_csv="$demo/indicators.csv"
 check() { # CODE EXPECTED [optional]
   local code=$1 want=$2 optional=${3:-} got
-  got=$(awk -F, -v c="$code" 'NR > 1 && $1 == c && $2 == "LB" { print $6 }' "$demo/indicators.csv")
+  got=$(awk -F, -v c="$code" 'NR > 1 && $1 == c && $2 == "LB" { print $6 }' "$check_csv")
   if [ -z "$got" ] && [ -n "$optional" ]; then
     printf '  %-28s expected %6s  not published by this hub: skipped\n' "$code" "$want"
   elif [ -z "$got" ]; then
@@ -412,7 +447,7 @@ check cadres_rotated 30
 # (of a percentage when PERCENT is given).
 check_ratio() { # CODE NUM DEN SHOWN [percent]
   local code=$1 num=$2 den=$3 shown=$4 pct=${5:-} line
-  line=$(awk -F, -v c="$code" 'NR > 1 && $1 == c && $2 == "LB"' "$demo/indicators.csv")
+  line=$(awk -F, -v c="$code" 'NR > 1 && $1 == c && $2 == "LB"' "$check_csv")
   if awk -F, -v n="$num" -v d="$den" -v s="$shown" -v p="$pct" '
        { v = $6 * (p != "" ? 100 : 1); r = sprintf("%.1f", v) }
        END { exit !(NR == 1 && $4 == n && $5 == d && r == s) }' <<<"$line"; then
@@ -424,6 +459,45 @@ check_ratio() { # CODE NUM DEN SHOWN [percent]
 }
 check_ratio petition_resolution_rate 152 204 74.5 percent
 check_ratio citizens_per_session 537 167 3.2
+
+# What depends on the day, as seedgen recounts it from its own files
+# (docs/DESIGN.md §7): on the report's last day, some open petitions are
+# overdue and none of the plans (due later) is; once the plans are settled,
+# 17 were completed on time and 3 are overdue; today, every open petition
+# is overdue.
+seed_ratio() { # KEY LINE -> "NUM DEN SHOWN" (SHOWN: percent, one decimal)
+  awk -F/ '{ printf "%s %s %.1f", $1, $2, $2 ? 100 * $1 / $2 : 0 }' \
+    <<<"$(seed_key "$1" "$2")"
+}
+echo "checks as of $as_of (the report's last day):"
+for code in petitions_overdue_open petition_backlog_age_0_15 \
+  petition_backlog_age_16_30 petition_backlog_age_31_45 \
+  petition_backlog_age_over_45 remediation_overdue; do
+  check "$code" "$(seed_key "$code" "$seed_as_of")"
+done
+# shellcheck disable=SC2046 # NUM DEN SHOWN, three words
+check_ratio chair_reception_weeks $(seed_ratio chair_reception_weeks "$seed_as_of") percent
+# shellcheck disable=SC2046
+check_ratio remediation_on_time $(seed_ratio remediation_on_time "$seed_as_of") percent
+overdue_as_of=$(seed_key petitions_overdue_open "$seed_as_of")
+if [ "$overdue_as_of" -lt 52 ]; then
+  printf '  %-28s %s of the 52 open petitions overdue on %s, not all  OK\n' \
+    'overdue is judged on as-of' "$overdue_as_of" "$as_of"
+else
+  printf '  %-28s %s of the 52 open petitions overdue on %s  FAIL (the seed should leave some on time)\n' \
+    'overdue is judged on as-of' "$overdue_as_of" "$as_of"
+  check_failed=1
+fi
+echo "checks as of $settled (every plan's outcome known):"
+check_csv="$demo/indicators-settled.csv"
+# shellcheck disable=SC2046
+check_ratio remediation_on_time $(seed_ratio remediation_on_time "$seed_settled") percent
+check remediation_overdue "$(seed_key remediation_overdue "$seed_settled")"
+echo "checks as of today ($(TZ=Asia/Ho_Chi_Minh date +%F), every record):"
+check_csv="$demo/indicators-today.csv"
+check petitions_in_progress 52
+check petitions_overdue_open 52
+check_csv="$demo/indicators.csv"
 
 ind() { awk -F, -v c="$1" 'NR > 1 && $1 == c && $2 == "LB" { print $'"${2:-6}"' }' "$demo/indicators.csv"; }
 echo
@@ -505,8 +579,14 @@ city_pull --into "$warehouse_conninfo" 2>&1 | sed 's/^/  /' ||
   fail "city-pull report failed"
 say "wrote $demo/city.html"
 "$hub_bin" status || fail "district-hub status: a unit is silent or never seen (see above)"
-"$hub_bin" report -o "$demo/report.html" || fail "district-hub report failed"
-say "wrote $demo/report.html"
+"$hub_bin" report --as-of "$as_of" -o "$demo/report.html" ||
+  fail "district-hub report failed"
+if grep -q "số liệu đến ngày $as_of" "$demo/report.html"; then
+  say "wrote $demo/report.html (figures as of $as_of)"
+else
+  echo "  report.html does not say its figures are as of $as_of  FAIL"
+  check_failed=1
+fi
 
 say "stopping agents and hub"
 stop_all

@@ -10,14 +10,21 @@
  * office's inspections and rotations (3 party inspections of 3 party
  * organisations and 3 members, 2 public-service teams, unannounced
  * inspections of the 14 ward people's committees, no violation, 18 cadres
- * appointed or moved, 30 leaders rotated after 8 or more years). Everything
- * else
- * (which ward gets how many, which subject is flagged, dates, notes) is
- * drawn from a small PRNG so that one seed always gives the same files.
+ * appointed or moved, 30 leaders rotated after 8 or more years). The dates
+ * are those of the district's report (struct calendar): petitions,
+ * reception, inspections and rotations from 7 Aug 2023 to 31 May 2024, the
+ * survey round 2-20 Oct 2023, the 22 remediation plans due 31 Aug 2024 (17
+ * completed on time, 2 late, 2 submitted and never completed, 1 never
+ * submitted). Everything else (which ward gets how many, which subject is
+ * flagged, the days within the calendar, notes) is drawn from a small PRNG
+ * so that one seed always gives the same files.
  *
  * After writing, the program reads its own files back with an independent
- * CSV reader, recounts everything, re-applies the flag rule and exits
- * non-zero when any total is off. It depends on libc only.
+ * CSV reader, recounts everything, re-applies the flag rule, prints what
+ * depends on the day as the report judges it on the period's last day and
+ * once every plan's outcome is known (the "as of" lines scripts/demo.sh
+ * checks the hub against), and exits non-zero when any total is off. It
+ * depends on libc only.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -47,6 +54,14 @@
 #define N_PETITIONS (N_IN_JURISDICTION + N_TRANSFERRED)
 #define N_SESSIONS 167
 #define N_CITIZENS 537
+/* Remediation outcomes of the 22 flagged subjects, once settled. */
+#define N_REM_ON_TIME 17
+#define N_REM_LATE 2
+#define N_REM_SUBMITTED 2 /* submitted, never completed */
+#define N_REM_NEVER 1     /* required, never submitted */
+_Static_assert(N_REM_ON_TIME + N_REM_LATE + N_REM_SUBMITTED + N_REM_NEVER ==
+                   N_FLAGGED,
+               "every flagged subject has one outcome");
 
 /* Default flag rule (DESIGN §6), as integer comparisons:
  * share3 >= 0.30  <=>  10 * c3 >= 3 * n;  share23 >= 0.50  <=>  2 * c23 >= n */
@@ -57,7 +72,8 @@
 
 #define SURVEY "2023-R1"
 #define MAX_PETITIONS_PER_UNIT N_PETITIONS
-#define MAX_SESSIONS_PER_UNIT 32
+#define MAX_SESSIONS_PER_UNIT 13 /* and at least 10 */
+#define MAX_WEEKS 60             /* ISO weeks in the period, at most */
 #define MAX_FIELDS 64
 
 /* ---------------------------------------------------------------- PRNG */
@@ -128,19 +144,34 @@ static int date_to_day(int y, int m, int d)
     return n + d - 1;
 }
 
+static void day_to_ymd(int day, int *y, int *m, int *d)
+{
+    *y = 1970;
+    *m = 1;
+    while (day >= (is_leap(*y) ? 366 : 365)) {
+        day -= is_leap(*y) ? 366 : 365;
+        (*y)++;
+    }
+    while (day >= days_in_month(*y, *m)) {
+        day -= days_in_month(*y, *m);
+        (*m)++;
+    }
+    *d = day + 1;
+}
+
 static void day_to_text(int day, char out[11])
 {
-    int y = 1970, m = 1;
-    while (day >= (is_leap(y) ? 366 : 365)) {
-        day -= is_leap(y) ? 366 : 365;
-        y++;
-    }
-    while (day >= days_in_month(y, m)) {
-        day -= days_in_month(y, m);
-        m++;
-    }
+    int y, m, d;
+    day_to_ymd(day, &y, &m, &d);
     snprintf(out, 11, "%04u-%02u-%02u", (unsigned)y % 10000u,
-             (unsigned)m % 100u, (unsigned)(day + 1) % 100u);
+             (unsigned)m % 100u, (unsigned)d % 100u);
+}
+
+static int day_year(int day)
+{
+    int y, m, d;
+    day_to_ymd(day, &y, &m, &d);
+    return y;
 }
 
 /* Parses "YYYY-MM-DD" strictly; returns the day number or -1. */
@@ -274,23 +305,53 @@ struct seed {
     int n_remediation;
 };
 
-/* Period covered: the survey round and the fourth quarter of 2023. */
+/* The dates of the district's report (docs/DESIGN.md §1), the only dates
+ * in this program: every other day is drawn or derived from these.
+ *   round_open, round_close  the survey round, where the district held it
+ *                            (ballots' collected_on);
+ *   period_start, period_end the report's period for petitions, reception,
+ *                            inspections and rotations, inclusive: from
+ *                            Directive 24 (7 Aug 2023) to 31 May 2024;
+ *                            the report judges open petitions on its last
+ *                            day (the demo's --as-of);
+ *   remediation_due          the due date of all 22 remediation plans;
+ *   settled                  a day by which every plan's outcome is known
+ *                            (late completions come before it). */
 struct calendar {
-    int round_open, round_close;  /* ballots collected_on */
-    int period_start, period_end; /* petitions, reception */
+    int round_open, round_close;
+    int period_start, period_end;
     int remediation_due;
+    int settled;
 };
+
+/* Days after its due date by which a late plan is completed (at most). */
+#define LATE_DAYS_MAX 10
 
 static struct calendar calendar_default(void)
 {
     struct calendar c = {
         .round_open = date_to_day(2023, 10, 2),
         .round_close = date_to_day(2023, 10, 20),
-        .period_start = date_to_day(2023, 10, 1),
-        .period_end = date_to_day(2023, 12, 31),
-        .remediation_due = date_to_day(2023, 12, 15),
+        .period_start = date_to_day(2023, 8, 7),
+        .period_end = date_to_day(2024, 5, 31),
+        .remediation_due = date_to_day(2024, 8, 31),
     };
+    c.settled = c.remediation_due + 3 * LATE_DAYS_MAX;
     return c;
+}
+
+/* The Monday of the ISO week of a day (1970-01-01 was a Thursday). */
+static int week_monday(int day)
+{
+    return day - (day + 3) % 7;
+}
+
+/* ISO weeks (Monday first) the period touches, its first and last week
+ * included: what chair_reception_weeks divides by for each unit. */
+static int period_weeks(const struct calendar *cal)
+{
+    return (week_monday(cal->period_end) - week_monday(cal->period_start)) / 7 +
+           1;
 }
 
 /* Number of ballots of one subject answering an item at level 2 or 3
@@ -426,33 +487,45 @@ static void make_remediation(struct seed *w, struct rng *r,
         if (w->subjects[i].flag != FLAG_NONE)
             flagged[n++] = i;
     shuffle_ints(r, flagged, n);
-    /* Outcomes: 17 completed on time, 2 completed late, 2 submitted but
-     * not completed (overdue at the end), 1 never submitted (overdue). */
+    /* Outcomes once settled: 17 completed on time, 2 completed late, 2
+     * submitted but not completed and 1 never submitted (both overdue
+     * after the due date). The plans are required a week after the round
+     * closes and submitted within three weeks; on-time completions fall
+     * between a week after submission and the due date, so that on the
+     * report's last day some are completed and none is overdue yet. */
     w->n_remediation = 0;
     int required_on = cal->round_close + 7;
     for (int k = 0; k < n; k++) {
         int due = cal->remediation_due;
         struct remediation_row *row = &w->remediation[w->n_remediation++];
         *row = (struct remediation_row){flagged[k], 0, due, required_on};
-        if (k == 21)
+        if (k == N_REM_ON_TIME + N_REM_LATE + N_REM_SUBMITTED)
             continue;
         int submitted_on = required_on + rng_range(r, 5, 20);
         row = &w->remediation[w->n_remediation++];
         *row = (struct remediation_row){flagged[k], 1, due, submitted_on};
-        if (k >= 19)
+        if (k >= N_REM_ON_TIME + N_REM_LATE)
             continue;
-        int completed_on = k < 17 ? rng_range(r, submitted_on + 7, due)
-                                  : due + rng_range(r, 2, 10);
+        int completed_on = k < N_REM_ON_TIME
+                               ? rng_range(r, submitted_on + 7, due)
+                               : due + rng_range(r, 2, LATE_DAYS_MAX);
         row = &w->remediation[w->n_remediation++];
         *row = (struct remediation_row){flagged[k], 2, due, completed_on};
     }
 }
 
-/* Legal deadline in days from acceptance (DESIGN §6: complaints and
- * denunciations 30; recommendations and reflections answered within 15). */
+/* The legal deadlines of each kind (docs/DESIGN.md §6, as
+ * district-hub/data/petition_rules.csv holds them): days to accept from
+ * receipt, days to resolve from acceptance (complaints and denunciations
+ * 30; recommendations and reflections answered within 15), and the
+ * extension a typed due_on may add (complaints 15, denunciations 30). */
+static const struct {
+    int accept, resolve, extension;
+} deadline_rules[] = {{10, 30, 15}, {10, 30, 30}, {10, 15, 0}, {10, 15, 0}};
+
 static int resolution_days(int kind)
 {
-    return kind <= 1 ? 30 : 15;
+    return deadline_rules[kind].resolve;
 }
 
 static int compare_events(const void *pa, const void *pb)
@@ -475,7 +548,13 @@ static void make_petitions(struct seed *w, struct rng *r,
                                            : FATE_TRANSFERRED;
     shuffle_ints(r, fates, N_PETITIONS);
 
+    /* Within the period: resolved petitions received up to five weeks
+     * before its end and resolved by its last days; those still in
+     * progress received in its last seven weeks, so that on its last day
+     * some are overdue and some not; transferred ones at any time. */
     int last_day = cal->period_end - 2;
+    int resolved_by = cal->period_end - 37;
+    int open_from = cal->period_end - 51, open_to = cal->period_end - 11;
     for (int i = 0; i < N_PETITIONS; i++) {
         struct petition *p = &w->petitions[i];
         memset(p, 0, sizeof *p);
@@ -502,7 +581,7 @@ static void make_petitions(struct seed *w, struct rng *r,
         int start = cal->period_start + 1;
         switch (p->fate) {
         case FATE_RESOLVED: {
-            int rcv = rng_range(r, start, date_to_day(2023, 11, 24));
+            int rcv = rng_range(r, start, resolved_by);
             int acc = rcv + rng_range(r, 1, 7);
             int inp = acc + rng_range(r, 1, 4);
             int due = acc + resolution_days(p->kind);
@@ -518,8 +597,7 @@ static void make_petitions(struct seed *w, struct rng *r,
             break;
         }
         case FATE_IN_PROGRESS: {
-            int rcv = rng_range(r, date_to_day(2023, 11, 10),
-                                date_to_day(2023, 12, 20));
+            int rcv = rng_range(r, open_from, open_to);
             int acc = rcv + rng_range(r, 1, 7);
             int inp = acc + rng_range(r, 1, 3);
             p->day[ST_RECEIVED] = rcv;
@@ -529,7 +607,7 @@ static void make_petitions(struct seed *w, struct rng *r,
             break;
         }
         case FATE_TRANSFERRED: {
-            int rcv = rng_range(r, start, date_to_day(2023, 12, 20));
+            int rcv = rng_range(r, start, open_to);
             p->day[ST_RECEIVED] = rcv;
             p->day[ST_TRANSFERRED] = rcv + rng_range(r, 1, 5);
             break;
@@ -537,7 +615,8 @@ static void make_petitions(struct seed *w, struct rng *r,
         }
     }
 
-    /* Register numbers follow the date of receipt within each unit. */
+    /* Register numbers follow the date of receipt within each unit and
+     * start again each year: LB01-2023-001, ..., LB01-2024-001. */
     for (int u = 0; u < N_UNITS; u++) {
         int idx[N_PETITIONS], n = 0;
         for (int i = 0; i < N_PETITIONS; i++)
@@ -553,10 +632,15 @@ static void make_petitions(struct seed *w, struct rng *r,
             }
             idx[b + 1] = v;
         }
-        for (int k = 0; k < n; k++)
-            snprintf(w->petitions[idx[k]].code,
-                     sizeof w->petitions[idx[k]].code, "%s-2023-%03d",
-                     unit_codes[u], k + 1);
+        for (int k = 0, number = 0; k < n; k++) {
+            struct petition *p = &w->petitions[idx[k]];
+            int year = day_year(p->day[ST_RECEIVED]);
+            if (k == 0 ||
+                year != day_year(w->petitions[idx[k - 1]].day[ST_RECEIVED]))
+                number = 0;
+            snprintf(p->code, sizeof p->code, "%s-%04d-%03d", unit_codes[u],
+                     year, ++number);
+        }
     }
 
     w->n_events = 0;
@@ -576,22 +660,36 @@ static void make_sessions(struct seed *w, struct rng *r,
         per_unit[u] = 10;
     for (int extra = N_SESSIONS - 10 * N_UNITS; extra > 0;) {
         int u = rng_range(r, 0, N_UNITS - 1);
-        if (per_unit[u] < 13) {
+        if (per_unit[u] < MAX_SESSIONS_PER_UNIT) {
             per_unit[u]++;
             extra--;
         }
     }
-    /* One session a week at most (13 weeks from Monday 2023-10-02), held
-     * on a weekday; the chair hosts most of them. */
-    int first_monday = date_to_day(2023, 10, 2);
+    /* One session a week at most in each unit, over the ISO weeks of the
+     * period (Monday first), held on a weekday inside the period; the
+     * chair hosts most of them. The district office holds one in the
+     * period's first week and one in its last, so that a report over all
+     * records counts the same weeks as one over the period. */
+    int first_monday = week_monday(cal->period_start);
+    int n_weeks = period_weeks(cal);
     int n = 0;
     for (int u = 0; u < N_UNITS; u++) {
-        int weeks[13];
-        for (int k = 0; k < 13; k++)
+        int weeks[MAX_WEEKS];
+        for (int k = 0; k < n_weeks; k++)
             weeks[k] = k;
-        shuffle_ints(r, weeks, 13);
+        shuffle_ints(r, weeks, n_weeks);
+        if (u == DISTRICT_UNIT) {
+            const int ends[2] = {0, n_weeks - 1};
+            for (int e = 0; e < 2; e++)
+                for (int k = e; k < n_weeks; k++)
+                    if (weeks[k] == ends[e]) {
+                        weeks[k] = weeks[e];
+                        weeks[e] = ends[e];
+                        break;
+                    }
+        }
         /* sort the chosen weeks so that register numbers follow dates */
-        int chosen[13];
+        int chosen[MAX_WEEKS];
         memcpy(chosen, weeks, sizeof chosen);
         for (int a = 1; a < per_unit[u]; a++) {
             int v = chosen[a], b = a - 1;
@@ -605,6 +703,8 @@ static void make_sessions(struct seed *w, struct rng *r,
             struct session *s = &w->sessions[n++];
             s->unit = u;
             s->day = first_monday + 7 * chosen[k] + rng_range(r, 0, 4);
+            if (s->day < cal->period_start)
+                s->day = cal->period_start;
             if (s->day > cal->period_end)
                 s->day = cal->period_end;
             int h = rng_range(r, 0, 99);
@@ -670,12 +770,16 @@ static void petition_note(const struct petition *p, enum petition_status status,
                          "Công dân khiếu nại \"Thông báo thu hồi đất\" số "
                          "%d/TB-UBND, đề nghị xem xét lại",
                          a);
-            else
+            else {
+                /* filed one to six months before the complaint */
+                int y, m, d;
+                day_to_ymd(p->day[ST_RECEIVED] - 30 * (1 + b % 6), &y, &m, &d);
                 snprintf(out, size,
                          "Khiếu nại việc chậm cấp Giấy chứng nhận quyền sử "
                          "dụng đất\nHồ sơ nộp tại bộ phận một cửa từ tháng "
-                         "%d",
-                         1 + b % 9);
+                         "%d/%d",
+                         m, y);
+            }
             break;
         case 1:
             if (t == 2)
@@ -729,11 +833,15 @@ static void petition_note(const struct petition *p, enum petition_status status,
                      p->kind == 2 ? "địa chính - xây dựng" : "tư pháp");
         break;
     case ST_IN_PROGRESS:
-        if (p->note % 5 < 2)
+        if (p->note % 5 < 2) {
+            /* the meeting: the day it went in progress */
+            int y, m, d;
+            day_to_ymd(p->day[ST_IN_PROGRESS], &y, &m, &d);
             snprintf(out, size,
                      "Đang xác minh; đã làm việc với các bên liên quan "
-                     "ngày %d/%d",
-                     1 + b % 28, 10 + b % 3);
+                     "ngày %d/%d/%d",
+                     d, m, y);
+        }
         break;
     case ST_RESOLVED:
         if (p->kind == 0)
@@ -932,8 +1040,8 @@ static int write_rounds(const struct seed *w, const struct calendar *cal,
     day_to_text(cal->round_open, opens);
     day_to_text(cal->round_close, closes);
     fputs("record,round,a,b,c\n", f);
-    fprintf(f, "round,%s,%s,%s,Đợt lấy phiếu nhận diện 2023\n", SURVEY, opens,
-            closes);
+    fprintf(f, "round,%s,%s,%s,Đợt lấy phiếu nhận diện %.4s\n", SURVEY, opens,
+            closes, opens);
     for (int k = 0; k < 2; k++)
         fprintf(f, "form,%s,%s,%s,\n", SURVEY, form_names[k], form_names[k]);
     for (int u = 0; u < N_WARDS; u++) {
@@ -1127,6 +1235,13 @@ struct tally {
         petition_events;
     int sessions, citizens;
     int remediation_rows, remediation_subjects;
+    /* as of the report's day (the period's last day) */
+    int overdue_open, backlog_age[4]; /* 0-15, 16-30, 31-45, over 45 days */
+    int chair_weeks, weeks;
+    int rem_on_time, rem_overdue;
+    /* as of the day every plan's outcome is known */
+    int rem_settled_on_time, rem_settled_late, rem_settled_overdue,
+        rem_never_submitted;
 };
 
 struct recount {
@@ -1146,9 +1261,19 @@ struct recount {
     int last_status[MAX_PETITIONS_PER_UNIT];
     int last_day[MAX_PETITIONS_PER_UNIT];
     bool in_jurisdiction[MAX_PETITIONS_PER_UNIT];
+    int kind[MAX_PETITIONS_PER_UNIT];
+    int received[MAX_PETITIONS_PER_UNIT];
+    int accepted[MAX_PETITIONS_PER_UNIT];  /* first day accepted, or -1 */
+    int typed_due[MAX_PETITIONS_PER_UNIT]; /* last due_on typed, or -1 */
     int n_petitions;
-    /* remediation */
+    /* reception of the current unit: weeks (from the period's first)
+     * with a session hosted by the chair */
+    bool chair_week[MAX_WEEKS];
+    /* remediation, each plan's rows in date order */
     bool has_plan[N_SUBJECTS];
+    int plan_status[N_SUBJECTS];
+    int plan_due[N_SUBJECTS];
+    int plan_completed[N_SUBJECTS]; /* the row that moved it to completed */
 };
 
 static int bad(struct recount *c, long line, const char *what)
@@ -1268,12 +1393,14 @@ static int on_petition(void *ctx, long line, int n, char **f)
             status = s;
     if (status < 0)
         return bad(c, line, "status");
-    bool known_kind = false, known_channel = false;
+    int kind = -1;
+    bool known_channel = false;
     for (int k = 0; k < 4; k++) {
-        known_kind |= strcmp(f[1], kind_names[k]) == 0;
+        if (strcmp(f[1], kind_names[k]) == 0)
+            kind = k;
         known_channel |= strcmp(f[2], channel_names[k]) == 0;
     }
-    if (!known_kind || !known_channel)
+    if (kind < 0 || !known_channel)
         return bad(c, line, "kind or channel");
     if (strcmp(f[4], "yes") != 0 && strcmp(f[4], "no") != 0)
         return bad(c, line, "in_jurisdiction");
@@ -1293,6 +1420,9 @@ static int on_petition(void *ctx, long line, int n, char **f)
         snprintf(c->codes[p], sizeof c->codes[p], "%s", f[0]);
         c->last_status[p] = -1;
         c->last_day[p] = received;
+        c->received[p] = received;
+        c->accepted[p] = -1;
+        c->typed_due[p] = -1;
         c->n_petitions++;
     }
     if (!legal_transition(c->last_status[p], status))
@@ -1302,6 +1432,13 @@ static int on_petition(void *ctx, long line, int n, char **f)
     c->last_status[p] = status;
     c->last_day[p] = changed;
     c->in_jurisdiction[p] = strcmp(f[4], "yes") == 0;
+    c->kind[p] = kind;
+    if (*f[6] != '\0')
+        c->typed_due[p] = text_to_day(f[6]);
+    if (c->accepted[p] < 0 &&
+        (status == ST_ACCEPTED || status == ST_IN_PROGRESS ||
+         status == ST_RESOLVED))
+        c->accepted[p] = changed;
     c->per_unit[c->unit].petition_events++;
     return 0;
 }
@@ -1332,6 +1469,9 @@ static int on_session(void *ctx, long line, int n, char **f)
         return bad(c, line, "host_role, mode, citizens or petitions");
     c->per_unit[c->unit].sessions++;
     c->per_unit[c->unit].citizens += citizens;
+    if (strcmp(f[2], "chair") == 0 && day <= c->cal->period_end)
+        c->chair_week[(week_monday(day) - week_monday(c->cal->period_start)) /
+                      7] = true;
     return 0;
 }
 
@@ -1352,13 +1492,22 @@ static int on_remediation(void *ctx, long line, int n, char **f)
         return bad(c, line, "survey or subject");
     if (text_to_day(f[3]) < 0 || text_to_day(f[4]) < 0)
         return bad(c, line, "due_on or changed_on");
-    bool known = false;
+    int status = -1, changed = text_to_day(f[4]);
     for (int k = 0; k < 3; k++)
-        known |= strcmp(f[2], remediation_names[k]) == 0;
-    if (!known)
+        if (strcmp(f[2], remediation_names[k]) == 0)
+            status = k;
+    if (status < 0)
         return bad(c, line, "status");
-    if (!c->has_plan[s])
+    if (!c->has_plan[s]) {
         c->per_unit[c->unit].remediation_subjects++;
+        c->plan_status[s] = -1;
+    }
+    /* The completion date is that of the row that moved the plan to
+     * completed (docs/DESIGN.md §6); the rows are in date order. */
+    if (status == 2 && c->plan_status[s] != 2)
+        c->plan_completed[s] = changed;
+    c->plan_status[s] = status;
+    c->plan_due[s] = text_to_day(f[3]);
     c->has_plan[s] = true;
     c->per_unit[c->unit].remediation_rows++;
     return 0;
@@ -1375,6 +1524,60 @@ static int recount_file(struct recount *c, const char *dir, int unit,
     int rc = read_csv(path, fn, c);
     c->path = NULL;
     return rc;
+}
+
+/* An open petition of the current unit as it stood on the report's day
+ * A, the period's last day (docs/DESIGN.md §6, §7): open is in
+ * jurisdiction and received or accepted, not resolved; its legal due date
+ * is the acceptance deadline until it is accepted, then acceptance + the
+ * days to resolve + the extension its typed due_on asks for, up to the
+ * rule's; overdue when A is after it; its age is A - received. */
+static void count_open(const struct recount *c, int p, struct tally *t)
+{
+    int status = c->last_status[p], as_of = c->cal->period_end;
+    if (!c->in_jurisdiction[p] ||
+        (status != ST_RECEIVED && status != ST_ACCEPTED &&
+         status != ST_IN_PROGRESS) ||
+        c->received[p] > as_of)
+        return;
+    int kind = c->kind[p], due;
+    if (c->accepted[p] < 0) {
+        due = c->received[p] + deadline_rules[kind].accept;
+    } else {
+        due = c->accepted[p] + deadline_rules[kind].resolve;
+        int extension = c->typed_due[p] < 0 ? 0 : c->typed_due[p] - due;
+        if (extension > deadline_rules[kind].extension)
+            extension = deadline_rules[kind].extension;
+        if (extension > 0)
+            due += extension;
+    }
+    t->overdue_open += as_of > due;
+    int age = as_of - c->received[p];
+    t->backlog_age[age <= 15 ? 0 : age <= 30 ? 1 : age <= 45 ? 2 : 3]++;
+}
+
+/* A flagged subject's plan on day D (docs/DESIGN.md §6): on time when
+ * completed on or before its due date and D; overdue when its due date is
+ * before D and it was not completed by D. */
+static void plan_on(const struct recount *c, int s, int day, bool *on_time,
+                    bool *overdue)
+{
+    bool completed = c->plan_status[s] == 2 && c->plan_completed[s] <= day;
+    *on_time = completed && c->plan_completed[s] <= c->plan_due[s];
+    *overdue = c->plan_due[s] < day && !completed;
+}
+
+static void count_plan(const struct recount *c, int s, struct tally *t)
+{
+    bool on_time, overdue;
+    plan_on(c, s, c->cal->period_end, &on_time, &overdue);
+    t->rem_on_time += on_time;
+    t->rem_overdue += overdue;
+    plan_on(c, s, c->cal->settled, &on_time, &overdue);
+    t->rem_settled_on_time += on_time;
+    t->rem_settled_overdue += overdue;
+    t->rem_settled_late += c->plan_status[s] == 2 && !on_time && !overdue;
+    t->rem_never_submitted += c->plan_status[s] == 0;
 }
 
 /* Flag rule as DESIGN §6 states it, on the recounted ballots. Also says
@@ -1421,9 +1624,14 @@ static int recount_all(const struct seed *w, const struct calendar *cal,
             t->in_progress += c->last_status[p] == ST_IN_PROGRESS ||
                               c->last_status[p] == ST_ACCEPTED;
             t->transferred += c->last_status[p] == ST_TRANSFERRED;
+            count_open(c, p, t);
         }
+        memset(c->chair_week, 0, sizeof c->chair_week);
         if (rc == 0)
             rc = recount_file(c, dir, u, "reception.csv", on_session);
+        for (int k = 0; k < period_weeks(cal); k++)
+            c->per_unit[u].chair_weeks += c->chair_week[k];
+        c->per_unit[u].weeks = period_weeks(cal);
         if (rc == 0 && remediation_written[u])
             rc = recount_file(c, dir, u, "remediation.csv", on_remediation);
     }
@@ -1458,6 +1666,8 @@ static int recount_all(const struct seed *w, const struct calendar *cal,
                     subject->code, flagged, c->has_plan[s]);
             problems++;
         }
+        if (flagged && c->has_plan[s])
+            count_plan(c, s, t);
     }
     memset(total, 0, sizeof *total);
     for (int u = 0; u < N_UNITS; u++) {
@@ -1475,6 +1685,17 @@ static int recount_all(const struct seed *w, const struct calendar *cal,
         total->citizens += t->citizens;
         total->remediation_rows += t->remediation_rows;
         total->remediation_subjects += t->remediation_subjects;
+        total->overdue_open += t->overdue_open;
+        for (int k = 0; k < 4; k++)
+            total->backlog_age[k] += t->backlog_age[k];
+        total->chair_weeks += t->chair_weeks;
+        total->weeks += t->weeks;
+        total->rem_on_time += t->rem_on_time;
+        total->rem_overdue += t->rem_overdue;
+        total->rem_settled_on_time += t->rem_settled_on_time;
+        total->rem_settled_late += t->rem_settled_late;
+        total->rem_settled_overdue += t->rem_settled_overdue;
+        total->rem_never_submitted += t->rem_never_submitted;
     }
     if (rc == 0) {
         printf("%-5s %8s %7s %7s %9s %6s %8s %8s %8s %8s %8s %8s  %s\n", "unit",
@@ -1554,14 +1775,14 @@ static int write_inspections(struct rng *r, const struct calendar *cal,
     shuffle_ints(r, wards, N_WARDS);
     for (int i = 0; i < N_PARTY_INSPECTIONS; i++) {
         day_to_text(random_day(r, cal), day);
-        fprintf(f, "KT-2023-%02d,UBKT-LB,CB-%s-%d,%s,party,1,0,", i + 1,
+        fprintf(f, "KT-%.4s-%02d,UBKT-LB,CB-%s-%d,%s,party,1,0,", day, i + 1,
                 unit_codes[wards[i]], rng_range(r, 1, 9), day);
         put_field(f, "kiểm tra tổ chức đảng và một đảng viên", true);
         fputc('\n', f);
     }
     for (int i = 0; i < N_DISTRICT_BODIES; i++) {
         day_to_text(random_day(r, cal), day);
-        fprintf(f, "KTCV1-2023-%02d,KTCV-1,%s,%s,planned,%d,0,", i + 1,
+        fprintf(f, "KTCV1-%.4s-%02d,KTCV-1,%s,%s,planned,%d,0,", day, i + 1,
                 district_bodies[i], day, rng_range(r, 3, 8));
         put_field(f, "kiểm tra công vụ theo kế hoạch, không phát hiện sai phạm",
                   true);
@@ -1570,14 +1791,14 @@ static int write_inspections(struct rng *r, const struct calendar *cal,
     for (int i = 0; i < N_WARDS; i++) {
         day_to_text(random_day(r, cal), day);
         snprintf(unit, sizeof unit, "%s-DU", unit_codes[i]);
-        fprintf(f, "KTCV2-2023-%02d,KTCV-2,%s,%s,planned,%d,0,", i + 1, unit,
-                day, rng_range(r, 2, 6));
+        fprintf(f, "KTCV2-%.4s-%02d,KTCV-2,%s,%s,planned,%d,0,", day, i + 1,
+                unit, day, rng_range(r, 2, 6));
         put_field(f, "Đảng ủy phường", true);
         fputc('\n', f);
     }
     for (int i = 0; i < N_WARDS; i++) {
         day_to_text(random_day(r, cal), day);
-        snprintf(code, sizeof code, "DX-2023-%02d", i + 1);
+        snprintf(code, sizeof code, "DX-%.4s-%02d", day, i + 1);
         snprintf(unit, sizeof unit, "%s-UBND", unit_codes[i]);
         fprintf(f, "%s,KTCV-%d,%s,%s,unannounced,%d,0,", code, i % N_TEAMS + 1,
                 unit, day, rng_range(r, 3, 10));
@@ -1862,6 +2083,13 @@ int main(int argc, char **argv)
         return EXIT_IO;
     }
     struct calendar cal = calendar_default();
+    if (period_weeks(&cal) < MAX_SESSIONS_PER_UNIT ||
+        period_weeks(&cal) > MAX_WEEKS) {
+        fprintf(stderr, "seedgen: the period has %d weeks, not %d to %d\n",
+                period_weeks(&cal), MAX_SESSIONS_PER_UNIT, MAX_WEEKS);
+        free(w);
+        return EXIT_VERIFY;
+    }
     /* Separate streams per part, so that changing how one part is drawn
      * does not reshuffle the others. */
     struct rng r_ballots = {seed_value ^ UINT64_C(0x62616c6c6f7473)};
@@ -1903,6 +2131,18 @@ int main(int argc, char **argv)
 
     printf("seedgen: seed %" PRIu64 ", survey %s, wrote %s/{LB01..LB14,LB}\n",
            seed_value, SURVEY, out);
+    char round_open[11], round_close[11], from[11], to[11], due[11],
+        settled[11];
+    day_to_text(cal.round_open, round_open);
+    day_to_text(cal.round_close, round_close);
+    day_to_text(cal.period_start, from);
+    day_to_text(cal.period_end, to);
+    day_to_text(cal.remediation_due, due);
+    day_to_text(cal.settled, settled);
+    printf("calendar: survey_round=%s..%s period=%s..%s weeks=%d as_of=%s "
+           "remediation_due=%s settled=%s\n",
+           round_open, round_close, from, to, period_weeks(&cal), to, due,
+           settled);
     struct tally t;
     rc = recount_all(w, &cal, out, remediation_written, &t);
     free(w);
@@ -1931,6 +2171,33 @@ int main(int argc, char **argv)
            t.ballots, t.subjects, t.flagged, t.petitions_received,
            t.in_jurisdiction, t.resolved, t.in_progress, t.transferred,
            t.petition_events, t.sessions, t.citizens, t.remediation_rows);
+    /* As the report judges them on its last day, and once every plan's
+     * outcome is known (docs/DESIGN.md §7: what depends on the day). */
+    printf("district LB as of %s: petitions_overdue_open=%d "
+           "petition_backlog_age_0_15=%d petition_backlog_age_16_30=%d "
+           "petition_backlog_age_31_45=%d petition_backlog_age_over_45=%d "
+           "chair_reception_weeks=%d/%d remediation_on_time=%d/%d "
+           "remediation_overdue=%d\n",
+           to, t.overdue_open, t.backlog_age[0], t.backlog_age[1],
+           t.backlog_age[2], t.backlog_age[3], t.chair_weeks, t.weeks,
+           t.rem_on_time, t.flagged, t.rem_overdue);
+    printf("district LB as of %s: remediation_on_time=%d/%d "
+           "remediation_late=%d remediation_overdue=%d "
+           "remediation_never_submitted=%d\n",
+           settled, t.rem_settled_on_time, t.flagged, t.rem_settled_late,
+           t.rem_settled_overdue, t.rem_never_submitted);
+    ok &= check_total("remediation_on_time (settled)", t.rem_settled_on_time,
+                      N_REM_ON_TIME);
+    ok &= check_total("remediation_late (settled)", t.rem_settled_late,
+                      N_REM_LATE);
+    ok &= check_total("remediation_overdue (settled)", t.rem_settled_overdue,
+                      N_REM_SUBMITTED + N_REM_NEVER);
+    ok &= check_total("remediation_never_submitted", t.rem_never_submitted,
+                      N_REM_NEVER);
+    ok &= check_total("petitions open on the report's day",
+                      t.backlog_age[0] + t.backlog_age[1] + t.backlog_age[2] +
+                          t.backlog_age[3],
+                      N_IN_PROGRESS);
     ok &= recount_work(&cal, out);
     if (!ok) {
         fprintf(stderr, "seedgen: totals are not exact; see above\n");
