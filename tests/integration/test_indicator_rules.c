@@ -228,6 +228,21 @@ static void test_ballots_and_remediation(void **state)
                " WHERE subject = '" WARD "-S01'",
                completed, sizeof completed);
     assert_string_equal(completed, "2024-06-01");
+    /* As it stood on each day (010): on 05-20 completed on time (05-15);
+     * on 05-28 reopened, past its due date, so overdue; before its first
+     * change no plan at all. Before, every day saw the plan of today. */
+    assert_value("remediation_on_time", WARD, "'2024-05-20'", "0.500");
+    assert_value("remediation_overdue", WARD, "'2024-05-28'", "1");
+    assert_value("remediation_on_time", WARD, "'2024-05-28'", "0.000");
+    query_text("SELECT plan_status || '/' || coalesce(completed_on::text, '-')"
+               "  FROM flagged_subjects(NULL, NULL, '2024-05-28', 10, 0.30,"
+               "                        0.50) WHERE subject = '" WARD "-S01'",
+               completed, sizeof completed);
+    assert_string_equal(completed, "submitted/-");
+    query_text("SELECT plan_status FROM flagged_subjects(NULL, NULL,"
+               " '2024-05-01', 10, 0.30, 0.50) WHERE subject = '" WARD "-S01'",
+               completed, sizeof completed);
+    assert_string_equal(completed, "none");
 
     /* The report lists the flagged subject without a plan (S02); before,
      * it listed only subjects that had a plan. */
