@@ -378,6 +378,40 @@ wait_drained "phase 1 (ballots, petitions, reception, inspections, rotations)"
 for code in "${units[@]}"; do feed "$code" remediation; done
 wait_drained "phase 2 (remediation)"
 
+# ------------------------------------------------------------ a clerk's mistakes
+# What a clerk does wrong (issue #11), shown on LB01, the totals still
+# exact afterwards: the same file imported again is refused, naming the
+# earlier import; a wrong file imported and delivered counts until it is
+# withdrawn, and not after.
+citizens_now() {
+  "$hub_bin" indicators --period "$period" --as-of "$as_of" --format csv |
+    awk -F, '$1 == "reception_citizens" && $2 == "LB" { print $6 }'
+}
+if out=$(agent LB01 import petitions "$demo/seed/LB01/petitions.csv" 2>&1); then
+  fail "LB01's petitions.csv imported a second time was accepted"
+fi
+grep -q "đã nhập rồi" <<<"$out" || fail "the repeated import did not say it was imported before: $out"
+say "LB01 imports petitions.csv again: $(head -n 1 <<<"$out")"
+citizens_before=$(citizens_now)
+wrong="$demo/tiep-cong-dan-nham.csv"
+printf 'session,held_on,host_role,mode,citizens,petitions\n%s\n%s\n' \
+  "LB01-NHAM-001,$as_of,chair,regular,40,0" "LB01-NHAM-002,$as_of,chair,regular,35,0" >"$wrong"
+agent LB01 import reception "$wrong" >>"$demo/logs/mistakes.log" 2>&1 ||
+  fail "the wrong reception file was not imported (log: $demo/logs/mistakes.log)"
+wait_drained "phase 3 (a wrong file)"
+citizens_wrong=$(citizens_now)
+[ "$citizens_wrong" = $((citizens_before + 75)) ] ||
+  fail "the wrong file's 75 citizens: reception_citizens $citizens_before -> $citizens_wrong"
+wrong_id=$(agent LB01 imports --format json |
+  python3 -c 'import json,sys; print(max(i["id"] for i in json.load(sys.stdin)))')
+agent LB01 withdraw "$wrong_id" --reason "nhập nhầm tệp" >>"$demo/logs/mistakes.log" 2>&1 ||
+  fail "ward-agent withdraw $wrong_id failed (log: $demo/logs/mistakes.log)"
+wait_drained "phase 4 (the wrong file withdrawn)"
+citizens_after=$(citizens_now)
+[ "$citizens_after" = "$citizens_before" ] ||
+  fail "after the withdrawal reception_citizens is $citizens_after, not $citizens_before"
+say "LB01 imported a wrong file (reception_citizens $citizens_before -> $citizens_wrong), withdrew import $wrong_id: $citizens_after again"
+
 # ------------------------------------------------------------ indicators
 # The district's report: its period, judged on its last day, as the
 # district judged it then (not today).
