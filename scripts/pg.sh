@@ -4,6 +4,8 @@
 #   scripts/pg.sh start    initialise (first time) and start; prints the
 #                          connection string and writes it to var/pg/conninfo
 #   scripts/pg.sh stop     stop it (and remove a temporary data directory)
+#   scripts/pg.sh restart  stop and start it, keeping the data directory
+#                          (to load a library set with ALTER SYSTEM)
 #   scripts/pg.sh crash    stop it the hard way (-m immediate: no
 #                          checkpoint, crash recovery at the next start;
 #                          the data directory is kept) - for fault tests
@@ -124,6 +126,13 @@ stop() {
   esac
 }
 
+restart() {
+  local data; data=$(cat "$datadir_file")
+  pg pg_ctl -D "$data" -l "$data/server.log" -m fast -w -t 60 restart >/dev/null ||
+    { echo "pg: could not restart; log follows" >&2; tail -20 "$data/server.log" >&2; exit 1; }
+  echo "pg: restarted on 127.0.0.1:$port ($data)"
+}
+
 crash() {
   local data; data=$(cat "$datadir_file")
   pg pg_ctl -D "$data" -m immediate -w stop >/dev/null
@@ -132,11 +141,12 @@ crash() {
 
 case "${1:-}" in
   start) start ;;
+  restart) restart ;;
   crash) crash ;;
   stop) stop ;;
   status)
     [ -f "$datadir_file" ] && pg pg_ctl -D "$(cat "$datadir_file")" status ;;
   conninfo) cat "$conninfo_file" ;;
-  -h|--help|"") sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; [ -n "${1:-}" ] ;;
-  *) echo "pg: unknown command \"$1\" (start, stop, crash, status, conninfo)" >&2; exit 2 ;;
+  -h|--help|"") sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; [ -n "${1:-}" ] ;;
+  *) echo "pg: unknown command \"$1\" (start, stop, restart, crash, status, conninfo)" >&2; exit 2 ;;
 esac

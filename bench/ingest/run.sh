@@ -9,6 +9,10 @@
 #                        in chunks of at most 100,000, and drain it alone
 #                        through the hub (default 0: skip this part)
 #   --no-pulls           skip part (d), pulls beside ingest
+#   --profile            load pg_stat_statements (every statement, those
+#                        inside the writer's functions too) and print, after
+#                        (b), the 15 statements that took the most of its
+#                        database time (profile: lines on stderr)
 #   --keep               leave the work folder (logs, outboxes) in /tmp and
 #                        print its name; PostgreSQL is stopped all the same
 #
@@ -46,7 +50,7 @@
 # (the hub's pull endpoint is not bound).
 set -euo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
-build="$top/build" events=100000 latency_seconds=20 queued=0 keep=0 pulls=1
+build="$top/build" events=100000 latency_seconds=20 queued=0 keep=0 pulls=1 profile=0
 usage() { awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "$0"; }
 whole() { # NAME VALUE MIN MAX: a whole number in MIN..MAX, else exit 2
   if ! [[ "$2" =~ ^[0-9]+$ ]] || [ "${#2}" -gt 9 ] || [ "$2" -lt "$3" ] || [ "$2" -gt "$4" ]; then
@@ -60,6 +64,7 @@ while [ $# -gt 0 ]; do
     --latency-seconds) whole --latency-seconds "${2-}" 1 3600; latency_seconds=$2; shift ;;
     --queued) whole --queued "${2-}" 0 100000000; queued=$2; shift ;;
     --no-pulls) pulls=0 ;;
+    --profile) profile=1 ;;
     --keep) keep=1 ;;
     -h|--help) usage; exit 0 ;;
     *) echo "bench: unknown argument $1" >&2; usage >&2; exit 2 ;;
@@ -127,6 +132,13 @@ owner=$("$top/scripts/pg.sh" conninfo)
 psql "${owner/dbname=wardsync/dbname=postgres}" -qAtX -c "SET client_min_messages = warning" -c "DROP DATABASE IF EXISTS wardsync_bench" -c "CREATE DATABASE wardsync_bench" >/dev/null
 db="${owner/dbname=wardsync/dbname=wardsync_bench}"
 sql() { psql "$db" -qAtX -v ON_ERROR_STOP=1 "$@"; }
+if [ "$profile" -eq 1 ]; then
+  psql "$owner" -qAtX -c "ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements'" >/dev/null
+  "$top/scripts/pg.sh" restart >/dev/null
+  psql "$owner" -qAtX -c "ALTER SYSTEM SET pg_stat_statements.track = 'all'" \
+    -c "SELECT pg_reload_conf()" >/dev/null
+  sql -c "CREATE EXTENSION IF NOT EXISTS pg_stat_statements" >/dev/null
+fi
 "$hub_bin" --database "$db" migrate >"$work/migrate.log" 2>&1 ||
   { cat "$work/migrate.log" >&2; die "district-hub migrate failed"; }
 port=$(( 30000 + RANDOM % 20000 ))
@@ -288,6 +300,7 @@ agent_run() { # HOME WARD LOG PEAKFILE: ward-agent run in the background
 }
 
 base_committed=0
+[ "$profile" -eq 0 ] || sql -c "SELECT pg_stat_statements_reset()" >/dev/null
 start=$(now)
 pids=()
 for w in "${wards[@]}"; do
@@ -297,6 +310,10 @@ done
 failed=0; drain "(b)" "$total" "${pids[@]}" || failed=$?
 elapsed=$(since "$start")
 bg_pids=()
+if [ "$profile" -eq 1 ]; then
+  say "profile of (b): the statements that took the most database time"
+  sql -F ' ' -c "SELECT 'profile: total_ms=' || round(total_exec_time) || ' calls=' || calls || ' rows=' || rows || ' top=' || toplevel || ' sql=' || left(regexp_replace(query, '\s+', ' ', 'g'), 110) FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT 15" >&2
+fi
 if [ "$failed" -ne 0 ]; then
   loud "(b): $failed agents exited with an error; the last lines of their logs:"
   tail -q -n 2 "$work"/agent-*.log >&2

@@ -1051,6 +1051,65 @@ static void test_same_event_id_twice_in_a_batch(void **state)
     assert_int_equal(count(sql), 1);
 }
 
+/* Last, after every test above sent its events, conflicts and refusals:
+ * the typed rows have their events though no foreign key checks it (the
+ * one writer writes both, sql/014_writer_speed.sql), and what the keys
+ * refused is refused still, even to the owner. */
+static void test_every_row_has_its_event_and_events_stay(void **state)
+{
+    (void)state;
+    assert_true(count("SELECT count(*) FROM events") > 0);
+    assert_true(count("SELECT count(*) FROM ballots") > 0);
+    const char *orphans[] = {
+        "SELECT count(*) FROM ballots b WHERE NOT EXISTS"
+        " (SELECT 1 FROM events e WHERE e.event_id = b.event_id"
+        "     AND e.ward = b.ward AND e.kind = 'ballot')",
+        "SELECT count(*) FROM petition_history h WHERE NOT EXISTS"
+        " (SELECT 1 FROM events e WHERE e.event_id = h.event_id"
+        "     AND e.ward = h.ward AND e.kind = 'petition')",
+        "SELECT count(*) FROM reception_history h WHERE NOT EXISTS"
+        " (SELECT 1 FROM events e WHERE e.event_id = h.event_id"
+        "     AND e.ward = h.ward AND e.kind = 'reception')",
+        "SELECT count(*) FROM events e WHERE NOT EXISTS"
+        " (SELECT 1 FROM agents a WHERE a.ward = e.ward"
+        "     AND a.agent_instance = e.agent_instance)",
+        "SELECT count(*) FROM rejected_events r WHERE r.code = 'rejected'"
+        "   AND EXISTS (SELECT 1 FROM ballots b"
+        "                WHERE b.event_id::text = r.event_id)",
+    };
+    for (size_t i = 0; i < sizeof orphans / sizeof orphans[0]; i++) {
+        if (count(orphans[i]) != 0)
+            fail_msg("rows without their event: %s", orphans[i]);
+    }
+
+    const char *refused[] = {
+        "DELETE FROM events",
+        "TRUNCATE events CASCADE",
+        "UPDATE events SET seq = seq + 1000000",
+        "UPDATE events SET ward = 'LB02' WHERE ward = 'LB01'",
+        "DELETE FROM agents WHERE ward = 'LB01'",
+        "UPDATE agents SET agent_instance = agent_instance || '-x'"
+        " WHERE ward = 'LB01'",
+        "TRUNCATE agents CASCADE",
+    };
+    long before = count("SELECT count(*) FROM events");
+    for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+        PGresult *r = PQexec(env.db, refused[i]);
+        const char *code = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+        if (PQresultStatus(r) != PGRES_FATAL_ERROR || !code ||
+            strcmp(code, "23001") != 0)
+            fail_msg("\"%s\" was not refused as a restrict violation: %s",
+                     refused[i], PQresultErrorMessage(r));
+        PQclear(r);
+    }
+    assert_int_equal(count("SELECT count(*) FROM events"), before);
+    /* What the writer and the operator do to agents still works. */
+    PGresult *r = PQexec(env.db, "UPDATE agents SET last_contact = now()"
+                                 " WHERE ward = 'LB01'");
+    assert_int_equal(PQresultStatus(r), PGRES_COMMAND_OK);
+    PQclear(r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1071,6 +1130,7 @@ int main(void)
         cmocka_unit_test(test_same_event_id_twice_in_a_batch),
         cmocka_unit_test(test_agent_decides_by_refusal_code),
         cmocka_unit_test(test_time_postgresql_would_refuse_is_rejected_alone),
+        cmocka_unit_test(test_every_row_has_its_event_and_events_stay),
     };
     return cmocka_run_group_tests_name("integration_pipeline", tests,
                                        group_setup, group_teardown);
