@@ -844,10 +844,10 @@ static void report_validation(struct import_ctx *ctx, const char *reason)
         field_name[colon - reason] = '\0';
         message = colon + 2;
     }
-    /* "levels: item 7 ..." belongs to column i07. */
-    if (strcmp(field_name, "levels") == 0 &&
-        sscanf(message, "item %d", &item) == 1 && item >= 1 &&
-        item <= BALLOT_ITEMS_MAX && ctx->kind == IMPORT_BALLOTS) {
+    /* "levels[7]: ..." belongs to column i07 (ws_validate_event). */
+    char tail = '\0';
+    if (sscanf(field_name, "levels[%d]%c", &item, &tail) == 2 && tail == ']' &&
+        item >= 1 && item <= BALLOT_ITEMS_MAX && ctx->kind == IMPORT_BALLOTS) {
         size_t col = B_ITEM1 + (size_t)item - 1;
         if (!ctx->col_failed[col])
             row_error(ctx, col, "%s", message);

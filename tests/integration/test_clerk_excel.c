@@ -275,6 +275,40 @@ static void test_vietnamese_headers_and_values(void **state)
     free(out);
 }
 
+/* The shared rules' reasons (common/src/validate.c) as the clerk reads
+ * them: under the file's own column, in Vietnamese by default, in English
+ * with language = en; nothing of the file is queued. */
+static void test_shared_rule_reason_in_the_clerks_language(void **state)
+{
+    (void)state;
+    char path[600], *out = NULL;
+    snprintf(path, sizeof path, "%s/phieu-sai.csv", env.workdir);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs("survey,form,subject,respondent_group,collected_on", f);
+    for (int i = 1; i <= 41; i++)
+        fprintf(f, ",i%02d", i);
+    fputs("\n2023-R9,staff,S 01,1,2023-10-02", f);
+    for (int i = 1; i <= 41; i++)
+        fputs(i > 36 ? "," : ",1", f);
+    fputc('\n', f);
+    assert_int_equal(fclose(f), 0);
+
+    assert_int_equal(
+        agent_vi(&out, "import", "ballots", path, NULL, NULL, NULL), 1);
+    if (!strstr(out, "phieu-sai.csv:2:subject: ký tự thứ 2 không thuộc A-Z "
+                     "a-z 0-9 . _ / -"))
+        fail_msg("%s", out);
+    assert_null(strstr(out, "is not one of"));
+    free(out);
+    assert_int_equal(
+        agent_en(&out, "import", "ballots", path, NULL, NULL, NULL), 1);
+    if (!strstr(out, "phieu-sai.csv:2:subject: character 2 is not one of "
+                     "A-Z a-z 0-9 . _ / -"))
+        fail_msg("%s", out);
+    free(out);
+}
+
 /* --help and usage errors: Vietnamese by default, English with
  * language = en. */
 static void test_help_language(void **state)
@@ -375,6 +409,7 @@ int main(void)
         cmocka_unit_test(test_windows_1258_one_vietnamese_message),
         cmocka_unit_test(test_utf16_file_imports),
         cmocka_unit_test(test_vietnamese_headers_and_values),
+        cmocka_unit_test(test_shared_rule_reason_in_the_clerks_language),
         cmocka_unit_test(test_help_language),
         cmocka_unit_test(test_template_reimports),
         cmocka_unit_test(test_xlsx_and_names_in_inbox),

@@ -49,7 +49,10 @@
  * Everything the hub's tables would refuse (column types, CHECKs, lengths)
  * is refused here first, so that PostgreSQL never refuses an event that
  * passed. Returns 0 when valid, -EINVAL with the reason in reason
- * (reasonlen bytes) when not. */
+ * (reasonlen bytes) when not. A reason is "FIELD: message": FIELD is the
+ * field's wire name ("levels[N]" for item N of a ballot), never
+ * translated; the message is in the language ws_i18n_init chose (English
+ * in a program that never calls it, such as the hub). */
 int ws_validate_event(const Wardsync__V1__Event *event,
                       const struct ws_catalogue *cat, char *reason,
                       size_t reasonlen);
