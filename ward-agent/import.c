@@ -723,8 +723,9 @@ static void parse_ballot(struct import_ctx *ctx,
     ballot->levels = levels;
     event->body_case = WARDSYNC__V1__EVENT__BODY_BALLOT;
     event->ballot = ballot;
-    if (ctx->reference && form && !ctx->col_failed[B_SURVEY] &&
-        !ctx->col_failed[B_SUBJECT])
+    /* An empty survey or subject is the shared rules' to report. */
+    if (ctx->reference && form && ballot->survey[0] && ballot->subject[0] &&
+        !ctx->col_failed[B_SURVEY] && !ctx->col_failed[B_SUBJECT])
         check_reference(ctx, ballot, days, have_day);
 }
 

@@ -385,12 +385,8 @@ static int handle_reference(struct sync_state *state,
     state->hub_silent = false;
     int rc = reference_keep(state->outbox, outbox_ward(state->outbox), ref,
                             ws_now_ms());
-    if (rc == -EINVAL) {
-        /* Held data is not what the hub has: ask for all of it soon. */
-        state->reference_next_ms = ws_monotonic_ms() + backoff_ms(3);
-        return 0;
-    }
-    return rc;
+    /* Not kept (logged): asked again at the usual interval. */
+    return rc == -EINVAL ? 0 : rc;
 }
 
 static const char *outcome_name(Wardsync__V1__Outcome__Code code)

@@ -313,10 +313,89 @@ static void test_reference_at_the_ward(void **state)
     assert_int_equal(hub_ballots(), 3);
 }
 
+/* A reference request by hand: the data of the key's ward, whatever
+ * ward the batch names; the same version again is "unchanged"; a request
+ * that also carries events is refused as malformed. */
+static void test_reference_request_on_the_wire(void **state)
+{
+    (void)state;
+    struct it_curve curve;
+    uint8_t *frame = NULL;
+    size_t len = 0;
+    Wardsync__V1__Ack *ack = NULL;
+    assert_int_equal(it_principal_keys(&env, "ward", WARD, &curve, NULL, 0), 0);
+
+    Wardsync__V1__ReferenceRequest request =
+        WARDSYNC__V1__REFERENCE_REQUEST__INIT;
+    Wardsync__V1__Batch batch = WARDSYNC__V1__BATCH__INIT;
+    batch.protocol = WS_PROTOCOL_VERSION;
+    batch.agent_instance = "6b1c1f9e-2f0a-4d55-9a53-3c2b1d0e9f11";
+    batch.ward = "LB06"; /* a claim: the key is LB05's */
+    batch.reference_request = &request;
+    assert_int_equal(ws_pack(&batch.base, &frame, &len), 0);
+    assert_int_equal(it_exchange(endpoint, &curve, frame, len, 10000, &ack), 0);
+    free(frame);
+    assert_int_equal(ack->refusal, WARDSYNC__V1__ACK__REFUSAL__REFUSAL_NONE);
+    assert_string_equal(ack->agent_instance, batch.agent_instance);
+    assert_non_null(ack->reference);
+    const Wardsync__V1__Reference *ref = ack->reference;
+    assert_string_equal(ref->ward, WARD);
+    assert_false(ref->unchanged);
+    assert_int_equal(strlen(ref->version), 64);
+    assert_int_equal(strlen(ref->catalogue_version), 64);
+    assert_int_equal(ref->n_rounds, 2);
+    assert_string_equal(ref->rounds[0]->code, "R-OPEN");
+    assert_string_equal(ref->rounds[1]->code, "R-SHUT");
+    assert_int_equal(ref->rounds[1]->state,
+                     WARDSYNC__V1__REFERENCE_ROUND__STATE__STATE_CLOSED);
+    assert_string_equal(ref->rounds[1]->opens_on, "2024-01-01");
+    /* LB05's subjects only, never LB06's. */
+    assert_int_equal(ref->n_subjects, 2);
+    for (size_t i = 0; i < ref->n_subjects; i++) {
+        assert_string_equal(ref->subjects[i]->subject, "LB05-S01");
+        assert_string_equal(ref->subjects[i]->form, "staff");
+    }
+    assert_int_equal(ref->n_deadline_rules, 4);
+    char version[80];
+    snprintf(version, sizeof version, "%s", ref->version);
+    wardsync__v1__ack__free_unpacked(ack, NULL);
+
+    request.version = version;
+    assert_int_equal(ws_pack(&batch.base, &frame, &len), 0);
+    assert_int_equal(it_exchange(endpoint, &curve, frame, len, 10000, &ack), 0);
+    free(frame);
+    assert_non_null(ack->reference);
+    assert_true(ack->reference->unchanged);
+    assert_string_equal(ack->reference->version, version);
+    assert_int_equal(ack->reference->n_rounds, 0);
+    wardsync__v1__ack__free_unpacked(ack, NULL);
+
+    /* With an event beside it: malformed, nothing answered but that. */
+    Wardsync__V1__Event event = WARDSYNC__V1__EVENT__INIT;
+    Wardsync__V1__Event *events[] = {&event};
+    event.seq = 1;
+    event.event_id = "0d7d2b3e-3a43-4f0e-8f3c-0b8f3f6b7a21";
+    batch.events = events;
+    batch.n_events = 1;
+    assert_int_equal(ws_pack(&batch.base, &frame, &len), 0);
+    assert_int_equal(it_exchange(endpoint, &curve, frame, len, 10000, &ack), 0);
+    free(frame);
+    assert_int_equal(ack->refusal,
+                     WARDSYNC__V1__ACK__REFUSAL__REFUSAL_MALFORMED);
+    assert_null(ack->reference);
+    wardsync__v1__ack__free_unpacked(ack, NULL);
+    assert_int_equal(it_query_long(env.db, "SELECT count(*) FROM events"
+                                           " WHERE event_id ="
+                                           " '0d7d2b3e-3a43-4f0e-8f3c-"
+                                           "0b8f3f6b7a21'"),
+                     0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_reference_at_the_ward),
+        cmocka_unit_test(test_reference_request_on_the_wire),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
