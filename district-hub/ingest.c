@@ -43,6 +43,7 @@
 #include "core/principal.h"
 #include "db/conn.h"
 #include "db/ingest.h"
+#include "db/reference.h"
 #include "wardsync/catalogue.h"
 #include "wardsync/codec.h"
 #include "wardsync/log.h"
@@ -646,6 +647,79 @@ static void commit_group(struct ingest *in)
     in->n_group = kept;
 }
 
+/* Answers a batch that carries a reference_request (transport.proto) at
+ * once, outside the group: the reference data of the sender's
+ * authenticated ward (never the ward the batch names, except under
+ * --insecure), all of it when the agent's version differs, "unchanged"
+ * when it is the same (docs/DESIGN.md §4). Refusals are those of a batch:
+ * identity, key revoked, unknown ward, database unavailable; a request
+ * that also carries events is malformed. */
+static void answer_reference(struct ingest *in, struct envelope *env,
+                             const Wardsync__V1__Batch *batch,
+                             const char *user_id, const char *key_z85)
+{
+    char reason[512], err[1024], reject[512] = "";
+    struct principal who;
+    if (batch->n_events > 0) {
+        send_error_ack(in, env, batch->agent_instance,
+                       WARDSYNC__V1__ACK__REFUSAL__REFUSAL_MALFORMED, 0,
+                       "malformed batch: a reference_request carries no "
+                       "events");
+        return;
+    }
+    const char *ward = batch_ward(in, env, batch, user_id, key_z85, &who,
+                                  reject, sizeof reject);
+    if (!ward)
+        return;
+    if (ws_validate_code("ward", ward, reason, sizeof reason) != 0) {
+        send_error_ack(in, env, batch->agent_instance,
+                       WARDSYNC__V1__ACK__REFUSAL__REFUSAL_IDENTITY, 0, reason);
+        return;
+    }
+    const char *kind = NULL;
+    Wardsync__V1__Reference *ref = NULL;
+    struct db *db = NULL;
+    snprintf(err, sizeof err, "database unavailable");
+    if (unit_kind(in, ward, &kind, err, sizeof err) < 0 ||
+        (kind && strcmp(kind, "city") != 0 &&
+         (!(db = db_link_get(&in->link)) ||
+          db_reference_load(db, ward, &ref, err, sizeof err) < 0))) {
+        ws_log_limited(&in->db_limit, LOG_LIMIT_MS, WS_LOG_ERROR, MODULE,
+                       "database error, reference request not answered "
+                       "peer=%s: %s",
+                       env->peer, err);
+        if (!db || !db_ok(db))
+            drop_store(in);
+        send_error_ack(in, env, batch->agent_instance,
+                       WARDSYNC__V1__ACK__REFUSAL__REFUSAL_DATABASE_UNAVAILABLE,
+                       RETRY_AFTER_DATABASE_MS, "database unavailable");
+        return;
+    }
+    if (!kind || strcmp(kind, "city") == 0) {
+        snprintf(reason, sizeof reason, "unknown ward %s", ward);
+        send_error_ack(in, env, batch->agent_instance,
+                       WARDSYNC__V1__ACK__REFUSAL__REFUSAL_UNKNOWN_WARD, 0,
+                       reason);
+        return;
+    }
+    const char *asked = batch->reference_request->version;
+    bool unchanged = strcmp(asked, ref->version) == 0;
+    Wardsync__V1__Reference same = WARDSYNC__V1__REFERENCE__INIT;
+    same.version = ref->version;
+    same.ward = ref->ward;
+    same.unchanged = true;
+    Wardsync__V1__Ack ack = WARDSYNC__V1__ACK__INIT;
+    ack.agent_instance = batch->agent_instance;
+    ack.reference = unchanged ? &same : ref;
+    ws_debug(MODULE,
+             "reference answered ward=%s version=%s unchanged=%s rounds=%zu "
+             "subjects=%zu",
+             ward, ref->version, unchanged ? "yes" : "no", ref->n_rounds,
+             ref->n_subjects);
+    send_ack(in, env, &ack);
+    wardsync__v1__reference__free_unpacked(ref, NULL);
+}
+
 /* Receives one message and answers it or adds its batch to the group.
  * Returns 1 when a message was read, 0 when none was waiting. */
 static int handle_message(struct ingest *in)
@@ -689,6 +763,14 @@ static int handle_message(struct ingest *in)
         goto out_env;
     }
     /* Metadata of the connection rides on every frame it sent. */
+    if (batch->reference_request) {
+        answer_reference(
+            in, &env, batch,
+            in->insecure ? NULL : zmq_msg_gets(payload, "User-Id"),
+            in->insecure ? NULL : zmq_msg_gets(payload, ZAP_PROPERTY_KEY));
+        wardsync__v1__batch__free_unpacked(batch, NULL);
+        goto out_env;
+    }
     admit_batch(in, &env, &batch,
                 in->insecure ? NULL : zmq_msg_gets(payload, "User-Id"),
                 in->insecure ? NULL : zmq_msg_gets(payload, ZAP_PROPERTY_KEY),

@@ -45,6 +45,7 @@
 
 #include "fingerprint.h"
 #include "outbox.h"
+#include "reference.h"
 #include "settings.h"
 #include "table.h"
 #include "wardsync/catalogue.h"
@@ -382,6 +383,10 @@ struct import_ctx {
     long line;
     int64_t now_ms;
     int64_t today_ms;
+    /* The reference data from the hub ballots are checked against
+     * (reference.h), NULL when none was received yet; the outbox's ward. */
+    const Wardsync__V1__Reference *reference;
+    const char *ward;
     /* Second pass only (the file is good): events go straight into the
      * outbox's open transaction, row i under seq first + order[i] (ballots,
      * shuffled) or first + i. */
@@ -625,6 +630,26 @@ static const char *form_code_of(const struct ws_catalogue *cat,
     return value;
 }
 
+/* A ballot against the reference data from the hub (reference.h): the
+ * first column found wrong gets the reason. */
+static void check_reference(struct import_ctx *ctx,
+                            const Wardsync__V1__Ballot *ballot, int32_t days,
+                            bool have_day)
+{
+    char reason[512];
+    static const size_t columns[] = {
+        [REFERENCE_SURVEY] = B_SURVEY,
+        [REFERENCE_SUBJECT] = B_SUBJECT,
+        [REFERENCE_FORM] = B_FORM,
+        [REFERENCE_COLLECTED_ON] = B_COLLECTED_ON,
+    };
+    enum reference_column wrong = reference_check_ballot(
+        ctx->reference, ctx->ward, ballot->survey, ballot->subject,
+        ballot->form, days, have_day, reason, sizeof(reason));
+    if (wrong != REFERENCE_OK)
+        row_error(ctx, columns[wrong], "%s", reason);
+}
+
 /* Ballot row: fills ballot (levels into the caller's array). */
 static void parse_ballot(struct import_ctx *ctx,
                          const struct ws_csv_record *rec,
@@ -644,7 +669,8 @@ static void parse_ballot(struct import_ctx *ctx,
     ballot->subject = (char *)field(ctx, rec, B_SUBJECT);
     if (parse_uint_column(ctx, rec, B_GROUP, &group))
         ballot->respondent_group = group;
-    if (parse_date_column(ctx, rec, B_COLLECTED_ON, false, &days))
+    bool have_day = parse_date_column(ctx, rec, B_COLLECTED_ON, false, &days);
+    if (have_day)
         event->occurred_at_ms = day_ms(days);
     /* Anonymity: queued "today", to the day only. */
     event->queued_at_ms = ctx->today_ms;
@@ -697,6 +723,10 @@ static void parse_ballot(struct import_ctx *ctx,
     ballot->levels = levels;
     event->body_case = WARDSYNC__V1__EVENT__BODY_BALLOT;
     event->ballot = ballot;
+    /* An empty survey or subject is the shared rules' to report. */
+    if (ctx->reference && form && ballot->survey[0] && ballot->subject[0] &&
+        !ctx->col_failed[B_SURVEY] && !ctx->col_failed[B_SUBJECT])
+        check_reference(ctx, ballot, days, have_day);
 }
 
 static void parse_petition(struct import_ctx *ctx,
@@ -1397,6 +1427,7 @@ int import_file(struct outbox *outbox, const struct ws_catalogue *cat,
                 struct import_result *result)
 {
     struct import_ctx ctx;
+    struct reference reference = {0};
     uint32_t *order = NULL;
     uint8_t first_fp[FINGERPRINT_LEN];
     char when[64] = "";
@@ -1419,6 +1450,11 @@ int import_file(struct outbox *outbox, const struct ws_catalogue *cat,
 
     if (!options->again && (rc = load_earlier(outbox, &ctx)) < 0)
         goto out;
+    if ((rc = reference_load(outbox, &reference)) < 0)
+        goto out;
+    ctx.reference = reference.ref;
+    ctx.ward = outbox_ward(outbox);
+    result->no_reference = !reference.ref;
     rc = read_file(&ctx, path, N_("checked"), 0);
     if (rc != 0)
         goto out;
@@ -1535,6 +1571,7 @@ out:
                 ctx.label, result->bad_rows, result->rows);
     free(order);
     free(ctx.earlier);
+    reference_clear(&reference);
     return rc;
 }
 
@@ -1560,6 +1597,13 @@ int import_command(const struct agent_settings *settings, enum import_kind kind,
         .again = again,
     };
     rc = import_file(outbox, cat, kind, path, &options, &result);
+    if (rc >= 0 && kind == IMPORT_BALLOTS && result.no_reference)
+        fprintf(stderr,
+                _("%s: no reference data from the hub yet (the agent has "
+                  "not reached it): rounds, subjects and forms were checked "
+                  "with the shared rules only; the hub checks them on "
+                  "delivery\n"),
+                path);
     if (rc == IMPORT_REFUSED) {
         code = EXIT_BAD_INPUT;
     } else if (rc < 0) {

@@ -8,9 +8,14 @@
  * header's last column, and rows of empty cells, are ignored; enum values
  * may be Vietnamese (names.h). Messages are translated (i18n.h).
  *
- * Every row is parsed and checked with the shared rules (ws_validate_event);
- * each bad row is reported as "FILE:LINE:COLUMN: reason". A file is queued
- * whole, in one outbox transaction, or not at all.
+ * Every row is parsed and checked with the shared rules (ws_validate_event)
+ * and, for ballots, against the reference data from the hub held in the
+ * outbox (reference.h: the round covers the ward and is open, the day is
+ * within its dates, the subject is the ward's, the form is the subject's),
+ * offline too; without reference data the shared rules alone decide
+ * (result no_reference). Each bad row is reported as
+ * "FILE:LINE:COLUMN: reason". A file is queued whole, in one outbox
+ * transaction, or not at all.
  *
  * Nothing is counted twice because a person repeated a step (docs/DESIGN.md
  * §6): a file with the same normalised content as an earlier import
@@ -102,6 +107,9 @@ struct import_result {
     size_t repeated;
     int64_t earlier_import;
     bool identical;
+    /* No reference data from the hub was held: ballots were checked with
+     * the shared rules only. */
+    bool no_reference;
     /* One sentence for the clerk about the rows not queued, or "". */
     char note[512];
 };

@@ -295,6 +295,11 @@ static int handle_file(const char *home, const char *name,
     rc = import_file(outbox, cat, (enum import_kind)kind, path, &options,
                      &result);
     fclose(report);
+    if (rc >= 0 && kind == IMPORT_BALLOTS && result.no_reference)
+        ws_info("inbox",
+                "no reference data from the hub yet, checked with the "
+                "shared rules only file=%s",
+                name);
 
     if (rc == 0) {
         ws_info("inbox",

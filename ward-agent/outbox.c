@@ -1,7 +1,7 @@
 /*
  * outbox.c - the ward agent's durable outbox on SQLite.
  *
- * Schema (PRAGMA user_version = 3):
+ * Schema (PRAGMA user_version = 4):
  *   meta(id = 1, agent_instance, ward, next_seq, last_contact_ms, hub_mark)
  *   events(seq PRIMARY KEY, event_id UNIQUE, kind, payload, state, reason,
  *          queued_at_ms, import_id, line, withdraws)
@@ -9,10 +9,14 @@
  *           events, first_seq, last_seq, imported_at_ms, withdrawn_at_ms,
  *           withdraw_reason)
  *   natural_keys(kind, key, row_hash, seq)
+ *   reference(id = 1, version, payload, received_at_ms, checked_at_ms)
  * payload is the packed wardsync.v1.Event including its seq and event_id,
  * exactly the bytes sent to the hub; import_id and line say where an event
  * came from and never leave the ward; withdraws is the import a
- * Withdrawal event takes back ("ward-agent withdraw"). Writers take BEGIN
+ * Withdrawal event takes back ("ward-agent withdraw"). reference holds the
+ * last reference data the hub sent (the packed wardsync.v1.Reference),
+ * when it came and when the hub last said it was still current. Writers
+ * take BEGIN
  * IMMEDIATE so a concurrent "ward-agent import" and "ward-agent run" wait for
  * each other (busy_timeout) instead of failing on a lock upgrade.
  *
@@ -35,7 +39,7 @@
 #include "wardsync/log.h"
 #include "wardsync/validate.h"
 
-#define OUTBOX_SCHEMA_VERSION 3
+#define OUTBOX_SCHEMA_VERSION 4
 #define OUTBOX_BUSY_TIMEOUT_MS 10000
 
 struct outbox {
@@ -124,10 +128,21 @@ static const char *const migrate_2_to_3_sql =
     "CREATE INDEX events_withdraws ON events (withdraws, state)"
     "  WHERE withdraws IS NOT NULL;";
 
+/* 3 -> 4: the reference data the hub sent last (issue 11,
+ * docs/DESIGN.md §4), so imports are checked against it offline too. */
+static const char *const migrate_3_to_4_sql =
+    "CREATE TABLE reference ("
+    "  id INTEGER PRIMARY KEY CHECK (id = 1),"
+    "  version TEXT NOT NULL,"
+    "  payload BLOB NOT NULL,"
+    "  received_at_ms INTEGER NOT NULL,"
+    "  checked_at_ms INTEGER NOT NULL);";
+
 /* migrations[v - 1] takes an outbox from version v to v + 1. */
 static const char *const migrations[] = {
     migrate_1_to_2_sql,
     migrate_2_to_3_sql,
+    migrate_3_to_4_sql,
 };
 
 /* Logs the current SQLite error of the outbox for the action named. */
@@ -1185,4 +1200,95 @@ int outbox_list_rejected(struct outbox *outbox, size_t limit,
         rc = fail(outbox, "list rejected events");
     sqlite3_finalize(stmt);
     return rc;
+}
+
+int outbox_reference_store(struct outbox *outbox, const char *version,
+                           const uint8_t *payload, size_t len, int64_t now_ms)
+{
+    sqlite3_stmt *stmt = NULL;
+    int rc =
+        prepare(outbox,
+                "INSERT INTO reference (id, version, payload,"
+                " received_at_ms, checked_at_ms)"
+                " VALUES (1, ?1, ?2, ?3, ?3)"
+                " ON CONFLICT (id) DO UPDATE SET version = excluded.version,"
+                " payload = excluded.payload,"
+                " received_at_ms = excluded.received_at_ms,"
+                " checked_at_ms = excluded.checked_at_ms",
+                &stmt);
+    if (rc < 0)
+        return rc;
+    sqlite3_bind_text(stmt, 1, version, -1, SQLITE_STATIC);
+    sqlite3_bind_blob(stmt, 2, len ? (const void *)payload : "", (int)len,
+                      SQLITE_STATIC);
+    sqlite3_bind_int64(stmt, 3, now_ms);
+    rc =
+        sqlite3_step(stmt) == SQLITE_DONE ? 0 : fail(outbox, "store reference");
+    sqlite3_finalize(stmt);
+    return rc;
+}
+
+int outbox_reference_checked(struct outbox *outbox, const char *version,
+                             int64_t now_ms)
+{
+    sqlite3_stmt *stmt = NULL;
+    int rc = prepare(outbox,
+                     "UPDATE reference SET checked_at_ms = ?2"
+                     " WHERE id = 1 AND version = ?1",
+                     &stmt);
+    if (rc < 0)
+        return rc;
+    sqlite3_bind_text(stmt, 1, version, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(stmt, 2, now_ms);
+    rc =
+        sqlite3_step(stmt) == SQLITE_DONE ? 0 : fail(outbox, "touch reference");
+    sqlite3_finalize(stmt);
+    return rc;
+}
+
+int outbox_reference_load(struct outbox *outbox,
+                          struct outbox_reference_info *info, uint8_t **payload,
+                          size_t *len)
+{
+    sqlite3_stmt *stmt = NULL;
+    memset(info, 0, sizeof(*info));
+    if (payload)
+        *payload = NULL;
+    if (len)
+        *len = 0;
+    int rc = prepare(outbox,
+                     "SELECT version, received_at_ms, checked_at_ms, payload"
+                     " FROM reference WHERE id = 1",
+                     &stmt);
+    if (rc < 0)
+        return rc;
+    int step = sqlite3_step(stmt);
+    if (step == SQLITE_DONE) {
+        sqlite3_finalize(stmt);
+        return 0;
+    }
+    if (step != SQLITE_ROW) {
+        rc = fail(outbox, "read reference");
+        sqlite3_finalize(stmt);
+        return rc;
+    }
+    const char *version = (const char *)sqlite3_column_text(stmt, 0);
+    info->present = true;
+    ws_strlcpy(info->version, version ? version : "", sizeof(info->version));
+    info->received_at_ms = sqlite3_column_int64(stmt, 1);
+    info->checked_at_ms = sqlite3_column_int64(stmt, 2);
+    if (payload) {
+        size_t n = (size_t)sqlite3_column_bytes(stmt, 3);
+        const void *blob = sqlite3_column_blob(stmt, 3);
+        *payload = malloc(n ? n : 1);
+        if (!*payload) {
+            sqlite3_finalize(stmt);
+            return -ENOMEM;
+        }
+        if (n)
+            memcpy(*payload, blob, n);
+        *len = n;
+    }
+    sqlite3_finalize(stmt);
+    return 0;
 }

@@ -262,4 +262,32 @@ typedef void (*outbox_rejected_fn)(const struct outbox_rejected_event *ev,
 int outbox_list_rejected(struct outbox *outbox, size_t limit,
                          outbox_rejected_fn fn, void *arg);
 
+/* The reference data the hub sent last (docs/DESIGN.md §4): its version,
+ * when it came, and when the hub last said it was current (a request
+ * answered "unchanged"). present is false when none ever came. */
+struct outbox_reference_info {
+    bool present;
+    char version[80];
+    int64_t received_at_ms;
+    int64_t checked_at_ms;
+};
+
+/* Keeps payload (a packed wardsync.v1.Reference of version) as the
+ * reference data, received and checked now, in place of any earlier. */
+int outbox_reference_store(struct outbox *outbox, const char *version,
+                           const uint8_t *payload, size_t len, int64_t now_ms);
+
+/* The hub said version is still current: sets its checked time to now
+ * (nothing when the stored version is another). */
+int outbox_reference_checked(struct outbox *outbox, const char *version,
+                             int64_t now_ms);
+
+/* Reads the stored reference into *info and, when payload is not NULL,
+ * a malloc'd copy of its packed message into *payload and *len (the
+ * caller frees it; NULL when none is stored). Returns 0 (also when none
+ * is stored: info->present is false) or a negative errno. */
+int outbox_reference_load(struct outbox *outbox,
+                          struct outbox_reference_info *info, uint8_t **payload,
+                          size_t *len);
+
 #endif

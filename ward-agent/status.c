@@ -5,7 +5,10 @@
  * ward, agent_instance, queued, delivered, rejected, last_contact_ms (null
  * when the hub never answered), last_seq and rejected_events (the last
  * REJECTED_SHOWN events the hub rejected, newest first, each with seq,
- * kind, file, line and reason: where the clerk finds the paper form).
+ * kind, file, line and reason: where the clerk finds the paper form) and
+ * reference (null when no reference data came from the hub yet, else its
+ * version, received_at_ms, checked_at_ms and age_s: seconds since the hub
+ * last said it was current).
  */
 #include "status.h"
 
@@ -19,6 +22,7 @@
 #include "settings.h"
 #include "wardsync/i18n.h"
 #include "wardsync/log.h"
+#include "wardsync/util.h"
 
 #define REJECTED_SHOWN 20
 
@@ -60,7 +64,25 @@ static void add_rejected(const struct outbox_rejected_event *ev, void *arg)
         out->rc = -ENOMEM;
 }
 
-static int print_json(struct outbox *outbox, const struct outbox_counts *c)
+/* Seconds since the hub last said the reference data was current. */
+static int64_t reference_age_s(const struct outbox_reference_info *info)
+{
+    int64_t age = (ws_now_ms() - info->checked_at_ms) / 1000;
+    return age < 0 ? 0 : age;
+}
+
+static json_t *reference_json(const struct outbox_reference_info *info)
+{
+    if (!info->present)
+        return json_null();
+    return json_pack("{s:s, s:I, s:I, s:I}", "version", info->version,
+                     "received_at_ms", (json_int_t)info->received_at_ms,
+                     "checked_at_ms", (json_int_t)info->checked_at_ms, "age_s",
+                     (json_int_t)reference_age_s(info));
+}
+
+static int print_json(struct outbox *outbox, const struct outbox_counts *c,
+                      const struct outbox_reference_info *ref)
 {
     struct rejected_json rejected = {json_array(), 0};
     if (!rejected.array)
@@ -74,12 +96,13 @@ static int print_json(struct outbox *outbox, const struct outbox_counts *c)
         return rc;
     }
     json_t *obj = json_pack(
-        "{s:s, s:s, s:I, s:I, s:I, s:o, s:I, s:o}", "ward", outbox_ward(outbox),
-        "agent_instance", outbox_agent_instance(outbox), "queued",
-        (json_int_t)c->queued, "delivered", (json_int_t)c->delivered,
+        "{s:s, s:s, s:I, s:I, s:I, s:o, s:I, s:o, s:o}", "ward",
+        outbox_ward(outbox), "agent_instance", outbox_agent_instance(outbox),
+        "queued", (json_int_t)c->queued, "delivered", (json_int_t)c->delivered,
         "rejected", (json_int_t)c->rejected, "last_contact_ms",
         c->last_contact_ms < 0 ? json_null() : json_integer(c->last_contact_ms),
-        "last_seq", (json_int_t)c->last_seq, "rejected_events", rejected.array);
+        "last_seq", (json_int_t)c->last_seq, "rejected_events", rejected.array,
+        "reference", reference_json(ref));
     if (!obj) {
         ws_error("agent", "could not build status JSON");
         return -ENOMEM;
@@ -101,7 +124,21 @@ static void format_time(int64_t ms, char *buf, size_t cap)
         snprintf(buf, cap, "%lld ms", (long long)ms);
 }
 
-static int print_table(struct outbox *outbox, const struct outbox_counts *c)
+/* "3 min", "2 h", "5 days": how long ago, for the clerk. */
+static void format_age(int64_t s, char *buf, size_t cap)
+{
+    if (s < 120)
+        snprintf(buf, cap, _("%lld s"), (long long)s);
+    else if (s < 2 * 3600)
+        snprintf(buf, cap, _("%lld min"), (long long)(s / 60));
+    else if (s < 2 * 86400)
+        snprintf(buf, cap, _("%lld h"), (long long)(s / 3600));
+    else
+        snprintf(buf, cap, _("%lld days"), (long long)(s / 86400));
+}
+
+static int print_table(struct outbox *outbox, const struct outbox_counts *c,
+                       const struct outbox_reference_info *ref)
 {
     char when[64];
     printf(_("ward            %s\n"), outbox_ward(outbox));
@@ -116,6 +153,16 @@ static int print_table(struct outbox *outbox, const struct outbox_counts *c)
     } else {
         format_time(c->last_contact_ms, when, sizeof(when));
         printf(_("last contact    %s\n"), when);
+    }
+    if (!ref->present) {
+        printf(_("reference       none yet: imports are checked with the "
+                 "shared rules only\n"));
+    } else {
+        char age[64];
+        format_time(ref->checked_at_ms, when, sizeof(when));
+        format_age(reference_age_s(ref), age, sizeof(age));
+        printf(_("reference       %.12s (confirmed by the hub %s, %s ago)\n"),
+               ref->version, when, age);
     }
     if (c->rejected > 0) {
         printf(_("\nrejected by the hub (last %d, newest first; FILE:LINE is "
@@ -139,10 +186,12 @@ int status_command(const struct agent_settings *settings,
     int rc = outbox_open(settings->outbox_path, settings->ward, false, &outbox);
     if (rc < 0)
         return rc == -EINVAL ? EXIT_USAGE : EXIT_IO;
-    if (outbox_get_counts(outbox, &counts) < 0)
+    struct outbox_reference_info ref;
+    if (outbox_get_counts(outbox, &counts) < 0 ||
+        outbox_reference_load(outbox, &ref, NULL, NULL) < 0)
         goto close;
-    rc = format == STATUS_JSON ? print_json(outbox, &counts)
-                               : print_table(outbox, &counts);
+    rc = format == STATUS_JSON ? print_json(outbox, &counts, &ref)
+                               : print_table(outbox, &counts, &ref);
     if (rc == 0 && fflush(stdout) == 0)
         code = EXIT_OK;
 

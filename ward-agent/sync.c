@@ -19,6 +19,14 @@
  * hub that keeps committing never sees a resend storm; only a hub silent
  * for ack_timeout_ms sends the loop back to its mark, after a backoff with
  * jitter.
+ *
+ * Reference data (docs/DESIGN.md §4): on connect and every
+ * REFERENCE_INTERVAL_MS after, the loop sends a Batch without events that
+ * carries a ReferenceRequest with the version it holds; the Ack that
+ * answers it carries the Reference (all of it, or "unchanged"), which is
+ * kept in the outbox (reference.h) and touches nothing of the batches in
+ * flight. "run --until-idle" waits for that answer, at most
+ * ack_timeout_ms after start, before it stops.
  */
 #include "sync.h"
 
@@ -36,6 +44,7 @@
 
 #include "inbox.h"
 #include "outbox.h"
+#include "reference.h"
 #include "settings.h"
 #include "wardsync/catalogue.h"
 #include "wardsync/codec.h"
@@ -51,6 +60,8 @@
 #define HEARTBEAT_TTL_MS 15000
 /* Longest wait a hub's retry_after_ms can impose before the next try. */
 #define RETRY_AFTER_MAX_MS 60000
+/* How often the reference data is asked for again while connected. */
+#define REFERENCE_INTERVAL_MS (5 * 60 * 1000)
 /* Room left in a frame for the Batch's own fields. */
 #define BATCH_OVERHEAD 4096
 
@@ -82,6 +93,11 @@ struct sync_state {
     int64_t not_before_ms; /* monotonic: backoff or retry_after */
     bool hub_silent;       /* last attempt went unanswered */
     bool flight_sent_once; /* a batch has left the socket */
+    /* Reference data: when to ask next, the deadline of the request in
+     * flight (0: none), whether this run was answered. */
+    int64_t reference_next_ms;
+    int64_t reference_deadline_ms;
+    bool reference_answered;
 };
 
 /* Exponential backoff with jitter: half the step fixed, half random, so
@@ -324,6 +340,55 @@ done:
     return rc;
 }
 
+/* Asks the hub for the reference data when it is time (see the top of
+ * this file). A hub not connected yet is asked again soon. Returns 0 or
+ * a negative errno on an outbox error. */
+static int send_reference_request(struct sync_state *state, int64_t now)
+{
+    if (state->reference_deadline_ms || now < state->reference_next_ms)
+        return 0;
+    struct outbox_reference_info held;
+    int rc = outbox_reference_load(state->outbox, &held, NULL, NULL);
+    if (rc < 0)
+        return rc;
+    Wardsync__V1__ReferenceRequest request =
+        WARDSYNC__V1__REFERENCE_REQUEST__INIT;
+    request.version = held.present ? held.version : "";
+    Wardsync__V1__Batch batch = WARDSYNC__V1__BATCH__INIT;
+    batch.protocol = WS_PROTOCOL_VERSION;
+    batch.agent_instance = (char *)outbox_agent_instance(state->outbox);
+    batch.ward = (char *)outbox_ward(state->outbox);
+    batch.reference_request = &request;
+    uint8_t *frame = NULL;
+    size_t len = 0;
+    if ((rc = ws_pack(&batch.base, &frame, &len)) < 0)
+        return rc;
+    if (zmq_send(state->socket, frame, len, ZMQ_DONTWAIT) < 0) {
+        /* Not connected yet (ZMQ_IMMEDIATE): soon again. */
+        state->reference_next_ms = now + backoff_ms(2);
+    } else {
+        state->reference_deadline_ms = now + state->settings->ack_timeout_ms;
+        state->reference_next_ms = now + REFERENCE_INTERVAL_MS;
+        ws_debug("sync", "reference requested version=%s",
+                 held.present ? held.version : "(none)");
+    }
+    free(frame);
+    return 0;
+}
+
+/* Keeps the reference data of an Ack that answers a reference request. */
+static int handle_reference(struct sync_state *state,
+                            const Wardsync__V1__Reference *ref)
+{
+    state->reference_deadline_ms = 0;
+    state->reference_answered = true;
+    state->hub_silent = false;
+    int rc = reference_keep(state->outbox, outbox_ward(state->outbox), ref,
+                            ws_now_ms());
+    /* Not kept (logged): asked again at the usual interval. */
+    return rc == -EINVAL ? 0 : rc;
+}
+
 static const char *outcome_name(Wardsync__V1__Outcome__Code code)
 {
     switch (code) {
@@ -444,6 +509,10 @@ static int handle_ack(struct sync_state *state, const void *data, size_t len,
                            ack->agent_instance);
             goto done;
         }
+    }
+    if (ack->reference && !refused) {
+        rc = handle_reference(state, ack->reference);
+        goto done;
     }
     if (refused && !refusal_carries_mark(refusal)) {
         rc = handle_refusal_without_mark(state, ack, now);
@@ -698,6 +767,13 @@ int sync_command(const struct agent_settings *settings,
         }
         if (state.n_flights > 0 && now >= state.flights[0].deadline_ms)
             schedule_retry(&state, now, "no ack from hub");
+        if (state.reference_deadline_ms && now >= state.reference_deadline_ms) {
+            ws_debug("sync", "no answer to the reference request");
+            state.reference_deadline_ms = 0;
+            state.reference_next_ms = now + backoff_ms(state.failures);
+        }
+        if (send_reference_request(&state, now) < 0)
+            goto close;
 
         bool nothing_to_send = false;
         while (state.n_flights < (size_t)settings->window &&
@@ -710,7 +786,11 @@ int sync_command(const struct agent_settings *settings,
             if (rc != 0 || state.n_flights == before)
                 break;
         }
-        if (nothing_to_send && options->until_idle && inbox_empty) {
+        /* The reference data is waited for, but not for ever. */
+        bool reference_done =
+            state.reference_answered || now >= start + settings->ack_timeout_ms;
+        if (nothing_to_send && options->until_idle && inbox_empty &&
+            reference_done) {
             /* Every event at or below the hub's mark is delivered or
              * rejected and every one above it is queued, so "nothing
              * queued" is "the mark is the last seq": one row of meta, not
@@ -736,6 +816,11 @@ int sync_command(const struct agent_settings *settings,
         bool window_full = state.n_flights >= (size_t)settings->window;
         if (state.n_flights > 0)
             wake = min_positive(wake, state.flights[0].deadline_ms);
+        wake = min_positive(wake, state.reference_deadline_ms
+                                      ? state.reference_deadline_ms
+                                      : state.reference_next_ms);
+        if (options->until_idle && !reference_done)
+            wake = min_positive(wake, start + settings->ack_timeout_ms);
         if (!window_full) {
             if (state.not_before_ms > now)
                 wake = min_positive(wake, state.not_before_ms);

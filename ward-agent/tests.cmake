@@ -1,6 +1,6 @@
 # Unit tests of the ward agent's modules (no servers). They live in
 # tests/unit/agent_*.c but are declared here, next to the code they test.
-set(WS_AGENT_UNIT_TESTS outbox import inbox import_work excel)
+set(WS_AGENT_UNIT_TESTS outbox import inbox import_work excel reference)
 foreach(area ${WS_AGENT_UNIT_TESTS})
   add_executable(unit_agent_${area}
     ${CMAKE_SOURCE_DIR}/tests/unit/agent_${area}.c)

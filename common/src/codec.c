@@ -207,6 +207,12 @@ static int batch_find_nul(const Wardsync__V1__Batch *batch, const uint8_t *data,
         const ProtobufCFieldDescriptor *fd =
             protobuf_c_message_descriptor_get_field(
                 &wardsync__v1__batch__descriptor, field.number);
+        if (fd != NULL && fd->type == PROTOBUF_C_TYPE_MESSAGE &&
+            find_nul(fd->descriptor, field.data, field.len, fd->name, reason,
+                     sizeof reason) < 0) {
+            set_err(err, errlen, "batch: %s", reason);
+            return -EBADMSG;
+        }
         if (fd != NULL && fd->type == PROTOBUF_C_TYPE_STRING &&
             memchr(field.data, '\0', field.len) != NULL) {
             set_err(err, errlen, "batch: %s: contains a NUL byte", fd->name);
@@ -288,8 +294,12 @@ int ws_batch_unpack(const void *data, size_t len, size_t max_frame,
         wardsync__v1__batch__free_unpacked(batch, NULL);
         return -EPROTO;
     }
-    if (!text_ok(batch->agent_instance) || !text_ok(batch->ward)) {
-        set_err(err, errlen, "batch: agent_instance or ward is not UTF-8");
+    if (!text_ok(batch->agent_instance) || !text_ok(batch->ward) ||
+        (batch->reference_request &&
+         !text_ok(batch->reference_request->version))) {
+        set_err(err, errlen,
+                "batch: agent_instance, ward or reference_request.version "
+                "is not UTF-8");
         wardsync__v1__batch__free_unpacked(batch, NULL);
         return -EBADMSG;
     }
@@ -299,6 +309,25 @@ int ws_batch_unpack(const void *data, size_t len, size_t max_frame,
     }
     *out = batch;
     return 0;
+}
+
+/* Every string of a Reference is UTF-8: the agent stores and prints them. */
+static bool reference_text_ok(const Wardsync__V1__Reference *ref)
+{
+    bool ok = text_ok(ref->version) && text_ok(ref->ward) &&
+              text_ok(ref->catalogue_version);
+    for (size_t i = 0; ok && i < ref->n_rounds; i++)
+        ok = text_ok(ref->rounds[i]->code) && text_ok(ref->rounds[i]->label) &&
+             text_ok(ref->rounds[i]->opens_on) &&
+             text_ok(ref->rounds[i]->closes_on);
+    for (size_t i = 0; ok && i < ref->n_subjects; i++)
+        ok = text_ok(ref->subjects[i]->round) &&
+             text_ok(ref->subjects[i]->subject) &&
+             text_ok(ref->subjects[i]->category) &&
+             text_ok(ref->subjects[i]->form);
+    for (size_t i = 0; ok && i < ref->n_deadline_rules; i++)
+        ok = text_ok(ref->deadline_rules[i]->effective_from);
+    return ok;
 }
 
 int ws_ack_unpack(const void *data, size_t len, size_t max_frame,
@@ -321,6 +350,8 @@ int ws_ack_unpack(const void *data, size_t len, size_t max_frame,
     bool ok = text_ok(ack->agent_instance) && text_ok(ack->error);
     for (size_t i = 0; ok && i < ack->n_outcomes; i++)
         ok = text_ok(ack->outcomes[i]->reason);
+    if (ok && ack->reference)
+        ok = reference_text_ok(ack->reference);
     if (!ok) {
         set_err(err, errlen, "ack: a text field is not UTF-8");
         wardsync__v1__ack__free_unpacked(ack, NULL);

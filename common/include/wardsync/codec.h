@@ -50,7 +50,8 @@ int ws_batch_pack_events(const Wardsync__V1__Batch *head,
  * max_frame, frames protobuf-c cannot parse, and batches whose protocol is
  * not WS_PROTOCOL_VERSION. Returns 0 and sets *out, or -EMSGSIZE, -EBADMSG
  * or -EPROTO with a reason in err (errlen bytes). The batch's own strings
- * (agent_instance, ward) must be UTF-8 (-EBADMSG otherwise); a string
+ * (agent_instance, ward, reference_request.version) must be UTF-8
+ * (-EBADMSG otherwise); a string
  * anywhere in the frame that holds a NUL byte refuses the frame (-EBADMSG,
  * the reason names the event and the field, e.g. "event 3 (seq 9):
  * petition.note: contains a NUL byte"), because decoding would silently cut
@@ -59,8 +60,8 @@ int ws_batch_pack_events(const Wardsync__V1__Batch *head,
 int ws_batch_unpack(const void *data, size_t len, size_t max_frame,
                     Wardsync__V1__Batch **out, char *err, size_t errlen);
 
-/* Same contract for an Ack (no protocol field to check; its strings must be
- * UTF-8 and hold no NUL byte). */
+/* Same contract for an Ack (no protocol field to check; its strings, those
+ * of its Reference included, must be UTF-8 and hold no NUL byte). */
 int ws_ack_unpack(const void *data, size_t len, size_t max_frame,
                   Wardsync__V1__Ack **out, char *err, size_t errlen);
 
