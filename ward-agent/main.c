@@ -122,6 +122,9 @@ static const char run_usage_en[] =
        "size and modification time have not changed for inbox_settle_ms\n"
        "(default 3000) and no process holds it open for writing (seen in\n"
        "/proc/*/fd: processes of the agent's user, all when run as root).\n"
+       "On connecting and every 5 minutes it asks the hub for the ward's\n"
+       "reference data (rounds, subjects, forms) and keeps it, so that\n"
+       "imports are checked against it, offline too.\n"
        "Stops on SIGINT or SIGTERM.\n"
        "\n"
        "  --until-idle         exit 0 once nothing is queued and the inbox is "
@@ -152,7 +155,7 @@ static const char status_usage_en[] =
        "Shows the ward, the outbox id, the queued, delivered and rejected\n"
        "counts, the last seq and the last contact with the hub, and the last\n"
        "rejected events with the file and line each came from and the hub's\n"
-       "reason.\n");
+       "reason, and the reference data held: its version and age.\n");
 
 enum {
     OPT_HOME = 256,
