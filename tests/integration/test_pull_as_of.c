@@ -16,6 +16,7 @@
 #include <cmocka.h>
 
 #include <jansson.h>
+#include <libpq-fe.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -457,6 +458,99 @@ static void test_city_pull_as_of(void **state)
     free(output);
 }
 
+/* env.conninfo with dbname replaced by name. */
+static void conninfo_for(const char *name, char *out, size_t cap)
+{
+    const char *at = strstr(env.conninfo, "dbname=");
+    assert_non_null(at);
+    const char *end = strchr(at, ' ');
+    snprintf(out, cap, "%.*sdbname=%s%s", (int)(at - env.conninfo),
+             env.conninfo, name, end ? end : "");
+}
+
+static void warehouse_exec(const char *conninfo, const char *sql)
+{
+    PGconn *c = PQconnectdb(conninfo);
+    assert_int_equal(PQstatus(c), CONNECTION_OK);
+    PGresult *r = PQexec(c, sql);
+    if (PQresultStatus(r) != PGRES_COMMAND_OK)
+        fail_msg("%s: %s", sql, PQerrorMessage(c));
+    PQclear(r);
+    PQfinish(c);
+}
+
+/* "value of petitions_overdue_open/LB01/all|overdue of LB01/A" in the
+ * warehouse. */
+static char *warehouse_figures(const char *conninfo)
+{
+    PGconn *c = PQconnectdb(conninfo);
+    assert_int_equal(PQstatus(c), CONNECTION_OK);
+    PGresult *r = PQexec(
+        c, "SELECT (SELECT value FROM city.indicators WHERE district = 'LB'"
+           "          AND row_key = 'petitions_overdue_open/LB01/all')"
+           "       || '|' || (SELECT overdue FROM city.petitions"
+           "                   WHERE district = 'LB' AND row_key = 'LB01/A')");
+    if (PQresultStatus(r) != PGRES_TUPLES_OK || PQgetisnull(r, 0, 0))
+        fail_msg("warehouse: %s", PQerrorMessage(c));
+    char *text = strdup(PQgetvalue(r, 0, 0));
+    PQclear(r);
+    PQfinish(c);
+    return text;
+}
+
+static void warehouse_pull(const char *conninfo, const char *as_of,
+                           const char *want)
+{
+    char hubspec[1024];
+    snprintf(hubspec, sizeof hubspec, "LB=%s key=%s", pull_endpoint,
+             env.hub_key);
+    const char *argv[] = {WS_CITY_PULL_BIN,
+                          "--hub",
+                          hubspec,
+                          "--secret-key",
+                          city_secret,
+                          "--into",
+                          conninfo,
+                          "--dataset",
+                          "indicators,petitions",
+                          as_of ? "--as-of" : NULL,
+                          as_of,
+                          NULL};
+    char *output = NULL;
+    int rc = it_run(argv, NULL, 120, &output);
+    if (rc != 0)
+        fail_msg("city-pull --into exited %d:\n%s", rc, output ? output : "");
+    free(output);
+    char *got = warehouse_figures(conninfo);
+    if (strcmp(got, want) != 0)
+        fail_msg("warehouse as of %s: %s, want %s", as_of ? as_of : "today",
+                 got, want);
+    free(got);
+}
+
+/* The same with --into: the warehouse keeps each cursor with its day, and
+ * a run for another day replaces the hub's rows. */
+static void test_warehouse_as_of(void **state)
+{
+    (void)state;
+    send_a_and_b();
+    char name[96], admin[1024], wh[1024];
+    snprintf(name, sizeof name, "%s_wh", env.dbname);
+    conninfo_for("postgres", admin, sizeof admin);
+    conninfo_for(name, wh, sizeof wh);
+    char sql[256];
+    snprintf(sql, sizeof sql, "DROP DATABASE IF EXISTS %s", name);
+    warehouse_exec(admin, sql);
+    snprintf(sql, sizeof sql, "CREATE DATABASE %s", name);
+    warehouse_exec(admin, sql);
+    warehouse_pull(wh, "2024-05-31", "1|false");
+    warehouse_pull(wh, "2024-05-31", "1|false");
+    warehouse_pull(wh, NULL, "2|true");
+    warehouse_pull(wh, "2024-05-31", "1|false");
+    snprintf(sql, sizeof sql, "DROP DATABASE %s WITH (FORCE)", name);
+    warehouse_exec(admin, sql);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -464,6 +558,7 @@ int main(void)
         cmocka_unit_test(test_indicators_as_of),
         cmocka_unit_test(test_bad_as_of_is_refused),
         cmocka_unit_test(test_city_pull_as_of),
+        cmocka_unit_test(test_warehouse_as_of),
         cmocka_unit_test(test_petition_pages_same_rows),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
