@@ -20,7 +20,7 @@ help:
 	@echo "make chaos    the fault suite (kill -9, PostgreSQL crashes, replays), long version"
 	@echo "make audit    the publication-rule auditor on AUDIT_COUNT (default 5000) random districts"
 	@echo "make recount the independent recount of every indicator (RECOUNT_SEEDS generated districts)"
-	@echo "make bench    ingest benchmark (vs bare COPY) and indicators at 10 million ballot ratings"
+	@echo "make bench    ingest benchmark (vs bare COPY), indicators at 10 million ballot ratings, petitions pull at 200,000"
 	@echo "make install  install under PREFIX (default /usr/local), into DESTDIR if set"
 	@echo "make deb      Debian packages into $(BUILD_DEB)/packages (wardsync-hub, -agent, -city-pull, -common)"
 	@echo "make clean    remove $(BUILD)/ and var/"
@@ -76,6 +76,7 @@ BENCH_QUEUED ?= 1000000
 bench: test-deps build
 	bench/ingest/run.sh --build $(BUILD) --events $(BENCH_EVENTS) --queued $(BENCH_QUEUED)
 	bench/indicators $(BUILD)
+	bench/petitions $(BUILD)
 
 # The usual conventions: PREFIX (default /usr/local) is where the
 # programs will live and find their data (share/wardsync beside bin/);

@@ -77,7 +77,7 @@ void fetch_close(struct fetch_client **fc)
 }
 
 int fetch_page(struct fetch_client *fc, const char *dataset, const char *scope,
-               const char *since, unsigned page_size,
+               const char *as_of, const char *since, unsigned page_size,
                Wardsync__V1__PullPage **page, char *err, size_t errlen)
 {
     *page = NULL;
@@ -87,6 +87,7 @@ int fetch_page(struct fetch_client *fc, const char *dataset, const char *scope,
     req.scope = (char *)(scope ? scope : "");
     req.since = (char *)(since ? since : "");
     req.page_size = page_size;
+    req.as_of = (char *)(as_of ? as_of : "");
     uint8_t *buf = NULL;
     size_t len = 0;
     if (ws_pack(&req.base, &buf, &len) < 0) {

@@ -24,12 +24,13 @@ int fetch_open(void *ctx, const char *endpoint, const struct ws_keypair *own,
 /* Closes the socket without lingering; NULL-safe, clears *fc. */
 void fetch_close(struct fetch_client **fc);
 
-/* Sends one PullRequest and waits for its page. Returns 0 and *page (free
- * with wardsync__v1__pull_page__free_unpacked; page->error may be set), or
- * -1 with err (no answer within the timeout, or an undecodable answer:
- * the client is then unusable). */
+/* Sends one PullRequest (as_of: the day the figures are judged on, "" or
+ * NULL for the district's today) and waits for its page. Returns 0 and *page
+ * (free with wardsync__v1__pull_page__free_unpacked; page->error may be set),
+ * or -1 with err (no answer within the timeout, or an undecodable answer: the
+ * client is then unusable). */
 int fetch_page(struct fetch_client *fc, const char *dataset, const char *scope,
-               const char *since, unsigned page_size,
+               const char *as_of, const char *since, unsigned page_size,
                Wardsync__V1__PullPage **page, char *err, size_t errlen);
 
 #endif

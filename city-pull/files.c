@@ -67,9 +67,10 @@ static int pull_one_dataset(void *ctx, struct hub *hubs, size_t n_hubs,
         struct hub *h = &hubs[i];
         if (h->dead)
             continue;
-        const char *start = (o->full || (o->output && !had_file))
-                                ? ""
-                                : state_cursor(st, h->name, name);
+        char start[64] = "";
+        if (!o->full && !(o->output && !had_file))
+            hub_cursor_start(o, name, state_cursor(st, h->name, name), start,
+                             sizeof start);
         struct staging s = {d, json_array(), h, name, o, 0, 0};
         int prc = s.staged ? hub_pull(ctx, h, name, start, o, stage_page, &s,
                                       cursors[i], sizeof cursors[i])
@@ -100,10 +101,12 @@ static int pull_one_dataset(void *ctx, struct hub *hubs, size_t n_hubs,
             ? dataset_write(d, o->output, o->format, stamp, err, sizeof err)
             : dataset_write_changes(d, stdout, o->format, err, sizeof err);
     if (wrc == 0) {
-        for (size_t i = 0; i < n_hubs; i++)
-            if (done[i] &&
-                state_set_cursor(st, hubs[i].name, name, cursors[i]) < 0)
+        for (size_t i = 0; i < n_hubs; i++) {
+            char saved[96];
+            hub_cursor_saved(o, name, cursors[i], saved, sizeof saved);
+            if (done[i] && state_set_cursor(st, hubs[i].name, name, saved) < 0)
                 wrc = -1;
+        }
         if (wrc == 0)
             wrc = state_save(st, err, sizeof err);
         else

@@ -39,7 +39,8 @@ struct run_options {
     const char *output; /* folder; NULL: stdout (changes only) */
     const char *state_path;
     const char *scope;
-    const char *into; /* warehouse conninfo; NULL: files */
+    const char *into;  /* warehouse conninfo; NULL: files */
+    const char *as_of; /* --as-of DAY, "" for the district's today */
     bool full, quiet, tty;
     unsigned page_size;
     int timeout_ms;
@@ -59,6 +60,19 @@ typedef int (*hub_page_fn)(void *arg, const Wardsync__V1__PullPage *page,
 int hub_pull(void *ctx, struct hub *h, const char *dataset, const char *cursor,
              const struct run_options *o, hub_page_fn on_page, void *arg,
              char *cursor_out, size_t cursor_cap);
+
+/* The cursors as city-pull saves them (state file, warehouse): for a
+ * dataset judged as of a day (indicators, petitions) pulled with --as-of
+ * DAY, the hub's cursor followed by "@DAY", so that a cursor of one day is
+ * never used to pull another day's figures. hub_cursor_start gives the
+ * hub's cursor to start from ("" when saved was saved for another day,
+ * or for today and DAY is given, or the other way round);
+ * hub_cursor_saved the text to save for the hub's cursor ("" stays "":
+ * from the beginning). */
+void hub_cursor_start(const struct run_options *o, const char *dataset,
+                      const char *saved, char *out, size_t cap);
+void hub_cursor_saved(const struct run_options *o, const char *dataset,
+                      const char *cursor, char *out, size_t cap);
 
 /* files.c: pull into files or stdout. Returns an exit code. */
 int files_run(void *ctx, struct hub *hubs, size_t n_hubs,

@@ -105,9 +105,15 @@ static int load_page(void *arg, const Wardsync__V1__PullPage *page,
         return -1;
     }
     long long loaded = 0;
-    int rc = warehouse_apply_page(lp->w, lp->dataset, lp->h->name, json, from,
-                                  page->next_cursor ? page->next_cursor : "",
-                                  &loaded, err, errlen);
+    /* The cursors as the warehouse keeps them (hub_cursor_saved). */
+    char saved_from[96], saved_to[96];
+    hub_cursor_saved(lp->run->o, lp->dataset, from, saved_from,
+                     sizeof saved_from);
+    hub_cursor_saved(lp->run->o, lp->dataset,
+                     page->next_cursor ? page->next_cursor : "", saved_to,
+                     sizeof saved_to);
+    int rc = warehouse_apply_page(lp->w, lp->dataset, lp->h->name, json,
+                                  saved_from, saved_to, &loaded, err, errlen);
     free(json);
     if (rc < 0)
         return -1;
@@ -149,13 +155,14 @@ static void load_hub(struct load_run *run, struct hub *h)
     }
     for (size_t d = 0; d < o->n_datasets && !h->dead; d++) {
         const char *dataset = o->datasets[d];
-        char from[64] = "", to[64];
-        if (!o->full && warehouse_cursor(w, h->name, dataset, from, sizeof from,
-                                         err, sizeof err) < 0) {
+        char saved[96] = "", from[64] = "", to[64];
+        if (!o->full && warehouse_cursor(w, h->name, dataset, saved,
+                                         sizeof saved, err, sizeof err) < 0) {
             snprintf(line, sizeof line, "city-pull: hub %s: %s", h->name, err);
             report(run, EXIT_IO, line);
             break;
         }
+        hub_cursor_start(o, dataset, saved, from, sizeof from);
         struct load_page lp = {run, w, h, dataset, 0, 0, 0, {0, 0}};
         clock_gettime(CLOCK_MONOTONIC, &lp.last_report);
         int prc = hub_pull(run->ctx, h, dataset, from, o, load_page, &lp, to,

@@ -23,6 +23,7 @@
 #include "wardsync/config.h"
 #include "wardsync/keys.h"
 #include "wardsync/paths.h"
+#include "wardsync/util.h"
 
 #define DEFAULT_DATASETS                                                       \
     "indicators,petitions,ballot_aggregates,sync_status,inspections,"          \
@@ -33,7 +34,7 @@ static const char USAGE[] =
     "                 [--format csv|json] [--output DIR|-] [--state FILE]\n"
     "                 [--scope WARD] [--full] [--page-size N]\n"
     "                 [--timeout-ms N] [--into CONNINFO] [--jobs N]\n"
-    "                 [--quiet]\n"
+    "                 [--as-of DATE] [--quiet]\n"
     "\n"
     "Pulls datasets from district hubs into one file per dataset\n"
     "(DIR/DATASET.csv or .json) with a leading hub column. A cursor per\n"
@@ -61,6 +62,10 @@ static const char USAGE[] =
     "      --state FILE      cursors (default DIR/city-pull-state.json)\n"
     "      --scope WARD      only this ward's rows\n"
     "      --full            ignore the saved cursors (pull everything)\n"
+    "      --as-of DATE      judge the indicators and the petitions'\n"
+    "                        overdue as of this district date (YYYY-MM-DD;\n"
+    "                        default the district's today); a cursor saved\n"
+    "                        for another day pulls those datasets again\n"
     "      --page-size N     rows per page (default 500)\n"
     "      --timeout-ms N    wait for each page (default 30000)\n"
     "      --into CONNINFO   load the city warehouse (libpq connection\n"
@@ -80,7 +85,7 @@ struct options {
     const char *hub_args[MAX_HUBS];
     size_t n_hub_args;
     const char *datasets, *format, *output, *state, *scope;
-    const char *page_size, *timeout_ms, *secret_key, *into, *jobs;
+    const char *page_size, *timeout_ms, *secret_key, *into, *jobs, *as_of;
     bool full, quiet;
 };
 
@@ -170,6 +175,7 @@ static int parse_args(int argc, char **argv, struct options *o)
         O_SECRET,
         O_INTO,
         O_JOBS,
+        O_AS_OF,
         O_VERSION
     };
     static const struct option opts[] = {
@@ -186,6 +192,7 @@ static int parse_args(int argc, char **argv, struct options *o)
         {"secret-key", required_argument, NULL, O_SECRET},
         {"into", required_argument, NULL, O_INTO},
         {"jobs", required_argument, NULL, O_JOBS},
+        {"as-of", required_argument, NULL, O_AS_OF},
         {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, O_VERSION},
@@ -234,6 +241,11 @@ static int parse_args(int argc, char **argv, struct options *o)
             break;
         case O_JOBS:
             o->jobs = optarg;
+            break;
+        case O_AS_OF:
+            if (ws_date_parse(optarg, NULL) < 0)
+                return usage_error("--as-of: not a date (YYYY-MM-DD):", optarg);
+            o->as_of = optarg;
             break;
         case 'q':
             o->quiet = true;
@@ -417,6 +429,7 @@ int main(int argc, char **argv)
     run.scope = o.scope;
     run.into = o.into[0] ? o.into : NULL;
     run.full = o.full;
+    run.as_of = o.as_of ? o.as_of : "";
     run.quiet = o.quiet;
     run.tty = isatty(STDERR_FILENO);
     run.page_size = (unsigned)page_size;

@@ -28,6 +28,11 @@
  * number, when the published data changed since the last recomputation
  * (db_read_source_signature) or DERIVED_MAX_AGE_MS passed; the other pages
  * of the pull read the snapshot as it is.
+ *
+ * as_of (a district date, "" for today) is the day the petitions' overdue
+ * and the indicators are judged on; the indicators of a day are the
+ * snapshot "indicators@DAY" of published_indicator_rows(DAY)
+ * (refresh_as_of), so one day's cursors never meet another's.
  */
 #include "pull.h"
 
@@ -63,6 +68,8 @@
 /* A derived dataset is recomputed when its sources changed, and at least
  * this often (indicators such as sync_lag move with the clock). */
 #define DERIVED_MAX_AGE_MS 300000
+/* The as-of days whose indicators snapshot is remembered (refresh_as_of). */
+#define AS_OF_SLOTS 8
 
 /* The datasets read from a published view through pull_snapshot, and
  * their views. inspections and rotations (docs/DESIGN.md §6) are the
@@ -92,6 +99,14 @@ struct pull_server {
      * signature then. */
     char derived_sig[N_DERIVED][256];
     int64_t derived_at_ms[N_DERIVED];
+    /* The same for the indicators as of a day ("indicators@YYYY-MM-DD"),
+     * the oldest replaced first. */
+    struct {
+        char snapshot[32];
+        char sig[256];
+        int64_t at_ms;
+    } as_of[AS_OF_SLOTS];
+    size_t as_of_next;
     struct ws_log_limit db_limit;
     struct ws_log_limit peer_limit;
 };
@@ -350,11 +365,53 @@ static int refresh_derived(struct pull_server *ps, struct db *db,
     return 0;
 }
 
+/* refresh_derived for the indicators as of a day: the snapshot
+ * "indicators@DAY" of published_indicator_rows(DAY), recomputed when the
+ * published data changed or DERIVED_MAX_AGE_MS passed (sync_lag is always
+ * now). Returns 0 or a negative errno. */
+static int refresh_as_of(struct pull_server *ps, struct db *db,
+                         const char *snapshot, const char *as_of, char *err,
+                         size_t errlen)
+{
+    size_t slot = 0;
+    while (slot < AS_OF_SLOTS &&
+           strcmp(ps->as_of[slot].snapshot, snapshot) != 0)
+        slot++;
+    char sig[256];
+    int rc = db_read_source_signature(db, sig, sizeof sig, err, errlen);
+    if (rc < 0)
+        return rc;
+    if (slot < AS_OF_SLOTS && strcmp(sig, ps->as_of[slot].sig) == 0 &&
+        ws_monotonic_ms() - ps->as_of[slot].at_ms < DERIVED_MAX_AGE_MS)
+        return 0;
+    char analysed[512];
+    rc = db_read_analyze_stale(db, analysed, sizeof analysed, err, errlen);
+    if (rc == 0 && analysed[0])
+        ws_info(MODULE, "planner statistics refreshed tables=%s", analysed);
+    if (rc == 0)
+        rc = db_read_snapshot_refresh_indicators_as_of(db, snapshot, as_of, err,
+                                                       errlen);
+    if (rc < 0)
+        return rc;
+    if (slot == AS_OF_SLOTS) {
+        slot = ps->as_of_next;
+        ps->as_of_next = (ps->as_of_next + 1) % AS_OF_SLOTS;
+    }
+    snprintf(ps->as_of[slot].snapshot, sizeof ps->as_of[slot].snapshot, "%s",
+             snapshot);
+    snprintf(ps->as_of[slot].sig, sizeof ps->as_of[slot].sig, "%s", sig);
+    ps->as_of[slot].at_ms = ws_monotonic_ms();
+    return 0;
+}
+
 /* Reads one page in one snapshot: the rows (at most limit + 1, to know
- * whether more wait), the view's columns and the dataset version. */
+ * whether more wait), the view's columns and the dataset version.
+ * snapshot: the pull_snapshot dataset of a derived dataset (its name, or
+ * "indicators@DAY"); as_of: the petitions' as-of day ("" today). */
 static int read_page(struct db *db, const char *dataset, const char *view,
-                     uint64_t start, uint64_t since, const char *scope,
-                     bool counts, unsigned limit, struct db_table *t,
+                     const char *snapshot, const char *as_of, uint64_t start,
+                     uint64_t since, const char *scope, bool counts,
+                     unsigned limit, struct db_table *t,
                      struct db_table *view_columns, uint64_t *version,
                      char *err, size_t errlen)
 {
@@ -364,13 +421,13 @@ static int read_page(struct db *db, const char *dataset, const char *view,
                                   err, errlen);
     if (rc == 0) {
         if (strcmp(dataset, "petitions") == 0)
-            rc = db_read_pull_petitions(db, start, since, scope, limit + 1, t,
-                                        err, errlen);
+            rc = db_read_pull_petitions(db, start, since, scope, as_of,
+                                        limit + 1, t, err, errlen);
         else if (strcmp(dataset, "sync_status") == 0)
             rc = db_read_pull_sync_status(db, start, since, scope, counts,
                                           limit + 1, t, err, errlen);
         else
-            rc = db_read_pull_snapshot(db, dataset, start, since, scope,
+            rc = db_read_pull_snapshot(db, snapshot, start, since, scope,
                                        limit + 1, t, err, errlen);
     }
     if (rc == 0)
@@ -419,6 +476,22 @@ static void serve(struct pull_server *ps, struct envelope *env,
         send_error(ps, env, dataset, "bad cursor");
         return;
     }
+    /* The as-of day: a real district date or "" (today); the indicators
+     * of a day have their own snapshot, so their cursors never meet
+     * another day's (docs/DESIGN.md §8). */
+    const char *as_of = req->as_of ? req->as_of : "";
+    if (as_of[0] && ws_date_parse(as_of, NULL) < 0) {
+        snprintf(reason, sizeof reason,
+                 "bad as_of \"%.40s\": want a district date YYYY-MM-DD, or "
+                 "empty for today",
+                 as_of);
+        send_error(ps, env, dataset, reason);
+        return;
+    }
+    char snapshot[32];
+    bool indicators_as_of = as_of[0] && strcmp(dataset, "indicators") == 0;
+    snprintf(snapshot, sizeof snapshot, "%s%s%s", dataset,
+             indicators_as_of ? "@" : "", indicators_as_of ? as_of : "");
     unsigned limit = req->page_size ? req->page_size : PULL_DEFAULT_PAGE_SIZE;
     if (limit > PULL_MAX_PAGE_SIZE)
         limit = PULL_MAX_PAGE_SIZE;
@@ -434,7 +507,9 @@ static void serve(struct pull_server *ps, struct envelope *env,
     uint64_t version = 0;
     int rc = 0;
     if (view && start == since)
-        rc = refresh_derived(ps, db, dataset, view, err, sizeof err);
+        rc = indicators_as_of
+                 ? refresh_as_of(ps, db, snapshot, as_of, err, sizeof err)
+                 : refresh_derived(ps, db, dataset, view, err, sizeof err);
     if (rc == -ENOENT) {
         snprintf(reason, sizeof reason,
                  "%s not available yet: the hub's database has no %s view",
@@ -443,8 +518,9 @@ static void serve(struct pull_server *ps, struct envelope *env,
         return;
     }
     if (rc == 0)
-        rc = read_page(db, dataset, view, start, since, scope, counts, limit,
-                       &t, &view_columns, &version, err, sizeof err);
+        rc = read_page(db, dataset, view, snapshot, as_of, start, since, scope,
+                       counts, limit, &t, &view_columns, &version, err,
+                       sizeof err);
     if (rc < 0)
         goto db_error;
 

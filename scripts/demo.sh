@@ -580,13 +580,15 @@ fi
 # The city pulls the district (CURVE, as city:HN) into one CSV per dataset,
 # then once more: the repeated pull brings only what changed, and the files
 # still hold the whole dataset. Then into the city warehouse, database
-# wardsync_city_demo on the same cluster.
+# wardsync_city_demo on the same cluster. As of the report's last day
+# ($as_of), like the district's report: the indicators and the petitions'
+# overdue as they stood then.
 rm -rf "$demo/city"
 say "city-pull: pulling the district from $pull_endpoint"
 city_pull() {
   "$citypull_bin" --hub "LB=$pull_endpoint key=$keys/hub.key" \
     --secret-key "$keys/city.key_secret" --output "$demo/city" \
-    --timeout-ms 300000 "$@"
+    --timeout-ms 300000 --as-of "$as_of" "$@"
 }
 city_pull 2>&1 | sed 's/^/  /' || fail "city-pull failed (see above)"
 say "city-pull again (incremental: only changes since the last cursor)"
@@ -609,6 +611,18 @@ city_pull --into "$warehouse_conninfo" 2>&1 | sed 's/^/  /' ||
 "$psql_bin" "$warehouse_conninfo" -X -q -v ON_ERROR_STOP=1 \
   -c 'SELECT district, wards, petitions_received, petitions_resolved, ballots_received FROM city.district_figures' |
   sed 's/^/  /' || fail "could not read the warehouse"
+# The city's figure is the district's, as of the same day.
+city_overdue=$("$psql_bin" "$warehouse_conninfo" -X -At -v ON_ERROR_STOP=1 \
+  -c "SELECT value FROM city.indicators WHERE district = 'LB' AND code = 'petitions_overdue_open' AND org_unit = 'LB' AND period = 'all'") ||
+  fail "could not read petitions_overdue_open from the warehouse"
+hub_overdue=$("$hub_bin" indicators --as-of "$as_of" --format csv |
+  awk -F, '$1 == "petitions_overdue_open" && $2 == "LB" && $3 == "all" { print $6 }')
+if [ -n "$city_overdue" ] && [ "$city_overdue" = "$hub_overdue" ]; then
+  printf '  %-28s %s as of %s, as the district says  OK\n' \
+    'city petitions_overdue_open' "$city_overdue" "$as_of"
+else
+  fail "the city's petitions_overdue_open of LB as of $as_of is \"$city_overdue\", the district's \"$hub_overdue\""
+fi
 "$citypull_bin" report --from "$warehouse_conninfo" -o "$demo/city.html" ||
   fail "city-pull report failed"
 say "wrote $demo/city.html"

@@ -135,29 +135,56 @@ int db_read_page_end(struct db *db, char *err, size_t errlen)
     return db_commit(db, err, errlen);
 }
 
-/* $1 since, $2 scope, $3 limit, $4 start (the op is decided against it).
- * due_on is the legal due date (petition_due_dates(), the one every output
- * shows), typed_due_on the office's typed date where it differs, overdue
- * judged on the district's today (docs/DESIGN.md §6). */
+/* $1 since, $2 scope, $3 limit, $4 start (the op is decided against it),
+ * $5 the as-of day ("" = the district's today). The page's rows are chosen
+ * first, by change and limit in each branch and over both (the petitions
+ * and their tombstones), from the change-number indexes; only then are
+ * the due dates and histories of those rows read: petition_due_dates_of()
+ * over the page's petitions (sql/011_petition_pages.sql), the one rule
+ * every output shows. due_on is the legal due date, typed_due_on the
+ * office's typed date where it differs, overdue the state on the as-of day
+ * (docs/DESIGN.md §6). */
 static const struct db_statement PULL_PETITIONS = {
-    "read_pull_petitions", 4,
-    "SELECT op, key, change, ward, petition, kind, channel, status,"
-    "       in_jurisdiction, received_on, due_on, typed_due_on, overdue, note,"
-    "       updated_at, history"
-    "  FROM ("
-    "  SELECT CASE WHEN p.created_seq > $4::bigint THEN 'insert'"
-    "              ELSE 'update' END AS op,"
-    "         p.ward || '/' || p.petition AS key, p.change_seq AS change,"
-    "         p.ward, p.petition, p.kind, p.channel, p.status,"
-    "         p.in_jurisdiction::text AS in_jurisdiction,"
-    "         p.received_on::text AS received_on,"
-    "         dd.due::text AS due_on,"
-    "         CASE WHEN p.due_on IS DISTINCT FROM dd.due"
-    "              THEN p.due_on::text END AS typed_due_on,"
-    "         (dd.state = 'overdue')::text AS overdue,"
-    "         p.note,"
-    "         to_char(p.updated_at, 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
-    "             AS updated_at,"
+    "read_pull_petitions", 5,
+    "WITH page AS ("
+    "  SELECT * FROM ("
+    "    (SELECT false AS deleted, p.ward || '/' || p.petition AS key,"
+    "            p.change_seq AS change, p.created_seq,"
+    "            p.ward, p.petition, p.kind, p.channel, p.status,"
+    "            p.in_jurisdiction, p.received_on, p.due_on, p.note,"
+    "            p.updated_at AS at"
+    "       FROM petitions p"
+    "      WHERE p.change_seq > $1::bigint AND ($2 = '' OR p.ward = $2)"
+    "      ORDER BY p.change_seq LIMIT $3::integer)"
+    "    UNION ALL"
+    "    (SELECT true, t.row_key, t.change_seq, NULL, t.ward,"
+    "            split_part(t.row_key, '/', 2), NULL, NULL, NULL, NULL, NULL,"
+    "            NULL, NULL, t.deleted_at"
+    "       FROM pull_tombstones t"
+    "      WHERE t.dataset = 'petitions' AND t.change_seq > $1::bigint"
+    "        AND ($2 = '' OR t.ward = $2)"
+    "      ORDER BY t.change_seq LIMIT $3::integer)) x"
+    "   ORDER BY change LIMIT $3::integer"
+    "), dd AS ("
+    "  SELECT * FROM petition_due_dates_of("
+    "      coalesce(nullif($5, '')::date, district_today()),"
+    "      ARRAY(SELECT ward FROM page WHERE NOT deleted ORDER BY change),"
+    "      ARRAY(SELECT petition FROM page WHERE NOT deleted ORDER BY change))"
+    ")"
+    "SELECT CASE WHEN pg.deleted THEN 'delete'"
+    "            WHEN pg.created_seq > $4::bigint THEN 'insert'"
+    "            ELSE 'update' END AS op,"
+    "       pg.key, pg.change,"
+    "       pg.ward, pg.petition, pg.kind, pg.channel, pg.status,"
+    "       pg.in_jurisdiction::text AS in_jurisdiction,"
+    "       pg.received_on::text AS received_on,"
+    "       dd.due::text AS due_on,"
+    "       CASE WHEN pg.due_on IS DISTINCT FROM dd.due"
+    "            THEN pg.due_on::text END AS typed_due_on,"
+    "       (dd.state = 'overdue')::text AS overdue,"
+    "       pg.note,"
+    "       to_char(pg.at, 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') AS updated_at,"
+    "       CASE WHEN NOT pg.deleted THEN"
     "         (SELECT json_agg(json_build_object("
     "                     'status', h.status, 'due_on', h.due_on,"
     "                     'in_jurisdiction', h.in_jurisdiction,"
@@ -166,20 +193,12 @@ static const struct db_statement PULL_PETITIONS = {
     "                     'note', h.note)"
     "                     ORDER BY h.occurred_at, h.event_id)::text"
     "            FROM petition_history h"
-    "           WHERE h.ward = p.ward AND h.petition = p.petition) AS history"
-    "    FROM petitions p"
-    "    LEFT JOIN petition_due_dates(district_today()) dd"
-    "      ON dd.ward = p.ward AND dd.petition = p.petition"
-    "   WHERE p.change_seq > $1::bigint AND ($2 = '' OR p.ward = $2)"
-    "  UNION ALL"
-    "  SELECT 'delete', t.row_key, t.change_seq, t.ward,"
-    "         split_part(t.row_key, '/', 2), NULL, NULL, NULL, NULL, NULL,"
-    "         NULL, NULL, NULL, NULL,"
-    "         to_char(t.deleted_at, 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), NULL"
-    "    FROM pull_tombstones t"
-    "   WHERE t.dataset = 'petitions' AND t.change_seq > $1::bigint"
-    "     AND ($2 = '' OR t.ward = $2)) x"
-    " ORDER BY change LIMIT $3::integer"};
+    "           WHERE h.ward = pg.ward AND h.petition = pg.petition)"
+    "       END AS history"
+    "  FROM page pg"
+    "  LEFT JOIN dd ON NOT pg.deleted AND dd.ward = pg.ward"
+    "              AND dd.petition = pg.petition"
+    " ORDER BY pg.change"};
 
 /* $1 since, $2 scope, $3 limit, $4 start, $5 whether the counts are
  * shown (pull_authorise): without them the columns are there, NULL. */
@@ -232,8 +251,7 @@ static const struct db_statement PULL_SNAPSHOT = {
     "   AND ($3 = '' OR ward = $3)"
     " ORDER BY change_seq LIMIT $4::integer"};
 
-/* Runs s with $1 since, $2 scope, $3 limit, $4 start and, for a
- * statement of five parameters, $5 counts. */
+/* Runs s with $1 since, $2 scope, $3 limit, $4 start and $5 counts. */
 static int pull_query(struct db *db, const struct db_statement *s,
                       uint64_t start, uint64_t since, const char *scope,
                       bool counts, unsigned limit, struct db_table *out,
@@ -249,11 +267,16 @@ static int pull_query(struct db *db, const struct db_statement *s,
 }
 
 int db_read_pull_petitions(struct db *db, uint64_t start, uint64_t since,
-                           const char *scope, unsigned limit,
+                           const char *scope, const char *as_of, unsigned limit,
                            struct db_table *out, char *err, size_t errlen)
 {
-    return pull_query(db, &PULL_PETITIONS, start, since, scope, false, limit,
-                      out, err, errlen);
+    char since_text[24], start_text[24], limit_text[16];
+    snprintf(since_text, sizeof since_text, "%" PRIu64, since);
+    snprintf(start_text, sizeof start_text, "%" PRIu64, start);
+    snprintf(limit_text, sizeof limit_text, "%u", limit);
+    const char *values[] = {since_text, scope ? scope : "", limit_text,
+                            start_text, as_of ? as_of : ""};
+    return query_table(db, &PULL_PETITIONS, values, out, err, errlen);
 }
 
 int db_read_pull_sync_status(struct db *db, uint64_t start, uint64_t since,
@@ -356,6 +379,37 @@ static const struct db_statement VIEW_ROTATIONS = {
                   "to_jsonb(v)->>'record')",
                   "published.rotations")};
 
+/* Reads the rows of rows_stmt (VIEW_ROWS_SQL, with values) and makes the
+ * snapshot of dataset equal to them. The view first, outside the lock:
+ * computing it is the slow part, and an ingest transaction waits for the
+ * lock. */
+static int snapshot_store(struct db *db, const char *dataset,
+                          const struct db_statement *rows_stmt,
+                          const char *const *rows_values, char *err,
+                          size_t errlen)
+{
+    PGresult *res = NULL;
+    int rc = db_exec(db, rows_stmt, rows_values, NULL, NULL, &res, err, errlen);
+    if (rc < 0)
+        return rc;
+    const char *values[] = {dataset, PQgetvalue(res, 0, 0)};
+    rc = db_command(db, "BEGIN", err, errlen);
+    if (rc == 0)
+        rc = db_run(db, &CHANGE_LOCK, NULL, err, errlen);
+    if (rc == 0)
+        rc = db_run(db, &SNAPSHOT_UPSERT, values, err, errlen);
+    if (rc == 0)
+        rc = db_run(db, &SNAPSHOT_CREATED, values, err, errlen);
+    if (rc == 0)
+        rc = db_run(db, &SNAPSHOT_DELETE, values, err, errlen);
+    if (rc == 0)
+        rc = db_commit(db, err, errlen);
+    else
+        db_rollback(db);
+    PQclear(res);
+    return rc;
+}
+
 int db_read_snapshot_refresh(struct db *db, const char *dataset,
                              const char *view, char *err, size_t errlen)
 {
@@ -380,28 +434,24 @@ int db_read_snapshot_refresh(struct db *db, const char *dataset,
         snprintf(err, errlen, "%s does not exist", view);
         return -ENOENT;
     }
-    /* The view first, outside the lock: computing it is the slow part, and
-     * an ingest transaction waits for the lock. */
-    PGresult *res = NULL;
-    rc = db_exec(db, rows_stmt, NULL, NULL, NULL, &res, err, errlen);
-    if (rc < 0)
-        return rc;
-    const char *values[] = {dataset, PQgetvalue(res, 0, 0)};
-    rc = db_command(db, "BEGIN", err, errlen);
-    if (rc == 0)
-        rc = db_run(db, &CHANGE_LOCK, NULL, err, errlen);
-    if (rc == 0)
-        rc = db_run(db, &SNAPSHOT_UPSERT, values, err, errlen);
-    if (rc == 0)
-        rc = db_run(db, &SNAPSHOT_CREATED, values, err, errlen);
-    if (rc == 0)
-        rc = db_run(db, &SNAPSHOT_DELETE, values, err, errlen);
-    if (rc == 0)
-        rc = db_commit(db, err, errlen);
-    else
-        db_rollback(db);
-    PQclear(res);
-    return rc;
+    return snapshot_store(db, dataset, rows_stmt, NULL, err, errlen);
+}
+
+/* published.indicators as of day $1 (sql/011_petition_pages.sql). */
+static const struct db_statement VIEW_INDICATORS_AS_OF = {
+    "read_view_indicators_as_of", 1,
+    VIEW_ROWS_SQL("concat_ws('/', to_jsonb(v)->>'code', "
+                  "to_jsonb(v)->>'org_unit', to_jsonb(v)->>'period')",
+                  "published_indicator_rows($1::date)")};
+
+int db_read_snapshot_refresh_indicators_as_of(struct db *db,
+                                              const char *dataset,
+                                              const char *as_of, char *err,
+                                              size_t errlen)
+{
+    const char *values[] = {as_of};
+    return snapshot_store(db, dataset, &VIEW_INDICATORS_AS_OF, values, err,
+                          errlen);
 }
 
 static const struct db_statement SOURCE_SIGNATURE = {

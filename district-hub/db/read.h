@@ -61,8 +61,11 @@ int db_read_relation_exists(struct db *db, const char *name, bool *exists,
 int db_read_page_begin(struct db *db, char *err, size_t errlen);
 int db_read_page_end(struct db *db, char *err, size_t errlen);
 
+/* as_of: the district date ("YYYY-MM-DD", checked by the caller; "" or
+ * NULL: the district's today) the columns due_on and overdue are judged
+ * on (docs/DESIGN.md §6 Petitions). */
 int db_read_pull_petitions(struct db *db, uint64_t start, uint64_t since,
-                           const char *scope, unsigned limit,
+                           const char *scope, const char *as_of, unsigned limit,
                            struct db_table *out, char *err, size_t errlen);
 
 int db_read_pull_sync_status(struct db *db, uint64_t start, uint64_t since,
@@ -84,6 +87,16 @@ int db_read_pull_snapshot(struct db *db, const char *dataset, uint64_t start,
  * -ENOENT when the view does not exist. Runs outside any transaction. */
 int db_read_snapshot_refresh(struct db *db, const char *dataset,
                              const char *view, char *err, size_t errlen);
+
+/* The same for the snapshot dataset (e.g. "indicators@2024-05-31") of
+ * published.indicators as of day as_of ("YYYY-MM-DD", checked by the
+ * caller): published_indicator_rows(as_of), sql/011_petition_pages.sql.
+ * Each as-of day has its own snapshot, so its change numbers and deletions
+ * are its own. */
+int db_read_snapshot_refresh_indicators_as_of(struct db *db,
+                                              const char *dataset,
+                                              const char *as_of, char *err,
+                                              size_t errlen);
 
 /* Analyses the tables the published views read whose rows changed by
  * more than autovacuum's analyse threshold since they were last analysed
