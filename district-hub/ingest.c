@@ -328,6 +328,57 @@ static uint32_t busy_retry_ms(struct ingest *in)
     return (uint32_t)(ms + ms * (double)(in->jitter % 1024) / 4096.0);
 }
 
+/* The checks every batch passes before anything else, a reference
+ * request too (what names the kind of batch in the log lines): whose it
+ * is (batch_ward), that its agent_instance and ward are codes, and that
+ * the ward is a known unit that may send (not the city). Returns the
+ * ward, or NULL when the batch was refused (answered here). */
+static const char *sender_ward(struct ingest *in, struct envelope *env,
+                               const Wardsync__V1__Batch *batch,
+                               const char *user_id, const char *key_z85,
+                               struct principal *who, char *reject,
+                               size_t rejectlen, const char *what)
+{
+    char reason[512], err[1024];
+    const char *ward =
+        batch_ward(in, env, batch, user_id, key_z85, who, reject, rejectlen);
+    if (!ward)
+        return NULL;
+    if (ws_validate_code("agent_instance", batch->agent_instance, reason,
+                         sizeof reason) != 0 ||
+        ws_validate_code("ward", ward, reason, sizeof reason) != 0) {
+        ws_log_limited(&in->frame_limit, FRAME_LOG_LIMIT_MS, WS_LOG_WARN,
+                       MODULE, "%s refused peer=%s reason=%s", what, env->peer,
+                       reason);
+        /* An agent_instance that is not a code is sent back as it came:
+         * the agent compares it with its own. */
+        send_error_ack(in, env, batch->agent_instance,
+                       WARDSYNC__V1__ACK__REFUSAL__REFUSAL_IDENTITY, 0, reason);
+        return NULL;
+    }
+    const char *kind = NULL;
+    if (unit_kind(in, ward, &kind, err, sizeof err) < 0) {
+        ws_log_limited(&in->db_limit, LOG_LIMIT_MS, WS_LOG_ERROR, MODULE,
+                       "database error, %s refused peer=%s: %s", what,
+                       env->peer, err);
+        drop_store(in);
+        send_error_ack(in, env, batch->agent_instance,
+                       WARDSYNC__V1__ACK__REFUSAL__REFUSAL_DATABASE_UNAVAILABLE,
+                       RETRY_AFTER_DATABASE_MS, "database unavailable");
+        return NULL;
+    }
+    if (!kind || strcmp(kind, "city") == 0) {
+        snprintf(reason, sizeof reason, "unknown ward %s", ward);
+        ws_warn(MODULE, "%s refused peer=%s agent_instance=%s reason=%s", what,
+                env->peer, batch->agent_instance, reason);
+        send_error_ack(in, env, batch->agent_instance,
+                       WARDSYNC__V1__ACK__REFUSAL__REFUSAL_UNKNOWN_WARD, 0,
+                       reason);
+        return NULL;
+    }
+    return ward;
+}
+
 /* Checks the sender of a decoded batch and adds it to the group (taking
  * the batch and the envelope's parts), or answers a refusal at once. */
 static void admit_batch(struct ingest *in, struct envelope *env,
@@ -335,44 +386,12 @@ static void admit_batch(struct ingest *in, struct envelope *env,
                         const char *key_z85, int64_t received_us)
 {
     const Wardsync__V1__Batch *batch = *batch_in;
-    char reason[512], err[1024], reject[512] = "";
+    char reject[512] = "";
     struct principal who;
-    const char *ward = batch_ward(in, env, batch, user_id, key_z85, &who,
-                                  reject, sizeof reject);
+    const char *ward = sender_ward(in, env, batch, user_id, key_z85, &who,
+                                   reject, sizeof reject, "batch");
     if (!ward)
         return;
-    if (ws_validate_code("agent_instance", batch->agent_instance, reason,
-                         sizeof reason) != 0 ||
-        ws_validate_code("ward", ward, reason, sizeof reason) != 0) {
-        ws_log_limited(&in->frame_limit, FRAME_LOG_LIMIT_MS, WS_LOG_WARN,
-                       MODULE, "batch refused peer=%s reason=%s", env->peer,
-                       reason);
-        /* An agent_instance that is not a code is sent back as it came:
-         * the agent compares it with its own. */
-        send_error_ack(in, env, batch->agent_instance,
-                       WARDSYNC__V1__ACK__REFUSAL__REFUSAL_IDENTITY, 0, reason);
-        return;
-    }
-    const char *kind = NULL;
-    if (unit_kind(in, ward, &kind, err, sizeof err) < 0) {
-        ws_log_limited(&in->db_limit, LOG_LIMIT_MS, WS_LOG_ERROR, MODULE,
-                       "database error, batch refused peer=%s: %s", env->peer,
-                       err);
-        drop_store(in);
-        send_error_ack(in, env, batch->agent_instance,
-                       WARDSYNC__V1__ACK__REFUSAL__REFUSAL_DATABASE_UNAVAILABLE,
-                       RETRY_AFTER_DATABASE_MS, "database unavailable");
-        return;
-    }
-    if (!kind || strcmp(kind, "city") == 0) {
-        snprintf(reason, sizeof reason, "unknown ward %s", ward);
-        ws_warn(MODULE, "batch refused peer=%s agent_instance=%s reason=%s",
-                env->peer, batch->agent_instance, reason);
-        send_error_ack(in, env, batch->agent_instance,
-                       WARDSYNC__V1__ACK__REFUSAL__REFUSAL_UNKNOWN_WARD, 0,
-                       reason);
-        return;
-    }
 
     if (!room_for(in, ward, batch)) {
         uint32_t retry = busy_retry_ms(in);
@@ -658,7 +677,7 @@ static void answer_reference(struct ingest *in, struct envelope *env,
                              const Wardsync__V1__Batch *batch,
                              const char *user_id, const char *key_z85)
 {
-    char reason[512], err[1024], reject[512] = "";
+    char err[1024], reject[512] = "";
     struct principal who;
     if (batch->n_events > 0) {
         send_error_ack(in, env, batch->agent_instance,
@@ -667,23 +686,14 @@ static void answer_reference(struct ingest *in, struct envelope *env,
                        "events");
         return;
     }
-    const char *ward = batch_ward(in, env, batch, user_id, key_z85, &who,
-                                  reject, sizeof reject);
+    const char *ward = sender_ward(in, env, batch, user_id, key_z85, &who,
+                                   reject, sizeof reject, "reference request");
     if (!ward)
         return;
-    if (ws_validate_code("ward", ward, reason, sizeof reason) != 0) {
-        send_error_ack(in, env, batch->agent_instance,
-                       WARDSYNC__V1__ACK__REFUSAL__REFUSAL_IDENTITY, 0, reason);
-        return;
-    }
-    const char *kind = NULL;
     Wardsync__V1__Reference *ref = NULL;
-    struct db *db = NULL;
+    struct db *db = db_link_get(&in->link);
     snprintf(err, sizeof err, "database unavailable");
-    if (unit_kind(in, ward, &kind, err, sizeof err) < 0 ||
-        (kind && strcmp(kind, "city") != 0 &&
-         (!(db = db_link_get(&in->link)) ||
-          db_reference_load(db, ward, &ref, err, sizeof err) < 0))) {
+    if (!db || db_reference_load(db, ward, &ref, err, sizeof err) < 0) {
         ws_log_limited(&in->db_limit, LOG_LIMIT_MS, WS_LOG_ERROR, MODULE,
                        "database error, reference request not answered "
                        "peer=%s: %s",
@@ -693,13 +703,6 @@ static void answer_reference(struct ingest *in, struct envelope *env,
         send_error_ack(in, env, batch->agent_instance,
                        WARDSYNC__V1__ACK__REFUSAL__REFUSAL_DATABASE_UNAVAILABLE,
                        RETRY_AFTER_DATABASE_MS, "database unavailable");
-        return;
-    }
-    if (!kind || strcmp(kind, "city") == 0) {
-        snprintf(reason, sizeof reason, "unknown ward %s", ward);
-        send_error_ack(in, env, batch->agent_instance,
-                       WARDSYNC__V1__ACK__REFUSAL__REFUSAL_UNKNOWN_WARD, 0,
-                       reason);
         return;
     }
     const char *asked = batch->reference_request->version;
