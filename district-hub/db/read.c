@@ -351,13 +351,13 @@ static const struct db_statement SNAPSHOT_DELETE = {
     "          FROM (SELECT to_jsonb(v) AS j, " natural_key " AS k"            \
     "                  FROM " view " v) x) y"
 
-static const struct db_statement VIEW_BALLOT_AGGREGATES = {
-    "read_view_ballot_aggregates", 0,
-    VIEW_ROWS_SQL("concat_ws('/', to_jsonb(v)->>'survey', "
-                  "to_jsonb(v)->>'ward', to_jsonb(v)->>'subject', "
-                  "to_jsonb(v)->>'form', to_jsonb(v)->>'item', "
-                  "to_jsonb(v)->>'respondent_group')",
-                  "published.ballot_aggregates")};
+/* ballot_aggregates is refreshed in SQL, part by part: only the rounds and
+ * wards whose inputs changed since the last refresh are recomputed and
+ * merged, under the change-number lock it takes itself after computing
+ * them (sql/012_incremental_aggregates.sql). */
+static const struct db_statement REFRESH_BALLOT_AGGREGATES = {
+    "read_refresh_ballot_aggregates", 0,
+    "SELECT parts, changed FROM ballot_aggregates_refresh()"};
 
 static const struct db_statement VIEW_INDICATORS = {
     "read_view_indicators", 0,
@@ -413,9 +413,9 @@ static int snapshot_store(struct db *db, const char *dataset,
 int db_read_snapshot_refresh(struct db *db, const char *dataset,
                              const char *view, char *err, size_t errlen)
 {
-    const struct db_statement *rows_stmt;
+    const struct db_statement *rows_stmt = NULL;
     if (strcmp(view, "published.ballot_aggregates") == 0)
-        rows_stmt = &VIEW_BALLOT_AGGREGATES;
+        rows_stmt = NULL;
     else if (strcmp(view, "published.indicators") == 0)
         rows_stmt = &VIEW_INDICATORS;
     else if (strcmp(view, "published.inspections") == 0)
@@ -434,6 +434,8 @@ int db_read_snapshot_refresh(struct db *db, const char *dataset,
         snprintf(err, errlen, "%s does not exist", view);
         return -ENOENT;
     }
+    if (!rows_stmt)
+        return db_run(db, &REFRESH_BALLOT_AGGREGATES, NULL, err, errlen);
     return snapshot_store(db, dataset, rows_stmt, NULL, err, errlen);
 }
 
