@@ -471,7 +471,7 @@ BEGIN
     parts := 0;
     changed := 0;
     -- The session's work tables, made on its first refresh.
-    IF to_regclass('pg_temp.agg_rows') IS NULL THEN
+    IF to_regclass('pg_temp.agg_old') IS NULL THEN
         CREATE TEMP TABLE agg_dirty (survey text, ward text)
             ON COMMIT DELETE ROWS;
         CREATE TEMP TABLE agg_top (survey text, ward text, suppressed boolean)
@@ -480,6 +480,9 @@ BEGIN
             (survey text, ward text, suppressed boolean)
             ON COMMIT DELETE ROWS;
         CREATE TEMP TABLE agg_rows (row_key text, ward text, row_data jsonb)
+            ON COMMIT DELETE ROWS;
+        CREATE TEMP TABLE agg_old (row_key text, row_data jsonb,
+                                   deleted boolean)
             ON COMMIT DELETE ROWS;
     END IF;
     -- The markers seen, deleted in the same statement (see
@@ -490,7 +493,8 @@ BEGIN
         RETURN;
     END IF;
     SELECT suppress_below INTO STRICT k FROM indicator_settings;
-    everything := EXISTS (SELECT 1 FROM pg_temp.agg_dirty WHERE survey IS NULL);
+    everything := EXISTS (SELECT 1 FROM pg_temp.agg_dirty
+                           WHERE survey IS NULL);
 
     -- The tops of the dirty rounds (every round for a (NULL, NULL)).
     INSERT INTO pg_temp.agg_top
@@ -520,36 +524,50 @@ BEGIN
                       AND (d.ward IS NULL
                            OR d.ward = coalesce(t.ward, p.ward)));
     GET DIAGNOSTICS parts = ROW_COUNT;
+    ANALYZE pg_temp.agg_parts;
 
     -- Their rows, as the snapshot keeps them: the view's natural key, with
     -- the row's hash appended when the key repeats (codes may hold "/").
     INSERT INTO pg_temp.agg_rows
-    SELECT y.k || CASE WHEN y.n > 1 THEN '#' || md5(y.j::text) ELSE '' END,
-           coalesce(y.j ->> 'ward', ''), y.j
-      FROM (SELECT x.j, x.k, count(*) OVER (PARTITION BY x.k) AS n
-              FROM (SELECT to_jsonb(r) AS j,
-                           concat_ws('/', r.survey, r.ward, r.subject, r.form,
-                                     r.item::text, r.respondent_group) AS k
-                      FROM (SELECT array_agg(survey) AS s,
-                                   array_agg(ward) AS w,
-                                   array_agg(suppressed) AS h
-                              FROM pg_temp.agg_parts
-                             WHERE suppressed IS NOT NULL) a
-                     CROSS JOIN LATERAL ballot_rows_of(k, a.s, a.w, a.h) r)
-                   x) y;
-    ANALYZE pg_temp.agg_rows;
+    SELECT concat_ws('/', r.survey, r.ward, r.subject, r.form, r.item::text,
+                     r.respondent_group),
+           r.ward, to_jsonb(r)
+      FROM (SELECT array_agg(survey) AS s, array_agg(ward) AS w,
+                   array_agg(suppressed) AS h
+              FROM pg_temp.agg_parts
+             WHERE suppressed IS NOT NULL) a
+     CROSS JOIN LATERAL ballot_rows_of(k, a.s, a.w, a.h) r;
+    UPDATE pg_temp.agg_rows r
+       SET row_key = r.row_key || '#' || md5(r.row_data::text)
+     WHERE r.row_key IN (SELECT x.row_key FROM pg_temp.agg_rows x
+                          GROUP BY x.row_key HAVING count(*) > 1);
+
+    -- The parts' rows as the snapshot has them, through the index of the
+    -- parts (every row of the dataset when every round is recomputed).
+    IF everything THEN
+        INSERT INTO pg_temp.agg_old
+        SELECT s.row_key, s.row_data, s.deleted FROM pull_snapshot s
+         WHERE s.dataset = 'ballot_aggregates';
+    ELSE
+        INSERT INTO pg_temp.agg_old
+        SELECT s.row_key, s.row_data, s.deleted
+          FROM pg_temp.agg_parts p
+          JOIN pull_snapshot s
+            ON s.dataset = 'ballot_aggregates' AND s.ward = p.ward
+           AND (s.row_data ->> 'survey') = p.survey;
+    END IF;
 
     PERFORM pull_change_lock();
     -- New and changed rows, in key order; a new row's created_seq is its
-    -- first change number, a returning row's its change number now.
+    -- first change number, a returning row's its change number now. (A
+    -- row the snapshot holds under another part, which only codes with
+    -- "/" could make, is not in agg_old: it is written again.)
     INSERT INTO pull_snapshot AS s
            (dataset, row_key, ward, row_data, change_seq, created_seq)
     SELECT 'ballot_aggregates', c.row_key, c.ward, c.row_data, c.seq, c.seq
       FROM (SELECT r.*, nextval('pull_change_seq') AS seq
               FROM (SELECT r.* FROM pg_temp.agg_rows r
-                      LEFT JOIN pull_snapshot o
-                        ON o.dataset = 'ballot_aggregates'
-                       AND o.row_key = r.row_key
+                      LEFT JOIN pg_temp.agg_old o ON o.row_key = r.row_key
                      WHERE o.row_key IS NULL OR o.deleted
                         OR o.row_data IS DISTINCT FROM r.row_data
                      ORDER BY r.row_key) r) c
@@ -560,16 +578,15 @@ BEGIN
                               ELSE s.created_seq END;
     GET DIAGNOSTICS changed = ROW_COUNT;
 
-    -- Rows of the recomputed parts (of every part, when every round was
-    -- recomputed) that are gone.
+    -- Rows of the recomputed parts that are gone.
     UPDATE pull_snapshot s
        SET deleted = true, change_seq = nextval('pull_change_seq')
-     WHERE s.dataset = 'ballot_aggregates' AND NOT s.deleted
-       AND (everything
-            OR (s.ward, s.row_data ->> 'survey') IN
-               (SELECT p.ward, p.survey FROM pg_temp.agg_parts p))
-       AND NOT EXISTS (SELECT 1 FROM pg_temp.agg_rows r
-                        WHERE r.row_key = s.row_key);
+      FROM (SELECT o.row_key FROM pg_temp.agg_old o
+             WHERE NOT o.deleted
+               AND NOT EXISTS (SELECT 1 FROM pg_temp.agg_rows r
+                                WHERE r.row_key = o.row_key)
+             ORDER BY o.row_key) g
+     WHERE s.dataset = 'ballot_aggregates' AND s.row_key = g.row_key;
     GET DIAGNOSTICS n = ROW_COUNT;
     changed := changed + n;
 
