@@ -609,12 +609,18 @@ static void test_pull_does_not_delay_acks(void **state)
     (void)state;
     struct it_curve city;
     assert_int_equal(it_principal_keys(&env, "city", "HN", &city, NULL, 0), 0);
-    /* A change to the published data, so that the next first page of
-     * ballot_aggregates recomputes it, which reads indicator_settings. */
+    /* A change to the published data, and every round of the ballot
+     * aggregates to recompute (sql/012_incremental_aggregates.sql), so that
+     * the next first page of ballot_aggregates recomputes them, which reads
+     * indicator_settings. */
     send_petition("Q-3",
                   WARDSYNC__V1__PETITION_STATUS__PETITION_STATUS_RECEIVED, "");
-    PGresult *r = PQexec(env.db, "BEGIN; LOCK TABLE indicator_settings IN "
-                                 "ACCESS EXCLUSIVE MODE");
+    PGresult *r = PQexec(env.db, "INSERT INTO ballot_aggregates_dirty"
+                                 " VALUES (NULL, NULL)");
+    assert_int_equal(PQresultStatus(r), PGRES_COMMAND_OK);
+    PQclear(r);
+    r = PQexec(env.db, "BEGIN; LOCK TABLE indicator_settings IN "
+                       "ACCESS EXCLUSIVE MODE");
     assert_int_equal(PQresultStatus(r), PGRES_COMMAND_OK);
     PQclear(r);
     void *ctx = zmq_ctx_new();
