@@ -33,6 +33,9 @@
  * and the indicators are judged on; the indicators of a day are the
  * snapshot "indicators@DAY" of published_indicator_rows(DAY)
  * (refresh_as_of), so one day's cursors never meet another's.
+ *
+ * ballot_aggregates recomputes only the rounds and wards whose inputs
+ * changed since its last refresh (sql/012_incremental_aggregates.sql).
  */
 #include "pull.h"
 

@@ -413,16 +413,15 @@ static int snapshot_store(struct db *db, const char *dataset,
 int db_read_snapshot_refresh(struct db *db, const char *dataset,
                              const char *view, char *err, size_t errlen)
 {
+    /* NULL: ballot_aggregates, refreshed in SQL. */
     const struct db_statement *rows_stmt = NULL;
-    if (strcmp(view, "published.ballot_aggregates") == 0)
-        rows_stmt = NULL;
-    else if (strcmp(view, "published.indicators") == 0)
+    if (strcmp(view, "published.indicators") == 0)
         rows_stmt = &VIEW_INDICATORS;
     else if (strcmp(view, "published.inspections") == 0)
         rows_stmt = &VIEW_INSPECTIONS;
     else if (strcmp(view, "published.rotations") == 0)
         rows_stmt = &VIEW_ROTATIONS;
-    else {
+    else if (strcmp(view, "published.ballot_aggregates") != 0) {
         snprintf(err, errlen, "unknown view \"%s\"", view);
         return -EINVAL;
     }

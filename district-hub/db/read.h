@@ -78,13 +78,17 @@ int db_read_pull_snapshot(struct db *db, const char *dataset, uint64_t start,
                           uint64_t since, const char *scope, unsigned limit,
                           struct db_table *out, char *err, size_t errlen);
 
-/* Recomputes the snapshot of dataset from view (published.ballot_aggregates
- * or published.indicators), each row keyed by its natural key in the view:
+/* Recomputes the snapshot of dataset from view (published.ballot_aggregates,
+ * published.indicators, ...), each row keyed by its natural key in the view:
  * a row whose data changed (or came back) gets a new change number, a row
  * that is gone is marked deleted. The view is read first; the writes then
  * run in their own short transaction, which takes the change-number lock
  * (pull_change_lock(), sql/003_pull_thread.sql) before drawing a number.
- * -ENOENT when the view does not exist. Runs outside any transaction. */
+ * ballot_aggregates is refreshed in SQL instead, only the rounds and wards
+ * whose inputs changed since the last refresh, in one transaction that
+ * takes the lock after computing them (ballot_aggregates_refresh(),
+ * sql/012_incremental_aggregates.sql). -ENOENT when the view does not
+ * exist. Runs outside any transaction. */
 int db_read_snapshot_refresh(struct db *db, const char *dataset,
                              const char *view, char *err, size_t errlen);
 

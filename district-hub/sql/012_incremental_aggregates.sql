@@ -38,6 +38,16 @@
 -- round depends on another round), a ward subtree the smallest one once
 -- its ward cell's decision is known.
 
+-- Whether the rule suppresses complementary cells (rule 3): true. Every
+-- production path to the pattern reads it here (ballot_suppression(),
+-- published_ballot_rows(), the refresh below), so the auditor's own tests
+-- (tests/audit/) weaken the rule of their scratch database in one place,
+-- by replacing this function with one returning false.
+CREATE FUNCTION ballot_suppression_complementary() RETURNS boolean
+LANGUAGE sql STABLE AS $$
+    SELECT true
+$$;
+
 -- The top of the rounds p_rounds (NULL: every round): rows of level
 -- 'district' and 'ward' as ballot_suppression_pattern() returns them.
 CREATE FUNCTION ballot_suppression_top(k integer, complementary boolean,
@@ -232,6 +242,17 @@ LANGUAGE sql STABLE AS $$
                                                  a.s, a.w, a.h) b
 $$;
 
+-- What indicator_values() and the published views read: the rule with
+-- complementary suppression.
+CREATE OR REPLACE FUNCTION ballot_suppression(k integer)
+RETURNS TABLE (level text, survey text, district text, ward text,
+               subject text, respondent_group smallint, ballots bigint,
+               suppressed boolean)
+LANGUAGE sql STABLE AS $$
+    SELECT * FROM ballot_suppression_pattern(
+        k, ballot_suppression_complementary())
+$$;
+
 REVOKE EXECUTE ON FUNCTION ballot_suppression_top(integer, boolean, text[]),
     ballot_suppression_below(integer, boolean, text[], text[], boolean[])
     FROM PUBLIC;
@@ -258,8 +279,8 @@ LANGUAGE sql STABLE AS $$
                CASE WHEN s.level = 'subject' THEN 'all'
                     ELSE s.respondent_group::text END AS respondent_group,
                s.ballots, s.suppressed, a.n1, a.n2, a.n3
-          FROM ballot_suppression_below(k, true, p_rounds, p_wards,
-                                        p_hidden) s
+          FROM ballot_suppression_below(k, ballot_suppression_complementary(),
+                                        p_rounds, p_wards, p_hidden) s
           JOIN survey_round_subjects rs
             ON rs.round = s.survey AND rs.ward = s.ward
            AND rs.subject = s.subject
@@ -324,7 +345,9 @@ LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
      CROSS JOIN LATERAL (
          SELECT array_agg(t.survey) AS rounds, array_agg(t.ward) AS wards,
                 array_agg(t.suppressed) AS hidden
-           FROM ballot_suppression_top(s.k, true, NULL) t
+           FROM ballot_suppression_top(s.k,
+                                       ballot_suppression_complementary(),
+                                       NULL) t
           WHERE t.level = 'ward') w
      CROSS JOIN LATERAL ballot_rows_of(s.k, w.rounds, w.wards, w.hidden) r
      ORDER BY r.survey, r.ward, r.subject, r.item, r.respondent_group
@@ -342,8 +365,11 @@ $$;
 -- nobody; the refresh deletes the rows it has seen, in the statement that
 -- reads them, before it reads any tally: a row it did not see stays for
 -- the next refresh, and a row it saw was committed, with the tallies it
--- stands for, before the refresh read them. The table holds at most one
--- row per ballot statement between two refreshes.
+-- stands for, before the refresh read them. (Rows updated in place would
+-- make the refresh's delete wait for a writer that waits for the
+-- change-number lock the refresh takes later: a deadlock.) Between two
+-- refreshes the table holds at most two rows per (round, ward) of each
+-- statement that wrote ballots; a refresh reads them all at once.
 CREATE TABLE ballot_aggregates_dirty (
     survey text,
     ward text
@@ -353,10 +379,14 @@ CREATE TABLE ballot_aggregates_dirty (
 INSERT INTO ballot_aggregates_dirty VALUES (NULL, NULL);
 REVOKE UPDATE ON ballot_aggregates_dirty FROM wardsync_hub;
 
--- The tallies of ballots (ballot_counts, ballot_level_counts): one row per
--- (round, ward) a statement changed. The transition table is "changed"
--- whatever the operation (one trigger per operation, as PostgreSQL wants
--- for transition tables).
+-- The ballot tallies: one row per (round, ward) a statement of
+-- ballot_counts changed. ballot_level_counts changes only with it, in the
+-- same tally triggers (ballots_tally of 001, ballots_untally of 008), so
+-- ballot_counts alone is watched: an ingest group, whose ballots are one
+-- statement, adds at most two rows per (round, ward) (the upsert's inserted
+-- and updated keys). The transition table is "changed" whatever the
+-- operation (one trigger per operation, as PostgreSQL wants for transition
+-- tables).
 CREATE FUNCTION ballot_aggregates_touch_tally() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
@@ -391,11 +421,11 @@ DECLARE
     op text;
     fn text;
 BEGIN
-    FOREACH t IN ARRAY ARRAY['ballot_counts', 'ballot_level_counts',
-                             'survey_round_wards', 'survey_round_subjects',
-                             'survey_round_forms']
+    FOREACH t IN ARRAY ARRAY['ballot_counts', 'survey_round_wards',
+                             'survey_round_subjects', 'survey_round_forms']
     LOOP
-        fn := CASE WHEN t LIKE 'ballot%' THEN 'ballot_aggregates_touch_tally'
+        fn := CASE WHEN t = 'ballot_counts'
+                   THEN 'ballot_aggregates_touch_tally'
                    ELSE 'ballot_aggregates_touch_round' END;
         FOREACH op IN ARRAY ARRAY['insert', 'update', 'delete']
         LOOP
@@ -499,7 +529,7 @@ BEGIN
     -- The tops of the dirty rounds (every round for a (NULL, NULL)).
     INSERT INTO pg_temp.agg_top
     SELECT t.survey, t.ward, t.suppressed
-      FROM ballot_suppression_top(k, true,
+      FROM ballot_suppression_top(k, ballot_suppression_complementary(),
                CASE WHEN everything THEN NULL
                     ELSE (SELECT array_agg(DISTINCT survey)
                             FROM pg_temp.agg_dirty) END) t

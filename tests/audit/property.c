@@ -19,10 +19,11 @@
  * role then reads published.indicators, published.ballot_aggregates and
  * published.org_units as CSV (COPY), and the auditor solves them.
  *
- * --weaken replaces ballot_suppression() in the scratch database by the
- * rule without complementary suppression: the auditor must then find
- * leaks. Exit 0 when the outcome is the expected one (no leak; with
- * --weaken, some leak), 1 otherwise, 2 on a setup or solver error.
+ * --weaken replaces ballot_suppression_complementary() in the scratch
+ * database by false, the rule without complementary suppression: the
+ * auditor must then find leaks. Exit 0 when the outcome is the expected
+ * one (no leak; with --weaken, some leak), 1 otherwise, 2 on a setup or
+ * solver error.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -227,13 +228,11 @@ static const char FORMS_SQL[] =
     "               ORDER BY code LIMIT 1) m"
     "  WHERE n <= f.items";
 
+/* The one place every production path reads whether rule 3 applies
+ * (sql/012_incremental_aggregates.sql). */
 static const char WEAKEN_SQL[] =
-    "CREATE OR REPLACE FUNCTION ballot_suppression(k integer)"
-    " RETURNS TABLE (level text, survey text, district text, ward text,"
-    "  subject text, respondent_group smallint, ballots bigint,"
-    "  suppressed boolean)"
-    " LANGUAGE sql STABLE AS"
-    " $$ SELECT * FROM ballot_suppression_pattern(k, false) $$";
+    "CREATE OR REPLACE FUNCTION ballot_suppression_complementary()"
+    " RETURNS boolean LANGUAGE sql STABLE AS $$ SELECT false $$";
 
 static PGconn *connect_city(const struct it_env *env)
 {
