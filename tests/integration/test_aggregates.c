@@ -516,6 +516,160 @@ static void test_removed_subject_is_deleted(void **state)
     json_decref(second);
 }
 
+/* The rule in two halves (012) is 005's one-pass rule: 005's own text,
+ * read from its file and created under other names, against 012's
+ * functions on random districts of two districts and two rounds (cells of
+ * 0 to 24 ballots), k 3 and 10, with and without rule 3, and the published
+ * rows. In one transaction, rolled back. */
+static const char TRIAL_SQL[] =
+    "CREATE FUNCTION pg_temp.trial(seed float8) RETURNS text"
+    " LANGUAGE plpgsql AS $f$"
+    " DECLARE d bigint; kk int; comp boolean;"
+    " BEGIN"
+    "  PERFORM setseed(seed);"
+    "  DELETE FROM ballot_level_counts; DELETE FROM ballot_counts;"
+    "  DELETE FROM survey_round_subjects; DELETE FROM survey_round_wards;"
+    "  DELETE FROM survey_round_forms; DELETE FROM survey_rounds;"
+    "  INSERT INTO survey_rounds (code, opens_on, closes_on, state) VALUES"
+    "   ('T1', '2025-01-01', '2025-12-31', 'open'),"
+    "   ('T2', '2025-01-01', '2025-12-31', 'open');"
+    "  INSERT INTO survey_round_forms VALUES ('T1', 'lead', 'leadership'),"
+    "   ('T1', 'staff', 'staff'), ('T2', 'lead', 'leadership');"
+    "  INSERT INTO survey_round_wards SELECT r, code, 10 FROM org_units"
+    "   CROSS JOIN (VALUES ('T1'), ('T2')) v (r)"
+    "   WHERE kind <> 'city' AND random() < 0.7;"
+    "  INSERT INTO survey_round_subjects SELECT w.round, w.ward, 'S' || s,"
+    "   CASE WHEN w.round = 'T1' AND s % 2 = 0 THEN 'staff' ELSE 'lead' END"
+    "   FROM survey_round_wards w CROSS JOIN generate_series(1, 4) s"
+    "   WHERE random() < 0.6;"
+    "  INSERT INTO ballot_counts (survey, ward, subject, form,"
+    "                             respondent_group, ballots)"
+    "  SELECT s.round, s.ward, s.subject, f.form, g, n"
+    "    FROM survey_round_subjects s JOIN survey_round_forms f"
+    "      ON f.round = s.round AND f.category = s.category"
+    "   CROSS JOIN generate_series(1, 4) g"
+    "   CROSS JOIN LATERAL (SELECT floor(random() * random() * 25)::bigint"
+    "                              + 0 * g AS n) x"
+    "   WHERE random() < 0.8 AND n > 0;"
+    "  INSERT INTO ballot_level_counts (survey, ward, subject,"
+    "                                   respondent_group, n1, n2, n3)"
+    "  SELECT c.survey, c.ward, c.subject, c.respondent_group,"
+    "         array_agg(a ORDER BY i), array_agg(b ORDER BY i),"
+    "         array_agg(c.ballots - a - b ORDER BY i)"
+    "    FROM ballot_counts c JOIN catalogue_forms f ON f.code = c.form"
+    "   CROSS JOIN LATERAL generate_series(1, f.n_items) i"
+    "   CROSS JOIN LATERAL (SELECT floor(random() * (c.ballots + 1))::bigint"
+    "                              + 0 * i AS a) x"
+    "   CROSS JOIN LATERAL (SELECT floor(random() * (c.ballots - x.a + 1))"
+    "                              ::bigint + 0 * i AS b) y"
+    "   GROUP BY 1, 2, 3, 4;"
+    "  ANALYZE ballot_counts; ANALYZE ballot_level_counts;"
+    "  ANALYZE survey_round_subjects; ANALYZE survey_round_wards;"
+    "  FOREACH kk IN ARRAY ARRAY[3, 10] LOOP"
+    "   FOREACH comp IN ARRAY ARRAY[true, false] LOOP"
+    "    SELECT count(*) INTO d FROM ("
+    "     (SELECT * FROM test_005_pattern(kk, comp) EXCEPT ALL"
+    "      SELECT * FROM ballot_suppression_pattern(kk, comp)) UNION ALL"
+    "     (SELECT * FROM ballot_suppression_pattern(kk, comp) EXCEPT ALL"
+    "      SELECT * FROM test_005_pattern(kk, comp))) z;"
+    "    IF d > 0 THEN RETURN format('seed %s k %s complementary %s: %s"
+    " cells differ', seed, kk, comp, d); END IF;"
+    "   END LOOP;"
+    "  END LOOP;"
+    "  SELECT count(*) INTO d FROM ("
+    "   (SELECT * FROM test_005_rows(10) EXCEPT ALL"
+    "    SELECT * FROM published_ballot_rows()) UNION ALL"
+    "   (SELECT * FROM published_ballot_rows() EXCEPT ALL"
+    "    SELECT * FROM test_005_rows(10))) z;"
+    "  IF d > 0 THEN RETURN format('seed %s: %s rows differ', seed, d);"
+    "  END IF;"
+    "  RETURN format('ok %s', (SELECT count(*) FILTER (WHERE suppressed)"
+    "                            FROM test_005_pattern(10, true)));"
+    " END $f$";
+
+/* The text of 005's function that starts with head, up to its "$$;",
+ * with the replacements (pairs, NULL-terminated) made. Caller frees. */
+static char *function_of_005(const char *sql, const char *head,
+                             const char *const *replace)
+{
+    const char *start = strstr(sql, head);
+    assert_non_null(start);
+    const char *end = strstr(start, "\n$$;");
+    assert_non_null(end);
+    size_t len = (size_t)(end - start) + 4;
+    char *text = strndup(start, len);
+    assert_non_null(text);
+    for (size_t i = 0; replace[i]; i += 2) {
+        char *at = strstr(text, replace[i]);
+        if (!at)
+            fail_msg("005 no longer says \"%s\"", replace[i]);
+        size_t before = (size_t)(at - text), from = strlen(replace[i]);
+        size_t to = strlen(replace[i + 1]);
+        char *next = malloc(strlen(text) - from + to + 1);
+        assert_non_null(next);
+        memcpy(next, text, before);
+        memcpy(next + before, replace[i + 1], to);
+        strcpy(next + before + to, at + from);
+        free(text);
+        text = next;
+    }
+    return text;
+}
+
+static void test_rule_in_two_halves_is_005s(void **state)
+{
+    (void)state;
+    char path[512];
+    snprintf(path, sizeof path, "%s/005_publication.sql", WS_HUB_SQL_DIR);
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    static char sql[65536];
+    size_t n = fread(sql, 1, sizeof sql - 1, f);
+    fclose(f);
+    sql[n] = '\0';
+    static const char *const pattern_names[] = {
+        "FUNCTION ballot_suppression_pattern", "FUNCTION test_005_pattern",
+        NULL};
+    static const char *const rows_names[] = {
+        "FUNCTION published_ballot_rows()",
+        "FUNCTION test_005_rows(kk integer)",
+        "SELECT suppress_below AS k FROM indicator_settings",
+        "SELECT kk AS k",
+        "ballot_suppression(settings.k)",
+        "test_005_pattern(settings.k, true)",
+        NULL};
+    char *pattern = function_of_005(
+        sql, "CREATE OR REPLACE FUNCTION ballot_suppression_pattern",
+        pattern_names);
+    char *rows = function_of_005(
+        sql, "CREATE OR REPLACE FUNCTION published_ballot_rows", rows_names);
+    exec_ok("BEGIN");
+    exec_ok(pattern);
+    exec_ok(rows);
+    exec_ok(TRIAL_SQL);
+    /* A second district of three wards: a tree of two levels of units. */
+    exec_ok("INSERT INTO org_units VALUES ('TC', 'Other', 'district', 'HN'),"
+            " ('TC01', 'c1', 'ward', 'TC'), ('TC02', 'c2', 'ward', 'TC'),"
+            " ('TC03', 'c3', 'ward', 'TC')");
+    PGresult *r = PQexec(env.db, "SELECT pg_temp.trial(s / 97.0)"
+                                 "  FROM generate_series(1, 25) s");
+    if (PQresultStatus(r) != PGRES_TUPLES_OK)
+        fail_msg("trials: %s", PQresultErrorMessage(r));
+    long suppressed_cells = 0;
+    for (int i = 0; i < PQntuples(r); i++) {
+        const char *outcome = PQgetvalue(r, i, 0);
+        if (strncmp(outcome, "ok ", 3) != 0)
+            fail_msg("%s", outcome);
+        suppressed_cells += atol(outcome + 3);
+    }
+    PQclear(r);
+    /* The districts had cells to suppress. */
+    assert_true(suppressed_cells > 100);
+    exec_ok("ROLLBACK");
+    free(pattern);
+    free(rows);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -523,6 +677,7 @@ int main(void)
         cmocka_unit_test(test_sibling_decision_moves_with_the_rule),
         cmocka_unit_test(test_withdrawal_moves_and_suppresses_cells),
         cmocka_unit_test(test_removed_subject_is_deleted),
+        cmocka_unit_test(test_rule_in_two_halves_is_005s),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
