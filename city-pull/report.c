@@ -172,9 +172,7 @@ static void table_headlines(FILE *out, const struct warehouse_table *d,
     fputs("</tr></thead>\n", out);
     for (size_t i = 0; i < h->n_rows;) {
         size_t j = i;
-        fputs("<tr><td>", out);
-        put_text(out, text(h, i, "name"));
-        fputs(" <code>", out);
+        fputs("<tr><td><code>", out);
         put_text(out, text(h, i, "code"));
         fputs("</code></td><td>", out);
         put_text(out, text(h, i, "period"));

@@ -295,9 +295,17 @@ static const char *const REPORT_SQL[WAREHOUSE_REPORT_N] = {
         "       floor(extract(epoch FROM now() - d.loaded_at))::bigint"
         "           AS age_s"
         "  FROM city.district_figures d ORDER BY d.district",
+    /* A district's own figure: its rollup row for the unit named like the
+     * district when the hub has one (a hub whose tree is city → district →
+     * wards also publishes the city above it, with the same totals),
+     * else the hub's first rollup (a city → ward tree has no district). */
     [WAREHOUSE_REPORT_HEADLINES] =
-        "SELECT district, code, name, period, value, suppressed"
-        "  FROM city.indicators WHERE unit_kind = 'rollup'"
+        "SELECT district, code, period, value, suppressed"
+        "  FROM (SELECT DISTINCT ON (district, code, period)"
+        "               district, code, period, value, suppressed"
+        "          FROM city.indicators WHERE unit_kind = 'rollup'"
+        "         ORDER BY district, code, period, org_unit = district DESC,"
+        "                  org_unit) r"
         " ORDER BY code, period, district",
 };
 

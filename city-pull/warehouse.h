@@ -58,9 +58,12 @@ enum warehouse_report_query {
      * age_s (seconds since the oldest cursor of the district moved),
      * ordered by district. */
     WAREHOUSE_REPORT_DISTRICTS,
-    /* Every district's own row (unit_kind rollup) of city.indicators:
-     * district, code, name, period, value, suppressed, by code, period,
-     * district. */
+    /* Every district's own rollup row of city.indicators, one per
+     * district, code and period: the row of the unit whose code is the
+     * district's, else the district's first rollup by unit code (a hub
+     * also publishes the city above its district, and a city → ward hub
+     * has no district). Columns district, code, period, value,
+     * suppressed; by code, period, district. */
     WAREHOUSE_REPORT_HEADLINES,
     WAREHOUSE_REPORT_N
 };

@@ -676,6 +676,19 @@ static void test_city_report(void **state)
     assert_non_null(strstr(html, "<tr class=\"district\"><td>A</td>"));
     assert_non_null(strstr(html, "<tr class=\"district\"><td>B</td>"));
     assert_non_null(strstr(html, "mọi quận đều đã cập nhật"));
+    /* The district indicators: one row per indicator and period, one value
+     * per district (its own rollup, not the city's above it too). */
+    const char *headlines = strstr(html, "<table id=\"headlines\">");
+    assert_non_null(headlines);
+    assert_null(strstr(headlines, "Hà Nội"));
+    const char *row = strstr(
+        headlines, "<tr><td><code>petitions_received</code></td><td>all</td>");
+    assert_non_null(row);
+    const char *row_end = strstr(row, "</tr>");
+    size_t cells = 0;
+    for (const char *p = row; (p = strstr(p, "<td>")) && p < row_end; p++)
+        cells++;
+    assert_int_equal(cells, 2 + 2);
 
     /* B not loaded for a while: stale. */
     PGresult *r = PQexec(wh, "UPDATE city.cursors SET updated_at = now() - "
